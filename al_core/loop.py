@@ -1,0 +1,542 @@
+"""THE active-learning loop: one loop for simulation and human labeling.
+
+A round is: train on the labeled set → evaluate on the test set → score the
+unlabeled pool → select a batch → an oracle labels it → repeat.
+
+The steps live on :class:`ActiveLearner`; :func:`run_loop` drives them for a
+simulation, where the oracle is the data set's ground truth
+(:class:`GroundTruthOracle`). The labeling page drives the *same* steps one at
+a time with a human in the oracle's place (``query`` → the person labels →
+``teach`` → ``train_and_evaluate``), so there is a single training loop.
+
+Reproducibility: every random choice of round ``r`` comes from a generator
+seeded by ``(seed, stream, r)`` and the classifier restarts from the same
+initial weights each round, so a round depends only on the config, the seed and
+the labeled set, never on what ran before it in the process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from al_core import strategies
+from al_core.datasets import Dataset
+from al_core.errors import ConfigError
+from al_core.models import MODELS, Classifier, TrainingConfig, check_model_name
+
+log = logging.getLogger(__name__)
+
+INITIAL_MODES: tuple[str, ...] = ("random", "balanced", "given")
+SOURCES: tuple[str, ...] = ("oracle", "human", "pseudo")
+
+# Streams of the per-round random generators (see module docstring).
+_STREAM_INITIAL, _STREAM_SELECT, _STREAM_FIT = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """Everything that determines one learning curve. Stored with every result.
+
+    The stopping rule: the loop ends at the first of ``rounds`` acquisition
+    rounds, ``budget`` labels, the ``target`` test accuracy (only with
+    ``stop_at_target``) or an empty pool. With none of the first three set, it
+    runs until the pool is used up (the original sweep protocol).
+    """
+
+    dataset: str = "digits"
+    pool_size: int | None = None
+    test_size: int | None = None
+    val_size: int = 0
+    data_seed: int = 0
+    model: str = "cnn"
+    strategy: str = "margin"
+    fraction: float = 1.0
+    initial: int = 20
+    initial_mode: str = "random"
+    initial_indices: tuple[int, ...] | None = None
+    batch: int = 10
+    rounds: int | None = None
+    budget: int | None = None
+    target: float | None = None
+    stop_at_target: bool = False
+    epochs: int = 20
+    train_batch_size: int = 32
+    patience: int | None = None
+    learning_rate: float = 1e-3
+    dropout: float = 0.0
+    candidates: int | None = None
+    auto_label_steps: int = 0
+    auto_label_k: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        # Normalise: a fraction of 0 is the random baseline, whatever the name.
+        strategy = strategies.normalize_strategy(self.strategy)
+        if not 0.0 <= self.fraction <= 1.0:
+            raise ConfigError(
+                f"fraction must be in [0, 1] (share of each batch picked by uncertainty), "
+                f"got {self.fraction}"
+            )
+        if strategy == "random" or self.fraction == 0.0:
+            strategy, fraction = "random", 0.0
+        else:
+            fraction = float(self.fraction)
+        object.__setattr__(self, "strategy", strategy)
+        object.__setattr__(self, "fraction", fraction)
+        if self.initial_indices is not None:
+            object.__setattr__(self, "initial_indices", tuple(int(i) for i in self.initial_indices))
+        check_model_name(self.model)
+        self.training()  # validates epochs, batch size, patience, learning rate, dropout
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        if self.initial_mode not in INITIAL_MODES:
+            raise ConfigError(
+                f"unknown initial mode {self.initial_mode!r}; choose one of: "
+                + ", ".join(INITIAL_MODES)
+            )
+        if self.initial_mode == "given" and not self.initial_indices:
+            raise ConfigError("initial mode 'given' needs initial_indices")
+        if self.initial < 1 and self.initial_mode != "given":
+            raise ConfigError(f"initial labeled set must have >= 1 image, got {self.initial}")
+        if self.batch < 1:
+            raise ConfigError(f"batch size must be >= 1, got {self.batch}")
+        checks = {
+            "rounds": (self.rounds, 0),
+            "budget": (self.budget, 1),
+            "candidates": (self.candidates, 1),
+            "pool_size": (self.pool_size, 1),
+            "test_size": (self.test_size, 1),
+        }
+        for name, (value, minimum) in checks.items():
+            if value is not None and value < minimum:
+                raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+        if self.target is not None and not 0.0 < self.target <= 1.0:
+            raise ConfigError(f"target accuracy must be in (0, 1], got {self.target}")
+        if self.stop_at_target and self.target is None:
+            raise ConfigError("stop_at_target needs a target accuracy")
+        if self.auto_label_steps < 0 or self.auto_label_k < 1:
+            raise ConfigError("auto-labeling needs steps >= 0 and k >= 1")
+        if self.val_size < 0:
+            raise ConfigError(f"val_size must be >= 0, got {self.val_size}")
+
+    def training(self) -> TrainingConfig:
+        """The classifier's training settings."""
+        return TrainingConfig(
+            epochs=self.epochs,
+            batch_size=self.train_batch_size,
+            patience=self.patience,
+            learning_rate=self.learning_rate,
+            dropout=self.dropout,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; :meth:`from_dict` restores the same config."""
+        data = dataclasses.asdict(self)
+        if data["initial_indices"] is not None:
+            data["initial_indices"] = list(data["initial_indices"])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialConfig:
+        """Build from a dict, refusing unknown keys (a typo must not pass silently)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown config key(s): {', '.join(unknown)}; "
+                f"valid keys: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> TrialConfig:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One point of a learning curve and what the round did.
+
+    ``queried`` are pool indices chosen *after* this round's model was trained
+    (they are labeled before the next round); ``queried_accuracy`` is this
+    model's accuracy on them once labeled — typically far below the test
+    accuracy, since they are the images it is least sure about.
+    """
+
+    round: int
+    phase: str  # "active" (oracle/human labels) or "auto" (auto-labeling step)
+    labeled: int  # labels from the oracle or a human
+    pseudo_labeled: int  # labels the model gave itself (auto-labeling)
+    test_accuracy: float
+    test_loss: float
+    train_seconds: float
+    eval_seconds: float
+    score_seconds: float
+    epochs: int
+    queried: list[int] = field(default_factory=list)
+    queried_scores: list[float] = field(default_factory=list)
+    queried_accuracy: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Oracle(Protocol):
+    """Gives labels for pool indices. ``-1`` means "no label" (skipped / not sure)."""
+
+    def __call__(self, indices: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class GroundTruthOracle:
+    """The simulation oracle: the data set's own labels."""
+
+    labels: np.ndarray  # (n_pool,)
+
+    def __call__(self, indices: np.ndarray) -> np.ndarray:
+        return self.labels[indices]
+
+
+def _rng(seed: int, stream: int, round_index: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, stream, round_index]))
+
+
+def _fit_seed(seed: int, round_index: int) -> int:
+    state = np.random.SeedSequence([seed, _STREAM_FIT, round_index]).generate_state(1)
+    return int(state[0] % (2**31 - 1))
+
+
+def initial_indices(config: TrialConfig, pool_labels: np.ndarray) -> np.ndarray:
+    """The first labeled set: pool indices (initial,), int64.
+
+    ``random``: uniform without replacement. ``balanced``: the same number per
+    class (as in the BALD papers' 20 balanced labels; needs the ground truth,
+    so simulation only). ``given``: ``config.initial_indices``.
+    """
+    n_pool = len(pool_labels)
+    if config.initial_mode == "given":
+        chosen = np.asarray(config.initial_indices, dtype=np.int64)
+        if chosen.min() < 0 or chosen.max() >= n_pool or len(np.unique(chosen)) != len(chosen):
+            raise ConfigError(
+                f"initial indices must be distinct pool indices in [0, {n_pool}); fix the list"
+            )
+        return chosen
+    if config.initial > n_pool:
+        raise ConfigError(
+            f"initial labeled set ({config.initial}) is larger than the pool ({n_pool}); "
+            "lower --initial or raise --pool-size"
+        )
+    rng = _rng(config.seed, _STREAM_INITIAL, 0)
+    if config.initial_mode == "random":
+        return np.sort(rng.choice(n_pool, size=config.initial, replace=False)).astype(np.int64)
+    classes = np.unique(pool_labels)
+    per_class, extra = divmod(config.initial, len(classes))
+    chosen = []
+    for position, cls in enumerate(rng.permutation(classes)):
+        members = np.flatnonzero(pool_labels == cls)
+        take = per_class + (1 if position < extra else 0)
+        if take > len(members):
+            raise ConfigError(
+                f"class {cls} has only {len(members)} pool images, cannot take {take} "
+                "for a balanced start; lower --initial"
+            )
+        chosen.append(rng.choice(members, size=take, replace=False))
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+class ActiveLearner:
+    """The state of one active-learning run over a data set's pool.
+
+    Holds the labeled set (pool index → label, with its source), the
+    classifier, and the steps of a round. Indices are always positions in
+    ``dataset.x_pool``.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        config: TrialConfig,
+        *,
+        classifier: Classifier | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.config = config
+        self.classifier = classifier or Classifier(
+            config.model,
+            dataset.image_shape,
+            dataset.num_classes,
+            training=config.training(),
+            seed=config.seed,
+        )
+        self.labels = np.full(len(dataset.x_pool), -1, dtype=np.int64)
+        self.sources = np.full(len(dataset.x_pool), "", dtype=object)
+        self.set_aside = np.zeros(len(dataset.x_pool), dtype=bool)  # skipped / not sure
+        self.round = 0
+        self.use_pseudo_labels = True
+        self._probs: np.ndarray | None = None  # last pool probabilities, for auto-labeling
+
+    # -- state ---------------------------------------------------------------
+    def labeled_indices(self, *, include_pseudo: bool | None = None) -> np.ndarray:
+        """Pool indices with a label, (n,) int64, ascending."""
+        include = self.use_pseudo_labels if include_pseudo is None else include_pseudo
+        mask = self.labels >= 0
+        if not include:
+            mask &= self.sources != "pseudo"
+        return np.flatnonzero(mask)
+
+    def unlabeled_indices(self) -> np.ndarray:
+        """Pool indices still to be queried, (n,) int64: no label and not set aside."""
+        return np.flatnonzero((self.labels < 0) & ~self.set_aside)
+
+    def count(self, source: str | None = None) -> int:
+        """Number of labels, all or of one ``source``."""
+        if source is None:
+            return int(np.count_nonzero(self.labels >= 0))
+        return int(np.count_nonzero((self.labels >= 0) & (self.sources == source)))
+
+    # -- steps -----------------------------------------------------------------
+    def teach(
+        self,
+        indices: Sequence[int] | np.ndarray,
+        labels: Sequence[int] | np.ndarray,
+        source: str = "oracle",
+    ) -> None:
+        """Record labels for pool ``indices``; a label of ``-1`` sets the item aside."""
+        if source not in SOURCES:
+            raise ConfigError(f"unknown label source {source!r}; one of {', '.join(SOURCES)}")
+        indices = np.asarray(indices, dtype=np.int64)
+        labels = np.asarray(labels, dtype=np.int64)
+        if indices.shape != labels.shape:
+            raise ConfigError("teach() needs one label per index")
+        if labels.size and labels.max() >= self.dataset.num_classes:
+            raise ConfigError(
+                f"label {labels.max()} out of range for {self.dataset.num_classes} classes"
+            )
+        given = labels >= 0
+        self.labels[indices[given]] = labels[given]
+        self.sources[indices[given]] = source
+        self.set_aside[indices[~given]] = True
+
+    def train_and_evaluate(self) -> dict[str, float]:
+        """Train on the labeled set from the initial weights; evaluate on the test set."""
+        chosen = self.labeled_indices()
+        validation = None
+        if self.dataset.x_val is not None and len(self.dataset.x_val):
+            validation = (self.dataset.x_val, self.dataset.y_val)
+        fit = self.classifier.fit(
+            self.dataset.x_pool[chosen],
+            self.labels[chosen],
+            fit_seed=_fit_seed(self.config.seed, self.round),
+            validation=validation,
+        )
+        start = time.perf_counter()
+        accuracy, loss = self.classifier.evaluate(self.dataset.x_test, self.dataset.y_test)
+        self._probs = None
+        return {
+            "test_accuracy": accuracy,
+            "test_loss": loss,
+            "train_seconds": fit.seconds,
+            "eval_seconds": time.perf_counter() - start,
+            "epochs": fit.epochs,
+        }
+
+    def pool_probabilities(self) -> np.ndarray:
+        """Current model's probabilities for the whole pool, (n_pool, K) float32.
+
+        Predicting every row (labeled ones too) avoids copying the pool's
+        images; the labeled rows are a tiny share of it.
+        """
+        if self._probs is None:
+            self._probs = self.classifier.predict_proba(self.dataset.x_pool)
+        return self._probs
+
+    def query(self, n: int) -> strategies.Selection:
+        """Choose the next ``n`` pool items to label (indices into the pool).
+
+        Scores the unlabeled pool (or a random candidate subset of it, the same
+        for every strategy, when ``config.candidates`` is set) and applies the
+        sweep protocol: a share ``fraction`` by uncertainty, the rest at random.
+        Returned ``indices`` are pool indices.
+        """
+        rng = _rng(self.config.seed, _STREAM_SELECT, self.round)
+        unlabeled = self.unlabeled_indices()
+        if len(unlabeled) == 0:
+            raise ConfigError("the pool is empty: every item is labeled or set aside")
+        n = min(n, len(unlabeled))
+        if self.config.candidates is not None and self.config.candidates < len(unlabeled):
+            unlabeled = np.sort(rng.choice(unlabeled, size=self.config.candidates, replace=False))
+        if self.config.strategy == "random":
+            probs = None
+        elif self.config.candidates is not None:
+            probs = self.classifier.predict_proba(self.dataset.x_pool[unlabeled])
+        else:
+            probs = self.pool_probabilities()[unlabeled]
+        selection = strategies.select_batch(
+            probs,
+            n,
+            strategy=self.config.strategy,
+            fraction=self.config.fraction,
+            rng=rng,
+            candidates=np.arange(len(unlabeled)) if probs is None else None,
+        )
+        return dataclasses.replace(selection, indices=unlabeled[selection.indices])
+
+    def accuracy_on(self, indices: np.ndarray, labels: np.ndarray) -> float | None:
+        """Current model's accuracy on labeled pool items (the queried-set evaluation)."""
+        keep = labels >= 0
+        if not keep.any():
+            return None
+        probs = self.classifier.predict_proba(self.dataset.x_pool[indices[keep]])
+        return float(np.mean(probs.argmax(axis=1) == labels[keep]))
+
+
+def _stop_reason(learner: ActiveLearner, accuracy: float) -> str | None:
+    config = learner.config
+    if config.rounds is not None and learner.round >= config.rounds:
+        return "rounds"
+    if config.budget is not None and learner.count() - learner.count("pseudo") >= config.budget:
+        return "budget"
+    if config.stop_at_target and config.target is not None and accuracy >= config.target:
+        return "target"
+    if len(learner.unlabeled_indices()) == 0:
+        return "pool empty"
+    return None
+
+
+@dataclass
+class LoopResult:
+    """A finished run: its config, its rounds and why it stopped."""
+
+    config: TrialConfig
+    rounds: list[RoundRecord]
+    stop_reason: str
+
+    def curve(self, phase: str = "active") -> tuple[np.ndarray, np.ndarray]:
+        """``(labeled, test_accuracy)`` arrays of one phase, for the metrics."""
+        points = [r for r in self.rounds if r.phase == phase]
+        return (
+            np.array([r.labeled + r.pseudo_labeled for r in points], dtype=np.int64),
+            np.array([r.test_accuracy for r in points], dtype=np.float64),
+        )
+
+
+def run_loop(
+    dataset: Dataset,
+    config: TrialConfig,
+    *,
+    oracle: Oracle | None = None,
+    on_round: Callable[[RoundRecord], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> LoopResult:
+    """Run active learning to its stopping rule, then the optional auto-labeling.
+
+    Parameters
+    ----------
+    dataset : the pool (with ground truth for the default oracle) and test set.
+    config : the trial's configuration.
+    oracle : labels queried pool indices; defaults to the ground truth.
+    on_round : called with each :class:`RoundRecord` as soon as it exists (the
+        store writes it then, so curves grow live).
+    should_stop : polled at each round boundary; ``True`` stops the run there
+        (cancellation), with stop reason ``"cancelled"``.
+    """
+    oracle = oracle or GroundTruthOracle(dataset.y_pool)
+    learner = ActiveLearner(dataset, config)
+    first = initial_indices(config, dataset.y_pool)
+    learner.teach(first, oracle(first), "oracle")
+    records: list[RoundRecord] = []
+
+    def emit(record: RoundRecord) -> None:
+        records.append(record)
+        if on_round is not None:
+            on_round(record)
+
+    while True:
+        if should_stop is not None and should_stop():
+            return LoopResult(config, records, "cancelled")
+        metrics = learner.train_and_evaluate()
+        reason = _stop_reason(learner, metrics["test_accuracy"])
+        queried: list[int] = []
+        scores: list[float] = []
+        queried_accuracy = None
+        score_seconds = 0.0
+        if reason is None:
+            start = time.perf_counter()
+            n = config.batch
+            if config.budget is not None:
+                n = min(n, config.budget - learner.count("oracle"))
+            selection = learner.query(n)
+            score_seconds = time.perf_counter() - start
+            answers = np.asarray(oracle(selection.indices), dtype=np.int64)
+            queried_accuracy = learner.accuracy_on(selection.indices, answers)
+            queried = selection.indices.tolist()
+            scores = selection.scores.tolist()
+        emit(
+            RoundRecord(
+                round=learner.round,
+                phase="active",
+                labeled=learner.count() - learner.count("pseudo"),
+                pseudo_labeled=learner.count("pseudo"),
+                score_seconds=score_seconds,
+                queried=queried,
+                queried_scores=scores,
+                queried_accuracy=queried_accuracy,
+                **metrics,
+            )
+        )
+        if reason is not None:
+            break
+        learner.teach(selection.indices, answers, "oracle")
+        learner.round += 1
+
+    for _ in range(config.auto_label_steps):
+        if should_stop is not None and should_stop():
+            return LoopResult(config, records, "cancelled")
+        unlabeled = learner.unlabeled_indices()
+        if len(unlabeled) == 0:
+            break
+        start = time.perf_counter()
+        probs = learner.pool_probabilities()[unlabeled]
+        k = min(config.auto_label_k, len(unlabeled))
+        picked = strategies.most_confident(probs, k)
+        pseudo = probs[picked].argmax(axis=1)
+        score_seconds = time.perf_counter() - start
+        learner.teach(unlabeled[picked], pseudo, "pseudo")
+        learner.round += 1
+        metrics = learner.train_and_evaluate()
+        emit(
+            RoundRecord(
+                round=learner.round,
+                phase="auto",
+                labeled=learner.count() - learner.count("pseudo"),
+                pseudo_labeled=learner.count("pseudo"),
+                score_seconds=score_seconds,
+                queried=unlabeled[picked].tolist(),
+                queried_scores=probs[picked].max(axis=1).astype(float).tolist(),
+                # share of the pseudo-labels the oracle agrees with (simulation only)
+                queried_accuracy=float(np.mean(pseudo == oracle(unlabeled[picked]))),
+                **metrics,
+            )
+        )
+    return LoopResult(config, records, reason)
+
+
+__all__ = [
+    "MODELS",
+    "ActiveLearner",
+    "GroundTruthOracle",
+    "LoopResult",
+    "Oracle",
+    "RoundRecord",
+    "TrialConfig",
+    "initial_indices",
+    "run_loop",
+]

@@ -1,0 +1,55 @@
+"""Shared test set-up.
+
+Keras reads its cache folder (``$KERAS_HOME/datasets``) when a loader runs, so
+before anything imports Keras we point ``KERAS_HOME`` at a writable folder whose
+``datasets`` entry links to the shared, offline copy of MNIST and Fashion-MNIST.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATASETS = Path(
+    os.environ.get(
+        "AL_SHARED_DATASETS", REPO_ROOT.parent / "shared" / "data" / "keras" / "datasets"
+    )
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _prepare_keras_home() -> Path:
+    home = REPO_ROOT / ".cache" / "keras-home"
+    home.mkdir(parents=True, exist_ok=True)
+    link = home / "datasets"
+    if SHARED_DATASETS.is_dir() and not link.exists():
+        if link.is_symlink():  # dangling link from a moved checkout
+            link.unlink()
+        link.symlink_to(SHARED_DATASETS, target_is_directory=True)
+    return home
+
+
+if "KERAS_HOME" not in os.environ:
+    os.environ["KERAS_HOME"] = str(_prepare_keras_home())
+
+
+def require_or_skip(condition: bool, what: str) -> None:
+    """Skip on a user's machine when ``what`` is missing; fail in CI, where it must exist."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is missing in CI; .ci/run must provide it")
+    pytest.skip(f"{what} is missing on this machine")
+
+
+@pytest.fixture(scope="session")
+def keras_datasets_dir() -> Path:
+    """The folder holding the official MNIST / Fashion-MNIST files (``mnist.npz`` …)."""
+    path = Path(os.environ["KERAS_HOME"]) / "datasets"
+    require_or_skip((path / "mnist.npz").is_file(), f"MNIST under {path}")
+    return path

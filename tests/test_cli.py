@@ -1,0 +1,139 @@
+"""``python -m al_core`` as a user runs it: real subprocesses, real SQLite files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+TIMINGS = {"train_seconds", "eval_seconds", "score_seconds"}
+QUICK = ["--model", "softmax", "--epochs", "3", "--learning-rate", "0.02"]
+
+
+def al(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "al_core", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}")
+    return proc
+
+
+def test_run_json_is_one_object_and_reproducible(tmp_path):
+    args = [
+        "run",
+        "--dataset",
+        "digits",
+        "--strategy",
+        "margin",
+        "--initial",
+        "20",
+        "--batch",
+        "10",
+        "--rounds",
+        "2",
+        "--seed",
+        "0",
+        "--target",
+        "0.5",
+        "--json",
+        "--db",
+        str(tmp_path / "al.sqlite3"),
+        *QUICK,
+    ]
+    outputs = [json.loads(al(*args).stdout) for _ in range(2)]  # stdout holds only JSON
+    first, second = outputs
+    assert first["config"]["strategy"] == "margin" and first["config"]["seed"] == 0
+    rounds = first["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1, 2]
+    assert [r["labeled"] for r in rounds] == [20, 30, 40]
+    for key in ("test_accuracy", "test_loss", "train_seconds", "score_seconds", "queried"):
+        assert key in rounds[0]
+    assert set(first["labels_to_target"]) == {"labels", "reached", "interpolated"}
+    strip = [
+        [{k: v for k, v in r.items() if k not in TIMINGS} for r in o["rounds"]] for o in outputs
+    ]
+    assert strip[0] == strip[1]
+    assert second["experiment_id"] == first["experiment_id"] + 1  # both stored
+
+
+def test_run_prints_a_readable_table(tmp_path):
+    out = al("run", "--rounds", "1", "--target", "0.3", "--no-store", *QUICK).stdout
+    assert "test acc" in out and "labels to reach 30.0%" in out
+
+
+def test_sweep_then_report_and_csv(tmp_path):
+    db = str(tmp_path / "al.sqlite3")
+    proc = al(
+        "sweep",
+        "--strategies",
+        "margin",
+        "--fractions",
+        "0,1",
+        "--trials",
+        "2",
+        "--rounds",
+        "2",
+        "--target",
+        "0.4",
+        "--db",
+        db,
+        *QUICK,
+    )
+    assert "experiment 1: done" in proc.stderr
+    assert "margin" in proc.stdout and "random" in proc.stdout
+    listing = al("report", "--db", db).stdout
+    assert "done" in listing and "4" in listing
+    csv_path = tmp_path / "rounds.csv"
+    al("report", "1", "--db", db, "--csv", str(csv_path))
+    rows = list(csv.DictReader(csv_path.open()))
+    assert len(rows) == 2 * 2 * 3  # 2 configs x 2 seeds x 3 rounds
+    assert {r["strategy"] for r in rows} == {"margin", "random"}
+    table = json.loads(al("report", "1", "--db", db, "--json").stdout)
+    assert {row["strategy"] for row in table} == {"margin", "random"}
+    assert all(row["trials"] == 2 for row in table)
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "report"])
+def test_every_command_has_help(command):
+    out = al(command, "--help").stdout
+    assert "usage: python -m al_core " + command in out
+    assert "--db" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--dataset", "imagenet"], "unknown"),
+        (["run", "--model", "vgg"], "unknown model 'vgg'"),
+        (["run", "--strategy", "psychic"], "unknown strategy 'psychic'"),
+        (["run", "--fraction", "1.5"], "fraction must be in [0, 1]"),
+        (["run", "--pool-size", "50", "--batch", "100"], "batch size 100 is larger than the pool"),
+        (["run", "--target", "95"], "target accuracy must be in (0, 1]"),
+        (["sweep", "--strategies", "margin,psychic"], "unknown strategy 'psychic'"),
+        (["sweep", "--fractions", "0,2"], "outside [0, 1]"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
+    proc = al(*args, "--db", str(tmp_path / "al.sqlite3"), check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_corrupt_database_is_refused_and_kept(tmp_path):
+    db = tmp_path / "al.sqlite3"
+    db.write_bytes(b"\x00garbage" * 64)
+    proc = al("report", "--db", str(db), check=False)
+    assert proc.returncode == 2
+    assert "not a readable SQLite database" in proc.stderr
+    assert db.read_bytes() == b"\x00garbage" * 64

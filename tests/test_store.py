@@ -1,0 +1,151 @@
+"""The SQLite store: schema version, round trips, refusals, corrupt files."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from al_core.errors import StoreError
+from al_core.store import SCHEMA_VERSION, Store, TrialSpec
+
+
+def _round(i: int, **extra) -> dict:
+    return {
+        "round": i,
+        "phase": "active",
+        "labeled": 20 + 10 * i,
+        "pseudo_labeled": 0,
+        "test_accuracy": 0.5 + i / 100,
+        "test_loss": 1.0 / (i + 1),
+        "train_seconds": 0.1,
+        "eval_seconds": 0.01,
+        "score_seconds": 0.02,
+        "epochs": 5,
+        "queried": [i, i + 1],
+        "queried_scores": [0.9, float("nan")],
+        "queried_accuracy": 0.5,
+        **extra,
+    }
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "al.sqlite3") as s:
+        yield s
+
+
+def _experiment(store: Store) -> int:
+    specs = [TrialSpec("margin", 1.0, seed, {"seed": seed}) for seed in (0, 1)]
+    return store.create_experiment("e", {"target": 0.9}, specs)
+
+
+def test_new_database_has_current_schema_and_wal(store):
+    assert store.schema_version == SCHEMA_VERSION >= 1
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_experiment_trials_rounds_round_trip(store, tmp_path):
+    experiment_id = _experiment(store)
+    trials = store.trials(experiment_id)
+    assert [(t["strategy"], t["seed"], t["status"]) for t in trials] == [
+        ("margin", 0, "queued"),
+        ("margin", 1, "queued"),
+    ]
+    assert trials[1]["config"] == {"seed": 1}
+    store.set_trial_status(trials[0]["id"], "running")
+    for i in range(3):
+        store.add_round(trials[0]["id"], _round(i))
+    store.set_trial_status(trials[0]["id"], "done", stop_reason="rounds")
+    store.close()
+    with Store(tmp_path / "al.sqlite3") as reopened:
+        rounds = reopened.rounds(trials[0]["id"])
+        assert [r["labeled"] for r in rounds] == [20, 30, 40]
+        assert rounds[1]["queried"] == [1, 2]
+        assert rounds[1]["queried_scores"] == [0.9, None]  # NaN is stored as null
+        trial = reopened.trial(trials[0]["id"])
+        assert (trial["status"], trial["attempts"], trial["stop_reason"]) == ("done", 1, "rounds")
+        joined = reopened.experiment_rounds([experiment_id])
+        assert {r["seed"] for r in joined} == {0} and len(joined) == 3
+        listed = reopened.experiments()[0]
+        assert (listed["trials"], listed["trials_done"]) == (2, 1)
+
+
+def test_a_round_is_never_stored_twice(store):
+    trial_id = store.trials(_experiment(store))[0]["id"]
+    store.add_round(trial_id, _round(0))
+    with pytest.raises(StoreError, match="already stored"):
+        store.add_round(trial_id, _round(0, test_accuracy=0.99))
+    assert [r["test_accuracy"] for r in store.rounds(trial_id)] == [0.5]
+
+
+def test_synthetic_curves_are_refused(store):
+    trial_id = store.trials(_experiment(store))[0]["id"]
+    with pytest.raises(StoreError, match="synthetic"):
+        store.add_round(trial_id, _round(0, synthetic=True))
+
+
+def test_empty_grid_is_refused(store):
+    with pytest.raises(StoreError, match="grid is empty"):
+        store.create_experiment("e", {}, [])
+    assert store.experiments() == []
+
+
+def test_unknown_experiment_names_the_id(store):
+    with pytest.raises(StoreError, match="no experiment with id 42"):
+        store.experiment(42)
+
+
+def test_corrupt_file_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "al.sqlite3"
+    garbage = b"this is not a database" * 100
+    path.write_bytes(garbage)
+    with pytest.raises(StoreError, match="not a readable SQLite database.*move it aside"):
+        Store(path)
+    assert path.read_bytes() == garbage
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "al.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this program"):
+        Store(path)
+
+
+def test_locked_database_gives_a_clear_error(tmp_path):
+    path = tmp_path / "al.sqlite3"
+    Store(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        with Store(path, timeout=0.2) as store, pytest.raises(StoreError, match="locked"):
+            store.create_experiment("e", {}, [TrialSpec("random", 0.0, 0, {})])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with Store(path) as store:
+        assert store.experiments() == []
+
+
+def test_labels_keep_one_label_per_item_unless_relabel(store):
+    session = store.create_session("s", {"dataset": "digits"})
+    assert store.add_label(session, "17", 3, "human", seconds=1.5)
+    assert not store.add_label(session, "17", 4, "human")  # a second tab's duplicate
+    assert [r["label"] for r in store.labels(session)] == [3]
+    assert store.add_label(session, "17", 4, "human", relabel=True)
+    assert [r["label"] for r in store.labels(session)] == [4]
+    store.add_label(session, "18", 1, "pseudo")
+    store.remove_label(session, "17")
+    assert [(r["item"], r["source"]) for r in store.labels(session)] == [("18", "pseudo")]
+    with pytest.raises(StoreError, match="unknown label source"):
+        store.add_label(session, "19", 1, "guess")
+    assert store.sessions()[0]["labels"] == 1
+
+
+def test_default_path_follows_al_data_dir(tmp_path, monkeypatch):
+    from al_core.store import default_db_path
+
+    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
+    assert default_db_path() == tmp_path / "al.sqlite3"
