@@ -184,6 +184,9 @@ class RoundRecord:
     queried: list[int] = field(default_factory=list)
     queried_scores: list[float] = field(default_factory=list)
     queried_accuracy: float | None = None
+    # Stopping advice: share of a fixed unlabeled subset whose predicted class is
+    # unchanged since the previous round's model (None in round 0).
+    agreement: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -104,6 +104,22 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (session_id, item)
     );
     """,
+    # 2: background runners (heartbeat, claims), cancellation, stopping advice.
+    """
+    CREATE TABLE runners (
+        id TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        executor TEXT NOT NULL,
+        workers INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL,
+        stopped_at REAL
+    );
+    ALTER TABLE trials ADD COLUMN runner_id TEXT;
+    ALTER TABLE experiments ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rounds ADD COLUMN agreement REAL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -121,6 +137,7 @@ ROUND_COLUMNS = (
     "queried",
     "queried_scores",
     "queried_accuracy",
+    "agreement",
 )
 
 
@@ -405,7 +422,8 @@ class Store:
             SELECT t.experiment_id, r.trial_id, t.strategy, t.fraction, t.seed,
                    t.status AS trial_status, r.round, r.phase, r.labeled, r.pseudo_labeled,
                    r.test_accuracy, r.test_loss, r.train_seconds, r.eval_seconds,
-                   r.score_seconds, r.epochs, r.queried_accuracy, r.queried, r.queried_scores
+                   r.score_seconds, r.epochs, r.queried_accuracy, r.agreement,
+                   r.queried, r.queried_scores
             FROM rounds r JOIN trials t ON t.id = r.trial_id
             WHERE t.experiment_id IN ({marks})
             ORDER BY t.experiment_id, t.strategy, t.fraction, t.seed, r.round
