@@ -1,4 +1,4 @@
-"""Command line: ``python -m al_core {run,sweep,report} …``.
+"""Command line: ``python -m al_core {run,sweep,runner,status,cancel,report} …``.
 
 Results go to stdout (a table, or JSON with ``--json``); logs and progress go
 to stderr. Bad input exits with status 2 and a one-line message naming the
@@ -31,7 +31,23 @@ EPILOG_RUN = """examples:
 EPILOG_SWEEP = """examples:
   python -m al_core sweep --dataset digits --strategies margin,entropy \\
       --fractions 0,0.5,1 --trials 3 --initial 20 --batch 10 --rounds 10 --target 0.9
+  python -m al_core sweep --preset demo --workers 2
+  python -m al_core sweep --preset demo --epochs 4 --detach   # queue; a runner starts
+  python -m al_core sweep --preset demo --executor dask --scheduler tcp://10.0.0.5:8786 \\
+      --workers 8
+presets: demo, cifar10-fraction, mnist-400 (flags given with --preset override it)
 """
+
+# Trial-config fields that are command-line flags of the same name.
+_TRIAL_FLAGS: tuple[str, ...] = (
+    "dataset", "pool_size", "test_size", "val_size", "data_seed", "model", "initial",
+    "initial_mode", "batch", "rounds", "budget", "target", "stop_at_target", "epochs",
+    "train_batch_size", "patience", "learning_rate", "dropout", "candidates",
+    "auto_label_steps", "auto_label_k", "seed", "mc_samples", "base_score", "hybrid_top_m",
+    "density_beta", "weights", "agreement_size",
+)  # fmt: skip
+# Sweep flags a --preset sets, unless given on the command line.
+_PRESET_FLAGS: tuple[str, ...] = (*_TRIAL_FLAGS, "strategies", "fractions", "trials")
 
 
 def _fractions(text: str) -> list[float]:
@@ -66,7 +82,15 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
     data.add_argument("--data-seed", type=int, default=0, help="seed of the data subsets (0)")
 
     model = parser.add_argument_group("model and training")
-    model.add_argument("--model", default="cnn", help="cnn (default), softmax or mlp")
+    model.add_argument(
+        "--model", default="cnn", help="cnn (default), softmax, mlp or transfer (MobileNetV2)"
+    )
+    model.add_argument(
+        "--weights",
+        metavar="PATH",
+        help="weights file of the transfer model's MobileNetV2 base (width 0.35, no top); "
+        "without it the base starts from random weights",
+    )
     model.add_argument("--epochs", type=int, default=20, help="epochs per round, or cap (20)")
     model.add_argument("--patience", type=int, help="early stopping after N epochs w/o gain")
     model.add_argument("--train-batch-size", type=int, default=32, help="SGD batch size (32)")
@@ -79,7 +103,8 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
         loop.add_argument(
             "--strategy",
             default="margin",
-            help="least_confidence, margin (default), ratio, entropy or random",
+            help="least_confidence, margin (default), ratio, entropy, bald, variation_ratios, "
+            "density_weighted, kcenter, kmeans, hybrid, hybrid_cluster or random",
         )
         loop.add_argument(
             "--fraction",
@@ -113,6 +138,30 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
         "model's own labels (0)",
     )
     loop.add_argument("--auto-label-k", type=int, default=10, help="images per auto step (10)")
+    loop.add_argument(
+        "--mc-samples",
+        type=int,
+        default=20,
+        help="Monte-Carlo dropout passes of bald / variation_ratios (20; needs --dropout)",
+    )
+    loop.add_argument(
+        "--base-score",
+        default="margin",
+        help="per-image score that density_weighted and the hybrids build on (margin)",
+    )
+    loop.add_argument(
+        "--hybrid-top-m",
+        type=int,
+        help="hybrid short-list of the most uncertain images (default 10x the batch)",
+    )
+    loop.add_argument("--density-beta", type=float, default=1.0, help="density exponent (1.0)")
+    loop.add_argument(
+        "--agreement-size",
+        type=int,
+        default=1000,
+        help="pool images whose predictions are compared between rounds, the stopping "
+        "advice (1000; 0 = off)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", help="SQLite file (default: $AL_DATA_DIR/al.sqlite3 or data/al.sqlite3)"
     )
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    common.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="wait this long for another process's write lock on the database (30)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
@@ -148,9 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep",
         parents=[common],
         help="run a grid of strategies x fractions x trials into the store",
-        description="Run every (strategy, fraction, seed) of a grid one after another, "
-        "with a progress bar; results go to the store. The random baseline "
-        "(fraction 0) is always included unless --no-baseline.",
+        description="Run every (strategy, fraction, seed) of a grid on a pool of worker "
+        "processes (or a Dask cluster) with a progress bar; results go to the store. "
+        "With --detach, queue it for a background runner and print its id. The random "
+        "baseline (fraction 0) is always included unless --no-baseline.",
         epilog=EPILOG_SWEEP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -168,7 +225,53 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seed", type=int, default=0, help="first seed (0)")
     sweep.add_argument("--name", help="experiment name")
     sweep.add_argument("--no-baseline", action="store_true", help="do not add fraction 0")
-    sweep.set_defaults(handler=cmd_sweep)
+    sweep.add_argument("--preset", help="demo, cifar10-fraction or mnist-400; flags override it")
+    sweep.add_argument(
+        "--detach", action="store_true", help="queue it, start a runner if none, print the id"
+    )
+    _add_runner_options(sweep)
+    # A flag given explicitly must win over --preset, even when it equals the default:
+    # parse them as None and fill in preset values or the defaults afterwards.
+    flag_defaults = {dest: sweep.get_default(dest) for dest in _PRESET_FLAGS}
+    sweep.set_defaults(
+        handler=cmd_sweep, flag_defaults=flag_defaults, **dict.fromkeys(flag_defaults)
+    )
+
+    runner = sub.add_parser(
+        "runner",
+        parents=[common],
+        help="serve queued trials in the background (process pool or Dask)",
+        description="Claim queued trials from the store and run them on worker processes, "
+        "writing rounds as they finish. Runs until interrupted, or with --exit-when-idle "
+        "until no trial is queued. Trials left running by a dead runner are re-queued.",
+    )
+    _add_runner_options(runner)
+    runner.add_argument("--threads", type=int, help="TensorFlow threads per worker (cores/N)")
+    runner.add_argument(
+        "--exit-when-idle", action="store_true", help="exit once no trial is queued"
+    )
+    runner.set_defaults(handler=cmd_runner)
+
+    status = sub.add_parser(
+        "status",
+        parents=[common],
+        help="runner health and experiment progress",
+        description="Show whether a runner is alive and the progress of experiments; with "
+        "EXP, per-trial progress (round k of n) and the error of failed trials.",
+    )
+    status.add_argument("experiment", nargs="?", type=int, metavar="EXP", help="experiment id")
+    status.add_argument("--json", action="store_true", help="print the progress as JSON")
+    status.set_defaults(handler=cmd_status)
+
+    cancel = sub.add_parser(
+        "cancel",
+        parents=[common],
+        help="cancel an experiment (done rounds are kept)",
+        description="Cancel an experiment: queued trials never start, running ones stop at "
+        "their next round boundary; rounds already stored are kept.",
+    )
+    cancel.add_argument("experiment", type=int, metavar="EXP", help="experiment id")
+    cancel.set_defaults(handler=cmd_cancel)
 
     report = sub.add_parser(
         "report",
@@ -184,36 +287,48 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--csv", metavar="PATH", help="also export every round to a CSV file")
     report.add_argument("--json", action="store_true", help="print the table as JSON")
     report.set_defaults(handler=cmd_report)
+
+    worker = sub.add_parser(
+        "label-worker",
+        parents=[common],
+        help="background retraining of one labeling session (started by the app)",
+        description="Run a labeling session's queued jobs (retrain + query the next batch, "
+        "the audit's simulated run) until idle. The app starts it; it keeps the model "
+        "in memory between retrains.",
+    )
+    worker.add_argument("session", type=int, metavar="SESSION", help="labeling session id")
+    worker.add_argument(
+        "--idle-seconds", type=float, default=300.0, help="exit after N s without a job (300)"
+    )
+    worker.add_argument("--threads", type=int, help="TensorFlow threads (default: all cores)")
+    worker.set_defaults(handler=cmd_label_worker)
+
+    export = sub.add_parser(
+        "label-export",
+        parents=[common],
+        help="export a labeling session's labels (CSV, JSON, or a zip of images per class)",
+    )
+    export.add_argument("session", type=int, metavar="SESSION", help="labeling session id")
+    export.add_argument("--format", choices=["csv", "json", "zip"], default="csv")
+    export.add_argument("--out", metavar="PATH", help="output file (default: stdout; not zip)")
+    export.set_defaults(handler=cmd_label_export)
     return parser
+
+
+def _add_runner_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("workers")
+    group.add_argument("--workers", type=int, default=2, help="trials run at once (2)")
+    group.add_argument("--executor", default="local", help="local (process pool, default) or dask")
+    group.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler, tcp://HOST:PORT")
+    group.add_argument(
+        "--max-attempts", type=int, default=3, help="starts per trial before it stays failed (3)"
+    )
 
 
 def _trial_config(args: argparse.Namespace, **overrides: Any):  # -> TrialConfig
     from al_core.loop import TrialConfig
 
-    values = dict(
-        dataset=args.dataset,
-        pool_size=args.pool_size,
-        test_size=args.test_size,
-        val_size=args.val_size,
-        data_seed=args.data_seed,
-        model=args.model,
-        initial=args.initial,
-        initial_mode=args.initial_mode,
-        batch=args.batch,
-        rounds=args.rounds,
-        budget=args.budget,
-        target=args.target,
-        stop_at_target=args.stop_at_target,
-        epochs=args.epochs,
-        train_batch_size=args.train_batch_size,
-        patience=args.patience,
-        learning_rate=args.learning_rate,
-        dropout=args.dropout,
-        candidates=args.candidates,
-        auto_label_steps=args.auto_label_steps,
-        auto_label_k=args.auto_label_k,
-        seed=args.seed,
-    )
+    values = {name: getattr(args, name) for name in _TRIAL_FLAGS}
     values.update(overrides)
     return TrialConfig(**values)
 
@@ -221,10 +336,14 @@ def _trial_config(args: argparse.Namespace, **overrides: Any):  # -> TrialConfig
 def _open_store(args: argparse.Namespace):  # -> Store
     from al_core.store import Store
 
-    return Store(args.db)
+    return Store(args.db, timeout=args.lock_timeout)
 
 
 def _check_against_dataset(config: Any, dataset: Any) -> None:
+    from al_core.models import check_weights_file
+
+    if config.weights is not None:  # before anything is stored
+        check_weights_file(config.weights)
     n_pool = len(dataset.x_pool)
     if config.batch > n_pool:
         raise ConfigError(
@@ -296,30 +415,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         "auc": metrics.normalized_auc(labeled, accuracy),
     }
     if args.json:
-        json.dump(output, sys.stdout, allow_nan=False, default=_json_default)
+        json.dump(_nan_to_none(output), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         _print_run(output)
     return 0
 
 
-def _json_default(value: Any) -> Any:
+def _nan_to_none(value: Any) -> Any:
+    """``value`` with every NaN float (e.g. the score of a random pick) replaced by None.
+
+    ``json.dump`` never calls ``default`` for floats, so this must happen before.
+    """
     if isinstance(value, float) and math.isnan(value):
         return None
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(item) for item in value]
+    return value
 
 
 def _print_run(output: dict[str, Any]) -> None:
     print(
         f"{'round':>5} {'phase':>6} {'labels':>7} {'pseudo':>6} {'test acc':>9} "
-        f"{'queried acc':>11} {'train s':>8} {'score s':>8}"
+        f"{'queried acc':>11} {'agreement':>9} {'train s':>8} {'score s':>8}"
     )
     for r in output["rounds"]:
         queried = "" if r["queried_accuracy"] is None else f"{r['queried_accuracy']:.3f}"
+        agreement = "" if r.get("agreement") is None else f"{r['agreement']:.3f}"
         print(
             f"{r['round']:>5} {r['phase']:>6} {r['labeled']:>7} {r['pseudo_labeled']:>6} "
-            f"{r['test_accuracy']:>9.4f} {queried:>11} {r['train_seconds']:>8.2f} "
-            f"{r['score_seconds']:>8.3f}"
+            f"{r['test_accuracy']:>9.4f} {queried:>11} {agreement:>9} "
+            f"{r['train_seconds']:>8.2f} {r['score_seconds']:>8.3f}"
         )
     print(f"stopped: {output['stop_reason']}; normalized AUC {output['auc']:.4f}")
     ltt = output["labels_to_target"]
@@ -333,48 +461,222 @@ def _print_run(output: dict[str, Any]) -> None:
         print(f"labels to reach {target:.1%}: {ltt['labels']:.1f}{how}")
 
 
+def _resolve_sweep_flags(args: argparse.Namespace) -> None:
+    """Fill flags not given on the command line from --preset, else their defaults."""
+    from al_core import runner
+
+    values = dict(args.flag_defaults)
+    if args.preset is not None:
+        preset = runner.get_preset(args.preset)
+        values.update({k: v for k, v in preset.base.to_dict().items() if k in values})
+        values.update(
+            strategies=list(preset.strategies),
+            fractions=list(preset.fractions),
+            trials=preset.trials,
+        )
+    for dest in args.flag_defaults:
+        if getattr(args, dest) is not None:
+            values[dest] = getattr(args, dest)
+    for dest, value in values.items():
+        setattr(args, dest, value)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from al_core import runner
 
-    from al_core import models, runner
-
+    _resolve_sweep_flags(args)
+    if not args.strategies or not args.fractions:
+        raise ConfigError(
+            "the grid is empty: give at least one strategy (--strategies margin) and one "
+            "fraction (--fractions 0,0.5,1)"
+        )
+    runner.check_runner_options(args.workers, args.executor, args.scheduler)
     base = _trial_config(args, strategy=args.strategies[0], fraction=1.0)
     for name in args.strategies:  # validate every name before anything is stored
         base.replace(strategy=name)
-    models.configure_runtime(args.threads)
-    dataset = runner.dataset_for(base)
-    _check_against_dataset(base, dataset)
-    with _open_store(args) as store:
-        experiment_id = runner.create_experiment(
+    runner.plan_trials(base, args.strategies, args.fractions, args.trials)
+    _check_against_dataset(base, runner.dataset_for(base))
+    runner.cached_dataset.cache_clear()  # workers load their own copy
+
+    def store_experiment(store: Any) -> int:
+        return runner.create_experiment(
             store,
             base,
             args.strategies,
             args.fractions,
             args.trials,
-            name=args.name,
+            name=args.name or (f"{args.preset} preset" if args.preset else None),
             baseline=not args.no_baseline,
+            extra={"preset": args.preset} if args.preset else None,
         )
-        trials = store.trials(experiment_id)
-        print(f"experiment {experiment_id}: {len(trials)} trials", file=sys.stderr)
-        store.set_experiment_status(experiment_id, "running")
+
+    if args.detach:
+        if args.executor == "dask":
+            runner.connect_dask(args.scheduler).close()  # unreachable: refuse before storing
+        with _open_store(args) as store:
+            experiment_id = store_experiment(store)
+            n_trials = len(store.trials(experiment_id))
+        health = runner.ensure_runner(
+            store.path, workers=args.workers, executor=args.executor, scheduler=args.scheduler
+        )
+        print(experiment_id)
+        print(
+            f"experiment {experiment_id}: {n_trials} trials queued; runner {health['id']} "
+            f"(pid {health['pid']}); follow it with `python -m al_core status {experiment_id}`",
+            file=sys.stderr,
+        )
+        return 0
+    with (
+        _open_store(args) as store,
+        _runner_for(store, args) as sweep_runner,
+    ):
+        experiment_id = store_experiment(store)
+        n_trials = len(store.trials(experiment_id))
+        print(f"experiment {experiment_id}: {n_trials} trials", file=sys.stderr)
         try:
-            with tqdm(total=len(trials), unit="trial", file=sys.stderr) as bar:
-                for trial in trials:
-                    bar.set_postfix_str(
-                        f"{trial['strategy']} u={trial['fraction']:g} seed={trial['seed']}"
-                    )
-                    try:
-                        runner.run_trial(store, trial["id"])
-                    except ALError:
-                        raise
-                    except Exception as exc:  # a failed trial must not lose the rest
-                        log.error("trial %d failed: %s", trial["id"], exc)
-                    bar.update()
-        finally:
-            status = runner.finish_experiment(store, experiment_id)
+            _run_with_progress(store, sweep_runner, experiment_id, n_trials)
+        except KeyboardInterrupt:
+            print(
+                f"interrupted: experiment {experiment_id}'s unfinished trials are queued; "
+                "resume with `python -m al_core runner --exit-when-idle`",
+                file=sys.stderr,
+            )
+            return 130
+        status = store.experiment(experiment_id)["status"]
     print(f"experiment {experiment_id}: {status}", file=sys.stderr)
     args.experiments, args.csv, args.json = [experiment_id], None, False
     return cmd_report(args)
+
+
+def _runner_for(store: Any, args: argparse.Namespace, **extra: Any) -> Any:
+    """A :class:`al_core.runner.Runner` configured from the command's flags."""
+    from al_core import runner
+
+    return runner.Runner(
+        store,
+        workers=args.workers,
+        executor=args.executor,
+        scheduler=args.scheduler,
+        threads=args.threads,
+        max_attempts=args.max_attempts,
+        **extra,
+    )
+
+
+def _run_with_progress(store: Any, sweep_runner: Any, experiment_id: int, n_trials: int) -> None:
+    """Run one experiment's trials to the end with a progress bar on stderr."""
+    import time
+
+    from tqdm import tqdm
+
+    from al_core import runner
+
+    with tqdm(total=n_trials, unit="trial", file=sys.stderr) as bar:
+        shown_at = 0.0
+
+        def show() -> None:
+            nonlocal shown_at
+            if time.monotonic() - shown_at < 0.5:
+                return
+            shown_at = time.monotonic()
+            progress = runner.experiment_progress(store, experiment_id)
+            bar.update(progress["done"] + progress["failed"] + progress["cancelled"] - bar.n)
+            eta = progress["eta_seconds"]
+            bar.set_postfix_str(
+                f"running {progress['running']}, failed {progress['failed']}, "
+                f"{progress['percent']:.0f} %, ETA {'?' if eta is None else f'{eta:.0f} s'}"
+            )
+
+        sweep_runner.run(experiment_id=experiment_id, on_tick=show)
+        shown_at = 0.0
+        show()
+
+
+def cmd_runner(args: argparse.Namespace) -> int:
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # unwinds through Runner.run, which hands trials back
+
+    signal.signal(signal.SIGTERM, stop)
+    with (
+        _open_store(args) as store,
+        _runner_for(store, args, exit_when_idle=args.exit_when_idle) as background,
+    ):
+        try:
+            background.run()
+        except KeyboardInterrupt:
+            log.info("runner %s stopped; its unfinished trials are queued again", background.id)
+    return 0
+
+
+def _format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from al_core import runner
+
+    with _open_store(args) as store:
+        health = runner.runner_health(store)
+        ids = (
+            [args.experiment]
+            if args.experiment is not None
+            else [e["id"] for e in store.experiments()]
+        )
+        progress = {i: runner.experiment_progress(store, i) for i in ids}
+    if args.json:
+        json.dump({"runner": health, "experiments": progress}, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    if health is None:
+        print("runner: none has run on this database; `python -m al_core runner` starts one")
+    else:
+        state = "alive" if health["alive"] else "not running"
+        print(
+            f"runner {health['id']}: {state} (pid {health['pid']} on {health['host']}, "
+            f"{health['workers']} {health['executor']} workers, last heartbeat "
+            f"{health['heartbeat_age']:.0f} s ago)"
+        )
+    if not ids:
+        print("no experiments yet; start one with `python -m al_core sweep`")
+        return 0
+    print(f"{'id':>4}  {'status':<9} {'done':>9} {'run':>4} {'fail':>4} {'queue':>5} "
+          f"{'%':>4}  {'ETA':>7}")  # fmt: skip
+    for experiment_id, p in progress.items():
+        print(
+            f"{experiment_id:>4}  {p['status']:<9} {p['done']:>4}/{p['trials']:<4} "
+            f"{p['running']:>4} {p['failed']:>4} {p['queued']:>5} {p['percent']:>4.0f}  "
+            f"{_format_eta(p['eta_seconds']):>7}"
+        )
+    if args.experiment is not None:
+        print(f"\n{'trial':>6} {'strategy':<17} {'u':>4} {'seed':>4}  {'status':<9} round")
+        for t in progress[args.experiment]["trials_detail"]:
+            total = "?" if t["rounds_total"] is None else t["rounds_total"]
+            print(
+                f"{t['trial_id']:>6} {t['strategy']:<17} {t['fraction']:>4.1f} {t['seed']:>4}  "
+                f"{t['status']:<9} {t['round']}/{total}"
+            )
+            if t["error"] and t["status"] != "done":
+                print(f"{'':>8}error: {t['error'].strip().splitlines()[-1]}")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from al_core import runner
+
+    with _open_store(args) as store:
+        runner.cancel_experiment(store, args.experiment)
+        progress = runner.experiment_progress(store, args.experiment)
+    print(
+        f"experiment {args.experiment}: {progress['status']} ({progress['cancelled']} trials "
+        f"cancelled, {progress['running']} stopping at their next round, "
+        f"{progress['done']} done)"
+    )
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -414,26 +716,44 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("no measured rounds yet")
         return 0
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        shown = configs[
-            [
-                "experiment_id",
-                "strategy",
-                "fraction",
-                "trials",
-                "reached",
-                "labels_to_target",
-                "labels_to_target_std",
-                "saved_fraction",
-                "saved_fraction_std",
-                "final_accuracy",
-                "final_accuracy_std",
-                "auc",
-            ]
-        ]
+        shown = configs[results.SUMMARY_COLUMNS]
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     label = "no target set" if target is None else f"target {target:.1%}"
     print(f"({label}; labels_to_target is the mean over trials that reached it)")
     print(results.verdict(configs, target))
+    return 0
+
+
+def cmd_label_worker(args: argparse.Namespace) -> int:
+    from al_core import labeling
+    from al_core.store import default_db_path
+
+    return labeling.run_worker(
+        args.db or default_db_path(),
+        args.session,
+        idle_seconds=args.idle_seconds,
+        threads=args.threads,
+    )
+
+
+def cmd_label_export(args: argparse.Namespace) -> int:
+    from al_core import labeling
+
+    exporters = {
+        "csv": labeling.export_csv,
+        "json": labeling.export_json,
+        "zip": labeling.export_zip,
+    }
+    with _open_store(args) as store:
+        data = exporters[args.format](store, args.session)
+    if args.out:
+        with open(args.out, "wb") as out:
+            out.write(data)
+        print(f"wrote {len(data)} bytes to {args.out}", file=sys.stderr)
+    elif args.format == "zip":
+        raise ConfigError("a zip is binary: give --out PATH")
+    else:
+        sys.stdout.write(data.decode())
     return 0
 
 

@@ -86,7 +86,7 @@ from al_core.errors import DatasetError
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-__all__ = ["BUILTIN_DATASETS", "Dataset", "load_dataset", "load_images"]
+__all__ = ["BUILTIN_DATASETS", "Dataset", "builtin_class_names", "load_dataset", "load_images"]
 
 BUILTIN_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
 
@@ -320,6 +320,16 @@ def load_images(
     images, kept_index, skipped = _read_images(paths, image_size, mode, root)
     names = [_display_name(Path(paths[i]), root) for i in kept_index]
     return images, names, skipped
+
+
+def builtin_class_names(name: str) -> tuple[str, ...]:
+    """Class names of a built-in data set (:data:`BUILTIN_DATASETS`), without loading it."""
+    key = str(name).strip().lower().replace("-", "_")
+    if key not in _CLASS_NAMES:
+        raise DatasetError(
+            f"unknown built-in data set {name!r}; one of {', '.join(BUILTIN_DATASETS)}"
+        )
+    return _CLASS_NAMES[key]
 
 
 # ---------------------------------------------------------------- source routing

@@ -37,7 +37,7 @@ INITIAL_MODES: tuple[str, ...] = ("random", "balanced", "given")
 SOURCES: tuple[str, ...] = ("oracle", "human", "pseudo")
 
 # Streams of the per-round random generators (see module docstring).
-_STREAM_INITIAL, _STREAM_SELECT, _STREAM_FIT = 0, 1, 2
+_STREAM_INITIAL, _STREAM_SELECT, _STREAM_FIT, _STREAM_AGREEMENT = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,14 @@ class TrialConfig:
     auto_label_steps: int = 0
     auto_label_k: int = 10
     seed: int = 0
+    # Strategies beyond the probability scores (see al_core.strategies).
+    mc_samples: int = 20  # Monte-Carlo dropout passes of bald / variation_ratios
+    base_score: str = "margin"  # the score density_weighted and the hybrids build on
+    hybrid_top_m: int | None = None  # hybrid short-list; None: 10 x the strategy's picks
+    density_beta: float = 1.0
+    weights: str | None = None  # weights file of the transfer model's base
+    # Stopping advice: pool images whose predictions are compared between rounds.
+    agreement_size: int = 1000
 
     def __post_init__(self) -> None:
         # Normalise: a fraction of 0 is the random baseline, whatever the name.
@@ -90,6 +98,7 @@ class TrialConfig:
             fraction = float(self.fraction)
         object.__setattr__(self, "strategy", strategy)
         object.__setattr__(self, "fraction", fraction)
+        object.__setattr__(self, "base_score", strategies.check_base_score(self.base_score))
         if self.initial_indices is not None:
             object.__setattr__(self, "initial_indices", tuple(int(i) for i in self.initial_indices))
         check_model_name(self.model)
@@ -126,6 +135,33 @@ class TrialConfig:
             raise ConfigError("auto-labeling needs steps >= 0 and k >= 1")
         if self.val_size < 0:
             raise ConfigError(f"val_size must be >= 0, got {self.val_size}")
+        self._check_strategy_settings()
+
+    def _check_strategy_settings(self) -> None:
+        if isinstance(self.mc_samples, bool) or not isinstance(self.mc_samples, int):
+            raise ConfigError(f"mc_samples must be an integer >= 1, got {self.mc_samples!r}")
+        if self.mc_samples < 1:
+            raise ConfigError(f"mc_samples must be >= 1 (e.g. 20), got {self.mc_samples}")
+        if "mc_probs" in strategies.inputs_needed(self.strategy, self.base_score) and (
+            self.dropout == 0.0
+        ):
+            raise ConfigError(
+                f"strategy {self.strategy!r} (base score {self.base_score!r}) needs Monte-Carlo "
+                "dropout, but the model has none: set --dropout (e.g. 0.5)"
+            )
+        if self.hybrid_top_m is not None and self.hybrid_top_m < 1:
+            raise ConfigError(f"hybrid_top_m must be >= 1 (or unset), got {self.hybrid_top_m}")
+        if not self.density_beta >= 0:
+            raise ConfigError(f"density_beta must be >= 0, got {self.density_beta}")
+        if self.weights is not None and self.model != "transfer":
+            raise ConfigError(
+                f"a weights file is for --model transfer only; got --model {self.model}"
+            )
+        if self.agreement_size < 0:
+            raise ConfigError(
+                f"agreement_size must be >= 0 (0 turns the stopping advice off), "
+                f"got {self.agreement_size}"
+            )
 
     def training(self) -> TrainingConfig:
         """The classifier's training settings."""
@@ -278,6 +314,7 @@ class ActiveLearner:
             dataset.num_classes,
             training=config.training(),
             seed=config.seed,
+            weights=config.weights,
         )
         self.labels = np.full(len(dataset.x_pool), -1, dtype=np.int64)
         self.sources = np.full(len(dataset.x_pool), "", dtype=object)
@@ -285,6 +322,9 @@ class ActiveLearner:
         self.round = 0
         self.use_pseudo_labels = True
         self._probs: np.ndarray | None = None  # last pool probabilities, for auto-labeling
+        self._embeddings: np.ndarray | None = None  # last pool embeddings
+        self._agreement_rows: np.ndarray | None = None  # fixed subset for the stopping advice
+        self._agreement_predictions: np.ndarray | None = None  # previous model's classes there
 
     # -- state ---------------------------------------------------------------
     def labeled_indices(self, *, include_pseudo: bool | None = None) -> np.ndarray:
@@ -328,8 +368,15 @@ class ActiveLearner:
         self.sources[indices[given]] = source
         self.set_aside[indices[~given]] = True
 
-    def train_and_evaluate(self) -> dict[str, float]:
-        """Train on the labeled set from the initial weights; evaluate on the test set."""
+    def train_and_evaluate(self) -> dict[str, float | None]:
+        """Train on the labeled set from the initial weights; evaluate on the test set.
+
+        Also returns the stopping advice ``agreement``: the share of a fixed
+        random subset of the pool (``config.agreement_size`` images, drawn once
+        from the images unlabeled at the first training) whose predicted class
+        is the same as under the previous round's model; None the first time.
+        Once it stays near 1, more labels barely change the model.
+        """
         chosen = self.labeled_indices()
         validation = None
         if self.dataset.x_val is not None and len(self.dataset.x_val):
@@ -343,13 +390,32 @@ class ActiveLearner:
         start = time.perf_counter()
         accuracy, loss = self.classifier.evaluate(self.dataset.x_test, self.dataset.y_test)
         self._probs = None
+        self._embeddings = None
+        agreement = self._agreement()
         return {
             "test_accuracy": accuracy,
             "test_loss": loss,
             "train_seconds": fit.seconds,
             "eval_seconds": time.perf_counter() - start,
             "epochs": fit.epochs,
+            "agreement": agreement,
         }
+
+    def _agreement(self) -> float | None:
+        """Share of the agreement subset predicted as by the previous model (None at first)."""
+        if self.config.agreement_size == 0:
+            return None
+        if self._agreement_rows is None:
+            unlabeled = self.unlabeled_indices()
+            size = min(self.config.agreement_size, len(unlabeled))
+            rng = _rng(self.config.seed, _STREAM_AGREEMENT, 0)
+            self._agreement_rows = np.sort(rng.choice(unlabeled, size=size, replace=False))
+        if len(self._agreement_rows) == 0:
+            return None
+        images = self.dataset.x_pool[self._agreement_rows]
+        predicted = self.classifier.predict_proba(images).argmax(axis=1)
+        previous, self._agreement_predictions = self._agreement_predictions, predicted
+        return None if previous is None else float(np.mean(previous == predicted))
 
     def pool_probabilities(self) -> np.ndarray:
         """Current model's probabilities for the whole pool, (n_pool, K) float32.
@@ -361,34 +427,69 @@ class ActiveLearner:
             self._probs = self.classifier.predict_proba(self.dataset.x_pool)
         return self._probs
 
+    def pool_embeddings(self) -> np.ndarray:
+        """Current model's penultimate-layer features of the whole pool, (n_pool, d) float32."""
+        if self._embeddings is None:
+            self._embeddings = self.classifier.embed(self.dataset.x_pool)
+        return self._embeddings
+
     def query(self, n: int) -> strategies.Selection:
         """Choose the next ``n`` pool items to label (indices into the pool).
 
         Scores the unlabeled pool (or a random candidate subset of it, the same
         for every strategy, when ``config.candidates`` is set) and applies the
-        sweep protocol: a share ``fraction`` by uncertainty, the rest at random.
-        Returned ``indices`` are pool indices.
+        sweep protocol: a share ``fraction`` picked by the strategy, the rest at
+        random. The classifier supplies what the strategy needs
+        (:func:`strategies.inputs_needed`): probabilities, ``mc_samples``
+        Monte-Carlo dropout passes, embeddings of the candidates and of the
+        labeled set. Returned ``indices`` are pool indices.
         """
-        rng = _rng(self.config.seed, _STREAM_SELECT, self.round)
+        config = self.config
+        rng = _rng(config.seed, _STREAM_SELECT, self.round)
         unlabeled = self.unlabeled_indices()
         if len(unlabeled) == 0:
             raise ConfigError("the pool is empty: every item is labeled or set aside")
         n = min(n, len(unlabeled))
-        if self.config.candidates is not None and self.config.candidates < len(unlabeled):
-            unlabeled = np.sort(rng.choice(unlabeled, size=self.config.candidates, replace=False))
-        if self.config.strategy == "random":
-            probs = None
-        elif self.config.candidates is not None:
-            probs = self.classifier.predict_proba(self.dataset.x_pool[unlabeled])
-        else:
-            probs = self.pool_probabilities()[unlabeled]
+        subset = config.candidates is not None and config.candidates < len(unlabeled)
+        if subset:
+            unlabeled = np.sort(rng.choice(unlabeled, size=config.candidates, replace=False))
+        needed = strategies.inputs_needed(config.strategy, config.base_score)
+        pool = self.dataset.x_pool
+        # With a candidate subset, predict on it alone; otherwise predict the
+        # whole pool once per round (cached) and take the unlabeled rows.
+        probs = embeddings = labeled_embeddings = mc_probs = None
+        if "probs" in needed:
+            probs = (
+                self.classifier.predict_proba(pool[unlabeled])
+                if subset
+                else self.pool_probabilities()[unlabeled]
+            )
+        if "mc_probs" in needed:
+            mc_probs = self.classifier.predict_mc(pool[unlabeled], config.mc_samples)
+        if "embeddings" in needed:
+            embeddings = (
+                self.classifier.embed(pool[unlabeled])
+                if subset
+                else self.pool_embeddings()[unlabeled]
+            )
+        if "labeled_embeddings" in needed:
+            labeled = self.labeled_indices()
+            labeled_embeddings = (
+                self.classifier.embed(pool[labeled]) if subset else self.pool_embeddings()[labeled]
+            )
         selection = strategies.select_batch(
             probs,
             n,
-            strategy=self.config.strategy,
-            fraction=self.config.fraction,
+            strategy=config.strategy,
+            fraction=config.fraction,
             rng=rng,
-            candidates=np.arange(len(unlabeled)) if probs is None else None,
+            candidates=None if needed else np.arange(len(unlabeled)),
+            mc_probs=mc_probs,
+            embeddings=embeddings,
+            labeled_embeddings=labeled_embeddings,
+            base_score=config.base_score,
+            top_m=config.hybrid_top_m,
+            density_beta=config.density_beta,
         )
         return dataclasses.replace(selection, indices=unlabeled[selection.indices])
 
@@ -397,7 +498,12 @@ class ActiveLearner:
         keep = labels >= 0
         if not keep.any():
             return None
-        probs = self.classifier.predict_proba(self.dataset.x_pool[indices[keep]])
+        rows = indices[keep]
+        # Reuse this round's pool predictions when they exist (same model).
+        if self._probs is not None:
+            probs = self._probs[rows]
+        else:
+            probs = self.classifier.predict_proba(self.dataset.x_pool[rows])
         return float(np.mean(probs.argmax(axis=1) == labels[keep]))
 
 

@@ -6,6 +6,17 @@ Three architectures, all ending in a softmax over the classes:
   Conv2D 32 → Conv2D 64 → MaxPool → Flatten → Dense 128 → softmax.
 - ``softmax``: softmax regression (one dense layer), as in the MNIST protocol.
 - ``mlp``: Flatten → Dense 128 → Dense 64 → softmax.
+- ``transfer``: a Keras Applications MobileNetV2 base (width 0.35, no top,
+  global average pooling) under a new head Dense 128 → softmax. Grayscale
+  images are repeated to three channels and images smaller than 32×32
+  resized up inside the model. Pretrained weights cannot be downloaded here:
+  the base starts from random weights (``weights=None``) and loads the file
+  given as ``weights`` (e.g. Keras' ``mobilenet_v2_weights_tf_dim_ordering_tf_
+  kernels_0.35_96_no_top.h5``). Training freezes the base and trains the head,
+  then unfreezes it and fine-tunes everything at a tenth of the learning rate.
+
+The penultimate layer of every model is named ``embedding``: its output is
+what :meth:`Classifier.embed` returns for the diversity strategies.
 
 Every builder takes ``dropout``; with ``dropout > 0`` the model carries Dropout
 layers (used by Monte-Carlo dropout strategies). TensorFlow is imported lazily
@@ -15,10 +26,12 @@ thread counts before TensorFlow starts.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +41,7 @@ from al_core.errors import ConfigError
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import keras
 
-MODELS: tuple[str, ...] = ("cnn", "softmax", "mlp")
+MODELS: tuple[str, ...] = ("cnn", "softmax", "mlp", "transfer")
 
 #: Rows per call when predicting; large batches amortise Keras' per-step overhead.
 PREDICT_BATCH = 2048
@@ -111,10 +124,115 @@ _BUILDERS: dict[str, Callable[[Any, int, float], Any]] = {
     "mlp": _mlp,
 }
 
+#: Name of the convolutional base inside a ``transfer`` model.
+TRANSFER_BASE = "base"
+#: MobileNetV2 width multiplier: 0.35 is the smallest with published weights.
+TRANSFER_ALPHA = 0.35
+#: MobileNetV2 needs inputs of at least 32×32; smaller images are resized up.
+TRANSFER_MIN_SIZE = 32
+#: Fine-tuning runs at this fraction of the head's learning rate …
+FINE_TUNE_LR_FACTOR = 0.1
+#: … for this fraction of the head's epochs (at least one).
+FINE_TUNE_EPOCH_FACTOR = 0.5
+
+
+def _transfer_size(input_shape: tuple[int, int, int]) -> tuple[int, int]:
+    height, width, _ = input_shape
+    return max(height, TRANSFER_MIN_SIZE), max(width, TRANSFER_MIN_SIZE)
+
+
+def transfer_base(input_shape: tuple[int, int, int]) -> keras.Model:
+    """The randomly initialised MobileNetV2 base of a ``transfer`` model for ``input_shape``.
+
+    Its weights file (``base.save_weights("x.weights.h5")``) is what
+    ``--weights`` accepts, as is Keras' published no-top file of width 0.35.
+    """
+    import keras
+
+    return keras.applications.MobileNetV2(
+        input_shape=(*_transfer_size(input_shape), 3),
+        alpha=TRANSFER_ALPHA,
+        include_top=False,
+        weights=None,
+        pooling="avg",
+        name=TRANSFER_BASE,
+    )
+
+
+def check_weights_file(weights: str) -> Path:
+    """The path of a transfer base's weights file, or :class:`ConfigError` if it is missing."""
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"weights file {str(path)!r} does not exist; pass --weights with the path of a "
+            f"MobileNetV2 (width {TRANSFER_ALPHA}, no top) weights file, or omit it to start "
+            "from random weights"
+        )
+    return path
+
+
+def _load_base_weights(base: keras.Model, weights: str) -> None:
+    path = check_weights_file(weights)
+    try:
+        base.load_weights(str(path))
+    except Exception as exc:  # Keras raises ValueError, OSError, KeyError … by format
+        raise ConfigError(
+            f"weights file {str(path)!r} does not fit the transfer base (MobileNetV2, width "
+            f"{TRANSFER_ALPHA}, no top): {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def set_base_trainable(base: keras.Model, trainable: bool) -> None:
+    """Freeze or unfreeze a transfer base, keeping its batch normalisation frozen.
+
+    A frozen BatchNormalization layer runs in inference mode in Keras 3, even
+    in a ``training=True`` call (a ``training=False`` argument on the nested
+    base is not honoured). Keeping them frozen protects the pretrained
+    statistics from tiny labeled batches while fine-tuning, and keeps Monte-Carlo
+    dropout passes stochastic only through Dropout.
+    """
+    from keras import layers
+
+    base.trainable = trainable
+    for layer in base.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+
+
+def _transfer(
+    inputs: Any,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    dropout: float,
+    weights: str | None,
+) -> Any:
+    from keras import layers
+
+    channels = input_shape[2]
+    x = inputs
+    if channels == 1:
+        x = layers.Concatenate(name="to_rgb")([x, x, x])
+    elif channels != 3:
+        raise ConfigError(
+            f"the transfer model takes 1- or 3-channel images; got {channels} channels"
+        )
+    if _transfer_size(input_shape) != tuple(input_shape[:2]):
+        x = layers.Resizing(*_transfer_size(input_shape), name="resize")(x)
+    x = layers.Rescaling(2.0, offset=-1.0, name="to_mobilenet_range")(x)  # [0, 1] → [-1, 1]
+    base = transfer_base(input_shape)
+    if weights is not None:
+        _load_base_weights(base, weights)
+    set_base_trainable(base, False)
+    x = base(x)
+    x = layers.Dense(128, activation="relu", name="embedding")(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    return layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+
 
 def check_model_name(name: str) -> str:
     """Return ``name`` if it is a known architecture, else raise :class:`ConfigError`."""
-    if name not in _BUILDERS:
+    if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
     return name
 
@@ -127,26 +245,33 @@ def build_model(
     seed: int = 0,
     dropout: float = 0.0,
     learning_rate: float = 1e-3,
+    weights: str | None = None,
 ) -> keras.Model:
     """Build and compile a fresh classifier.
 
     Parameters
     ----------
-    name : {"cnn", "softmax", "mlp"}
+    name : {"cnn", "softmax", "mlp", "transfer"}
     input_shape : (H, W, C)
     num_classes : number of classes K; the output is a (n, K) softmax.
     seed : seeds Keras' initialisers (``keras.utils.set_random_seed``).
     dropout : dropout rate in [0, 1); 0 builds the plain variant.
     learning_rate : Adam's learning rate.
+    weights : path of the base's weights file (``transfer`` only).
     """
     check_model_name(name)
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+    if weights is not None and name != "transfer":
+        raise ConfigError(f"weights files are for --model transfer only; got model {name!r}")
     import keras
 
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape=input_shape, name="image")
-    outputs = _BUILDERS[name](inputs, num_classes, dropout)
+    if name == "transfer":
+        outputs = _transfer(inputs, tuple(input_shape), num_classes, dropout, weights)
+    else:
+        outputs = _BUILDERS[name](inputs, num_classes, dropout)
     model = keras.Model(inputs, outputs, name=name)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -211,14 +336,19 @@ class Classifier:
     depends only on (config, seed, labeled set), never on earlier rounds — which
     keeps interrupted and resumed trials identical to uninterrupted ones.
 
+    A ``transfer`` model trains in two phases per fit (head with the base
+    frozen, then everything at ``FINE_TUNE_LR_FACTOR`` times the learning
+    rate), each with its own optimizer, both restored by :meth:`reset`.
+
     Parameters
     ----------
-    model_name : {"cnn", "softmax", "mlp"}
+    model_name : {"cnn", "softmax", "mlp", "transfer"}
     input_shape : (H, W, C)
     num_classes : K
     training : TrainingConfig
     seed : initialises the weights; each fit reseeds with ``seed`` and its own
         ``fit_seed`` for shuffling and dropout.
+    weights : path of the base's weights file (``transfer`` only).
     """
 
     def __init__(
@@ -229,7 +359,10 @@ class Classifier:
         *,
         training: TrainingConfig | None = None,
         seed: int = 0,
+        weights: str | None = None,
     ) -> None:
+        import keras
+
         self.training = training or TrainingConfig()
         self.num_classes = num_classes
         self.model = build_model(
@@ -239,19 +372,30 @@ class Classifier:
             seed=seed,
             dropout=self.training.dropout,
             learning_rate=self.training.learning_rate,
+            weights=weights,
         )
         self.model.optimizer.build(self.model.trainable_variables)
+        self._optimizers = [self.model.optimizer]
+        self._base: keras.Model | None = None
+        if model_name == "transfer":
+            self._base = self.model.get_layer(TRANSFER_BASE)
+            set_base_trainable(self._base, True)
+            fine_tune = keras.optimizers.Adam(self.training.learning_rate * FINE_TUNE_LR_FACTOR)
+            fine_tune.build(self.model.trainable_variables)
+            set_base_trainable(self._base, False)
+            self._optimizers.append(fine_tune)
+        self._embedder: keras.Model | None = None
+        self._mc_forward: Callable[[np.ndarray], Any] | None = None
         self._snapshot = [v.numpy() for v in self.model.variables]
-        self._optimizer_snapshot = [v.numpy() for v in self.model.optimizer.variables]
+        self._optimizer_snapshot = [v.numpy() for o in self._optimizers for v in o.variables]
         self.trained = False
 
     def reset(self) -> None:
         """Restore the initial weights and optimizer state."""
         for variable, value in zip(self.model.variables, self._snapshot, strict=True):
             variable.assign(value)
-        for variable, value in zip(
-            self.model.optimizer.variables, self._optimizer_snapshot, strict=True
-        ):
+        optimizer_variables = [v for o in self._optimizers for v in o.variables]
+        for variable, value in zip(optimizer_variables, self._optimizer_snapshot, strict=True):
             variable.assign(value)
         self.trained = False
 
@@ -280,26 +424,87 @@ class Classifier:
                 )
             )
         start = time.perf_counter()
-        history = self.model.fit(
-            x,
-            y,
-            epochs=self.training.epochs,
-            batch_size=self.training.batch_size,
-            validation_data=validation,
-            callbacks=callbacks,
-            shuffle=True,
-            verbose=0,
-        )
+        phases = [(self._optimizers[0], self.training.epochs)]
+        if self._base is not None:
+            fine_epochs = max(1, math.floor(self.training.epochs * FINE_TUNE_EPOCH_FACTOR))
+            phases.append((self._optimizers[1], fine_epochs))
+        losses: list[float] = []
+        for phase, (optimizer, epochs) in enumerate(phases):
+            if self._base is not None:
+                # Changing what is trainable needs a fresh compile (and trace).
+                set_base_trainable(self._base, phase == 1)
+                self.model.compile(
+                    optimizer=optimizer,
+                    loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"],
+                    jit_compile=False,
+                )
+            history = self.model.fit(
+                x,
+                y,
+                epochs=epochs,
+                batch_size=self.training.batch_size,
+                validation_data=validation,
+                callbacks=callbacks,
+                shuffle=True,
+                verbose=0,
+            )
+            losses += history.history.get("loss", [])
         seconds = time.perf_counter() - start
         self.trained = True
-        losses = history.history.get("loss", [float("nan")])
-        return FitResult(epochs=len(losses), seconds=seconds, final_loss=float(losses[-1]))
+        final_loss = float(losses[-1]) if losses else float("nan")
+        return FitResult(epochs=len(losses), seconds=seconds, final_loss=final_loss)
 
     def predict_proba(self, x: np.ndarray, *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """Class probabilities (n, K) float32 for images ``x`` (n, H, W, C)."""
         if len(x) == 0:
             return np.zeros((0, self.num_classes), dtype=np.float32)
         return np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), np.float32)
+
+    def predict_mc(
+        self, x: np.ndarray, passes: int, *, batch_size: int = PREDICT_BATCH
+    ) -> np.ndarray:
+        """Monte-Carlo dropout: ``passes`` stochastic predictions, shape (T, n, K) float32.
+
+        Each pass runs the model with ``training=True`` (dropout on; batch
+        normalisation of a transfer base stays in inference mode) over ``x``
+        (n, H, W, C) in batches of ``batch_size``. With no Dropout layer every
+        pass is the same (BALD would be 0): build the model with ``dropout > 0``.
+        """
+        import keras
+
+        if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+            raise ConfigError(f"Monte-Carlo passes must be an integer >= 1, got {passes!r}")
+        if self._mc_forward is None:
+            import tensorflow as tf
+
+            # Traced once as a graph: eager calls would dispatch op by op.
+            self._mc_forward = tf.function(
+                lambda batch: self.model(batch, training=True),
+                reduce_retracing=True,
+                autograph=False,  # a plain call: nothing for AutoGraph to convert
+            )
+        out = np.empty((passes, len(x), self.num_classes), dtype=np.float32)
+        for t in range(passes):
+            for start in range(0, len(x), batch_size):
+                batch = x[start : start + batch_size]
+                out[t, start : start + len(batch)] = keras.ops.convert_to_numpy(
+                    self._mc_forward(batch)
+                )
+        return out
+
+    def embed(self, x: np.ndarray, *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+        """Penultimate-layer features (the layer named ``embedding``), shape (n, d) float32."""
+        import keras
+
+        if self._embedder is None:
+            self._embedder = keras.Model(
+                self.model.inputs, self.model.get_layer("embedding").output
+            )
+        if len(x) == 0:
+            return np.zeros((0, int(self._embedder.output.shape[-1])), dtype=np.float32)
+        features = self._embedder.predict(x, batch_size=batch_size, verbose=0)
+        return np.asarray(features, np.float32).reshape(len(x), -1)
 
     def evaluate(
         self, x: np.ndarray, y: np.ndarray, *, batch_size: int = PREDICT_BATCH

@@ -36,6 +36,28 @@ Selection is deterministic given the state of the ``numpy.random.Generator``
 passed in; ties in a score are broken by the lower row index. Everything is
 vectorised (``np.partition`` / ``np.argpartition``, no full sort of the pool,
 no Python loop over rows), so 100k-row pools take milliseconds.
+
+Beyond the probability scorers
+------------------------------
+The "fraction" protocol applies to every strategy: the ``n_unc`` strategy picks
+come from the strategy below, the rest at random. What each one needs
+(:func:`inputs_needed` tells the loop what to compute):
+
+====================  ==============================================  =====================
+name                  picks                                           needs
+====================  ==============================================  =====================
+``bald``              largest mutual information (MC dropout)         ``mc_probs`` (T, n, K)
+``variation_ratios``  smallest share of MC passes voting the mode     ``mc_probs``
+``density_weighted``  base score x (mean cosine similarity)^beta      base score, embeddings
+``kcenter``           farthest-first from the labeled set (core-set)  embeddings (+ labeled)
+``kmeans``            images nearest the k-means centroids            embeddings
+``hybrid``            top-m by base score, then k-center among them   base score, embeddings
+``hybrid_cluster``    top-m by base score, then cluster round-robin   base score, embeddings
+====================  ==============================================  =====================
+
+The *base score* of the combined strategies is any per-row score
+(:data:`BASE_SCORES`, default ``margin``). Embeddings are the penultimate layer
+of the classifier, shape ``(n, d)``.
 """
 
 from __future__ import annotations
@@ -49,10 +71,21 @@ import numpy as np
 from al_core.errors import ConfigError
 
 __all__ = [
+    "BASE_SCORES",
+    "HYBRID_METHODS",
+    "HYBRID_TOP_M_FACTOR",
+    "MC_SCORERS",
     "SCORERS",
     "STRATEGIES",
     "Selection",
+    "bald",
+    "check_base_score",
+    "density_weighted",
     "entropy",
+    "hybrid",
+    "inputs_needed",
+    "k_center_greedy",
+    "kmeans_sample",
     "least_confidence",
     "margin",
     "most_confident",
@@ -62,6 +95,7 @@ __all__ = [
     "select_batch",
     "top_k",
     "uncertainty_scores",
+    "variation_ratios",
 ]
 
 
@@ -186,6 +220,410 @@ def entropy(probs: np.ndarray) -> np.ndarray:
     return np.maximum(h, 0.0)
 
 
+# --------------------------------------------------------------------------- MC dropout
+
+#: Rows per block when reducing (T, n, K) Monte-Carlo samples: bounds the float64
+#: working copy to T x 16384 x K values.
+_MC_BLOCK = 16384
+
+
+def _as_mc_probs(mc_probs: object) -> np.ndarray:
+    """Return ``mc_probs`` as a ``(T, n, K)`` array (dtype kept), or raise :class:`ConfigError`."""
+    arr = np.asarray(mc_probs)
+    if arr.ndim != 3:
+        raise ConfigError(
+            f"mc_probs must be 3-D of shape (T passes, n_samples, n_classes); got shape "
+            f"{arr.shape}. Pass Classifier.predict_mc(x, T)."
+        )
+    if arr.shape[0] < 1 or arr.shape[2] < 2:
+        raise ConfigError(f"mc_probs needs at least 1 pass and 2 classes; got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ConfigError("mc_probs holds NaN or infinite values; check the model output")
+    if (arr < 0).any():
+        raise ConfigError("mc_probs holds negative values; pass softmax probabilities")
+    return arr
+
+
+def _plogp_sum(p: np.ndarray) -> np.ndarray:
+    """``sum_k p log p`` over the last axis, with ``0 log 0 = 0``."""
+    logp = np.zeros_like(p)
+    np.log(p, out=logp, where=p > 0)
+    return np.einsum("...k,...k->...", p, logp)
+
+
+def bald(mc_probs: np.ndarray) -> np.ndarray:
+    """BALD: mutual information between the prediction and the model weights.
+
+    ``H[mean_t p_t] - mean_t H[p_t]``: the entropy of the averaged prediction
+    minus the average entropy of the T Monte-Carlo dropout passes. High when
+    the passes are each confident but disagree with one another; 0 when they
+    all agree (whatever their confidence).
+
+    Parameters
+    ----------
+    mc_probs : array of shape (T, n, K)
+        Softmax outputs of T stochastic forward passes (dropout on).
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        In ``[0, log K]`` nats; higher = more informative.
+    """
+    arr = _as_mc_probs(mc_probs)
+    n = arr.shape[1]
+    out = np.empty(n, dtype=np.float64)
+    for start in range(0, n, _MC_BLOCK):
+        block = arr[:, start : start + _MC_BLOCK].astype(np.float64)
+        mean = block.mean(axis=0)
+        info = _plogp_sum(block).mean(axis=0) - _plogp_sum(mean)
+        # The mean of T equal floats need not equal them: rounding would leave
+        # +-1e-16 where the passes agree exactly. Their information is 0.
+        info[(block == block[0]).all(axis=(0, 2))] = 0.0
+        out[start : start + _MC_BLOCK] = info
+    # Information is never negative; clip what rounding leaves below 0.
+    return np.maximum(out, 0.0)
+
+
+def variation_ratios(mc_probs: np.ndarray) -> np.ndarray:
+    """Variation ratio ``1 - (votes for the modal class) / T`` over T MC passes.
+
+    Each pass votes for its arg-max class (ties to the lower class index).
+
+    Parameters
+    ----------
+    mc_probs : array of shape (T, n, K)
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        In ``[0, 1 - 1/K]``; 0 when every pass predicts the same class.
+    """
+    arr = _as_mc_probs(mc_probs)
+    passes, n, k = arr.shape
+    votes = arr.argmax(axis=2)  # (T, n)
+    flat = (votes + k * np.arange(n)[None, :]).ravel()
+    counts = np.bincount(flat, minlength=n * k).reshape(n, k)
+    return 1.0 - counts.max(axis=1) / passes
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+def _as_embeddings(embeddings: object, what: str = "embeddings") -> np.ndarray:
+    """Return ``embeddings`` as a finite float64 ``(n, d)`` array, or raise."""
+    try:
+        arr = np.asarray(embeddings, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{what} must be a numeric (n, d) array: {exc}") from None
+    if arr.ndim != 2:
+        raise ConfigError(
+            f"{what} must be 2-D of shape (n_samples, n_features); got shape {arr.shape}. "
+            "Pass Classifier.embed(x)."
+        )
+    if not np.isfinite(arr).all():
+        raise ConfigError(f"{what} hold NaN or infinite values; check the model output")
+    return arr
+
+
+def _sq_dist_to_nearest(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distance of each of ``points`` (n, d) to its nearest of ``centers`` (m, d).
+
+    Computed in blocks of centers so memory stays at ``n x 256`` floats.
+    """
+    best = np.full(points.shape[0], np.inf)
+    sq_points = np.einsum("ij,ij->i", points, points)
+    for start in range(0, centers.shape[0], 256):
+        block = centers[start : start + 256]
+        d2 = (
+            sq_points[:, None] + np.einsum("ij,ij->i", block, block)[None, :] - 2 * points @ block.T
+        )
+        np.minimum(best, d2.min(axis=1), out=best)
+    return np.maximum(best, 0.0)
+
+
+def k_center_greedy(
+    embeddings: np.ndarray, labeled_embeddings: np.ndarray | None, k: int
+) -> np.ndarray:
+    """Core-set selection: k-center greedy (farthest-first traversal).
+
+    Repeatedly picks the pool point farthest (Euclidean) from every labeled
+    point and every point picked so far, so the batch covers the embedding
+    space. With no labeled points the first pick is the point nearest the
+    pool's mean. Ties go to the lower index.
+
+    Cost: ``O(n (m + k) d)`` time for n pool rows, m labeled rows, d features
+    (one distance pass against the labeled set, then one per pick);
+    ``O(n)`` extra memory besides a ``n x 256`` block.
+
+    Parameters
+    ----------
+    embeddings : array of shape (n, d)
+        Pool embeddings.
+    labeled_embeddings : array of shape (m, d), or None
+        Embeddings of the labeled set (``m`` may be 0).
+    k : int
+        Points to pick, ``0 <= k <= n``.
+
+    Returns
+    -------
+    ndarray of int64, shape (k,)
+        Row indices into ``embeddings`` in pick order, all distinct.
+    """
+    pool = _as_embeddings(embeddings)
+    k = _as_count(k, "k")
+    n = pool.shape[0]
+    if k < 0 or k > n:
+        raise ConfigError(f"k = {k} is out of range: it must be between 0 and n = {n}")
+    if labeled_embeddings is None or len(labeled_embeddings) == 0:
+        labeled = np.empty((0, pool.shape[1]))
+    else:
+        labeled = _as_embeddings(labeled_embeddings, "labeled_embeddings")
+        if labeled.shape[1] != pool.shape[1]:
+            raise ConfigError(
+                f"labeled_embeddings have {labeled.shape[1]} features but embeddings have "
+                f"{pool.shape[1]}; take both from the same model"
+            )
+    picks = np.empty(k, dtype=np.int64)
+    if k == 0:
+        return picks
+    if labeled.shape[0]:
+        min_d2 = _sq_dist_to_nearest(pool, labeled)
+        first = 0
+    else:
+        first = 1
+        picks[0] = int(np.argmin(_sq_dist_to_nearest(pool, pool.mean(axis=0, keepdims=True))))
+        min_d2 = _sq_dist_to_nearest(pool, pool[picks[:1]])
+    for i in range(first, k):
+        picks[i] = int(np.argmax(min_d2))
+        diff = pool - pool[picks[i]]
+        np.minimum(min_d2, np.einsum("ij,ij->i", diff, diff), out=min_d2)
+    return picks
+
+
+#: k-means fits its centroids on at most this many rows (a random sample):
+#: the centroids of 60k-row pools barely move beyond it, and time stays bounded.
+_KMEANS_FIT_ROWS = 10_000
+
+
+def _kmeans(
+    points: np.ndarray, k: int, rng: np.random.Generator, max_iter: int = 30
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd's k-means with k-means++ seeding: ``(centroids (k, d), labels (n,))``.
+
+    An empty cluster keeps its previous centroid. Stops when no label changes
+    or after ``max_iter`` iterations. Memory ``O(n k)`` for the distance matrix.
+    Callers with more than ``_KMEANS_FIT_ROWS`` rows pass a sample.
+    """
+    n = points.shape[0]
+    centroids = np.empty((k, points.shape[1]))
+    centroids[0] = points[rng.integers(n)]
+    d2 = _sq_dist_to_nearest(points, centroids[:1])
+    for j in range(1, k):
+        total = d2.sum()
+        index = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
+        centroids[j] = points[index]
+        diff = points - centroids[j]
+        np.minimum(d2, np.einsum("ij,ij->i", diff, diff), out=d2)
+    labels = np.full(n, -1, dtype=np.int64)
+    sq_points = np.einsum("ij,ij->i", points, points)
+    for _ in range(max_iter):
+        dist = (
+            sq_points[:, None]
+            + np.einsum("ij,ij->i", centroids, centroids)[None, :]
+            - 2 * points @ centroids.T
+        )
+        new = dist.argmin(axis=1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        # One-hot (k, n) @ points (n, d): a BLAS product, far faster than np.add.at.
+        one_hot = np.zeros((k, n))
+        one_hot[labels, np.arange(n)] = 1.0
+        sums = one_hot @ points
+        counts = np.bincount(labels, minlength=k)
+        filled = counts > 0
+        centroids[filled] = sums[filled] / counts[filled, None]
+    return centroids, labels
+
+
+def _check_rng(rng: object) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ConfigError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)); got {type(rng)}"
+        )
+    return rng
+
+
+def kmeans_sample(embeddings: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Cluster sampling: k-means into ``k`` clusters, then the image nearest each centroid.
+
+    The centroids are fitted on a random sample of at most 10,000 rows (the
+    nearest images are then searched in the whole pool). Representative picks
+    (one per region of the pool); also the cold-start
+    seeding of a labeling session, where there is no model yet (pass pixels
+    flattened to ``(n, H*W*C)`` as the embeddings). Deterministic given ``rng``.
+
+    Parameters
+    ----------
+    embeddings : array of shape (n, d)
+    k : int
+        Clusters and picks, ``0 <= k <= n``.
+    rng : numpy.random.Generator
+        Seeds k-means++.
+
+    Returns
+    -------
+    ndarray of int64, shape (k,)
+        Distinct row indices, one per cluster in cluster order. When two
+        centroids share a nearest image, the later one takes its next nearest.
+    """
+    pool = _as_embeddings(embeddings)
+    k = _as_count(k, "k")
+    n = pool.shape[0]
+    if k < 0 or k > n:
+        raise ConfigError(f"k = {k} is out of range: it must be between 0 and n = {n}")
+    _check_rng(rng)
+    if k == 0:
+        return np.empty(0, dtype=np.int64)
+    fit_rows = pool
+    if n > max(_KMEANS_FIT_ROWS, k):
+        fit_rows = pool[np.sort(rng.choice(n, size=_KMEANS_FIT_ROWS, replace=False))]
+    centroids, _ = _kmeans(fit_rows, k, rng)
+    dist = (
+        np.einsum("ij,ij->i", pool, pool)[:, None]
+        + np.einsum("ij,ij->i", centroids, centroids)[None, :]
+        - 2 * pool @ centroids.T
+    )
+    picks = np.empty(k, dtype=np.int64)
+    taken = np.zeros(n, dtype=bool)
+    for j in range(k):
+        column = np.where(taken, np.inf, dist[:, j])
+        picks[j] = int(np.argmin(column))
+        taken[picks[j]] = True
+    return picks
+
+
+def density_weighted(scores: np.ndarray, embeddings: np.ndarray, beta: float = 1.0) -> np.ndarray:
+    """Information density: ``score x density^beta`` (Settles & Craven).
+
+    The density of a row is its mean cosine similarity to every pool row
+    (itself included), clipped at 0; it is computed exactly in ``O(n d)`` as the
+    dot product of the unit-normalised row with the mean unit vector. Outliers
+    (low density) are pushed down, typical uncertain images up.
+
+    Parameters
+    ----------
+    scores : array of shape (n,)
+        Non-negative uncertainty scores (higher = more uncertain).
+    embeddings : array of shape (n, d)
+    beta : float
+        Weight of density, ``>= 0`` (0 gives back ``scores``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    pool = _as_embeddings(embeddings)
+    if s.ndim != 1 or s.shape[0] != pool.shape[0]:
+        raise ConfigError(
+            f"scores must be 1-D with one value per embedding row ({pool.shape[0]}); "
+            f"got shape {s.shape}"
+        )
+    if not np.isfinite(s).all() or (s < 0).any():
+        raise ConfigError("scores must be finite and non-negative (higher = more uncertain)")
+    try:
+        beta = float(beta)
+    except (TypeError, ValueError):
+        raise ConfigError(f"beta must be a number >= 0; got {beta!r}") from None
+    if not beta >= 0:
+        raise ConfigError(f"beta = {beta!r} is out of range: it must be >= 0")
+    norms = np.linalg.norm(pool, axis=1, keepdims=True)
+    unit = np.divide(pool, norms, out=np.zeros_like(pool), where=norms > 0)
+    density = np.clip(unit @ unit.mean(axis=0), 0.0, 1.0)
+    return s * density**beta
+
+
+HYBRID_METHODS: tuple[str, ...] = ("kcenter", "cluster")
+
+
+def hybrid(
+    scores: np.ndarray,
+    embeddings: np.ndarray,
+    k: int,
+    top_m: int,
+    method: str = "kcenter",
+    *,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Uncertain *and* diverse: the top-``m`` by score, then ``k`` diverse ones among them.
+
+    ``kcenter``: start from the most uncertain row, then farthest-first among
+    the top-m (see :func:`k_center_greedy`). ``cluster``: k-means of the top-m
+    into ``k`` clusters, then round-robin over the clusters (ordered by their
+    best score), each giving its most uncertain remaining row. Either way a
+    batch does not spend itself on near-duplicates of one weakness.
+
+    Parameters
+    ----------
+    scores : array of shape (n,)
+        Uncertainty scores, higher = more uncertain.
+    embeddings : array of shape (n, d)
+    k : int
+        Batch size, ``0 <= k <= n``.
+    top_m : int
+        Size of the uncertain short-list; raised to ``k`` if smaller, capped at ``n``.
+    method : {"kcenter", "cluster"}
+    rng : numpy.random.Generator
+        Seeds k-means; required for ``"cluster"``.
+
+    Returns
+    -------
+    ndarray of int64, shape (k,)
+        Distinct row indices into ``scores``, in pick order.
+    """
+    pool = _as_embeddings(embeddings)
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 1 or s.shape[0] != pool.shape[0]:
+        raise ConfigError(
+            f"scores must be 1-D with one value per embedding row ({pool.shape[0]}); "
+            f"got shape {s.shape}"
+        )
+    if method not in HYBRID_METHODS:
+        raise ConfigError(
+            f"unknown hybrid method {method!r}; choose one of: {', '.join(HYBRID_METHODS)}"
+        )
+    k = _as_count(k, "k")
+    top_m = _as_count(top_m, "top_m")
+    n = s.shape[0]
+    if k < 0 or k > n:
+        raise ConfigError(f"k = {k} is out of range: it must be between 0 and n = {n}")
+    if top_m < 1:
+        raise ConfigError(f"top_m = {top_m} is out of range: it must be >= 1")
+    if k == 0:
+        return np.empty(0, dtype=np.int64)
+    short = top_k(s, min(max(top_m, k), n))  # highest score first
+    points = pool[short]
+    if method == "kcenter":
+        rest = k_center_greedy(points, points[:1], k - 1)
+        return short[np.concatenate([[0], rest])].astype(np.int64)
+    _, labels = _kmeans(points, k, _check_rng(rng))
+    # Round-robin: the r-th best of every cluster comes before any (r+1)-th;
+    # within a turn, clusters go by their best row's position in ``short``
+    # (which is best-first, so position = rank by score).
+    positions = np.arange(short.size)
+    grouped = np.lexsort((positions, labels))
+    grouped_labels = labels[grouped]
+    rank_in_cluster = np.empty(short.size, dtype=np.int64)
+    rank_in_cluster[grouped] = positions - np.searchsorted(grouped_labels, grouped_labels)
+    best_position = np.full(k, short.size)
+    np.minimum.at(best_position, labels, positions)
+    order = np.lexsort((best_position[labels], rank_in_cluster))
+    return short[order[:k]].astype(np.int64)
+
+
 SCORERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "least_confidence": least_confidence,
     "margin": margin,
@@ -194,7 +632,25 @@ SCORERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 """Uncertainty scorers by name; each maps ``(n, k)`` probabilities to ``(n,)`` scores."""
 
-STRATEGIES: tuple[str, ...] = (*SCORERS, "random")
+MC_SCORERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "bald": bald,
+    "variation_ratios": variation_ratios,
+}
+"""Monte-Carlo dropout scorers by name; each maps ``(T, n, K)`` samples to ``(n,)`` scores."""
+
+BASE_SCORES: tuple[str, ...] = (*SCORERS, *MC_SCORERS)
+"""Per-row scores the combined strategies (density-weighted, hybrid) build on."""
+
+#: Strategies that pick by embeddings; hybrid ones short-list by a base score first.
+_EMBEDDING_STRATEGIES: tuple[str, ...] = (
+    "density_weighted",
+    "kcenter",
+    "kmeans",
+    "hybrid",
+    "hybrid_cluster",
+)
+
+STRATEGIES: tuple[str, ...] = (*SCORERS, *MC_SCORERS, *_EMBEDDING_STRATEGIES, "random")
 """Every strategy name :func:`select_batch` accepts (canonical spelling)."""
 
 
@@ -246,11 +702,45 @@ def uncertainty_scores(probs: np.ndarray, strategy: str) -> np.ndarray:
         Unknown name, ``"random"`` (it has no score), or invalid ``probs``.
     """
     key = normalize_strategy(strategy)
-    if key == "random":
+    if key not in SCORERS:
         raise ConfigError(
-            f"strategy 'random' has no uncertainty score; scored strategies: {', '.join(SCORERS)}"
+            f"strategy {key!r} has no uncertainty score of probabilities alone; "
+            f"scored strategies: {', '.join(SCORERS)}"
         )
     return SCORERS[key](probs)
+
+
+def inputs_needed(strategy: str, base_score: str = "margin") -> frozenset[str]:
+    """What :func:`select_batch` needs to pick by ``strategy``.
+
+    Returns
+    -------
+    frozenset of {"probs", "mc_probs", "embeddings", "labeled_embeddings"}
+        Empty for ``"random"``. The combined strategies (``density_weighted``,
+        ``hybrid``, ``hybrid_cluster``) add what ``base_score`` needs.
+    """
+    key = normalize_strategy(strategy)
+    if key in SCORERS:
+        return frozenset({"probs"})
+    if key in MC_SCORERS:
+        return frozenset({"mc_probs"})
+    if key == "kcenter":
+        return frozenset({"embeddings", "labeled_embeddings"})
+    if key == "kmeans":
+        return frozenset({"embeddings"})
+    if key == "random":
+        return frozenset()
+    return inputs_needed(check_base_score(base_score)) | {"embeddings"}
+
+
+def check_base_score(name: str) -> str:
+    """Canonical name of a per-row base score (:data:`BASE_SCORES`), or :class:`ConfigError`."""
+    key = normalize_strategy(name)
+    if key not in BASE_SCORES:
+        raise ConfigError(
+            f"base score {name!r} is not a per-row score; choose one of: {', '.join(BASE_SCORES)}"
+        )
+    return key
 
 
 # --------------------------------------------------------------------------- ranking
@@ -414,6 +904,23 @@ def _candidates(candidates: object, n_rows: int | None) -> np.ndarray:
     return uniq
 
 
+#: Default short-list of the hybrid strategies: this many times the uncertainty picks.
+HYBRID_TOP_M_FACTOR = 10
+
+_INPUT_WORDS = {
+    "probs": "probabilities (probs)",
+    "mc_probs": "Monte-Carlo dropout samples (mc_probs, from Classifier.predict_mc)",
+    "embeddings": "embeddings (from Classifier.embed)",
+}
+
+
+def _row_scores(key: str, probs: np.ndarray | None, mc_probs: np.ndarray | None) -> np.ndarray:
+    """Per-row scores of a base score ``key`` (a name in :data:`BASE_SCORES`), shape (n,)."""
+    if key in SCORERS:
+        return SCORERS[key](probs)
+    return MC_SCORERS[key](mc_probs)
+
+
 def select_batch(
     probs_or_none: np.ndarray | None,
     batch_size: int,
@@ -422,20 +929,28 @@ def select_batch(
     fraction: float,
     rng: np.random.Generator,
     candidates: np.ndarray | None = None,
+    mc_probs: np.ndarray | None = None,
+    embeddings: np.ndarray | None = None,
+    labeled_embeddings: np.ndarray | None = None,
+    base_score: str = "margin",
+    top_m: int | None = None,
+    density_beta: float = 1.0,
 ) -> Selection:
-    """Choose a batch: the top ``n_unc`` rows by uncertainty plus the rest at random.
+    """Choose a batch: ``n_unc`` rows picked by the strategy plus the rest at random.
 
-    ``n_unc = floor(fraction * batch_size + 0.5)`` rows are the highest-scoring
-    under ``strategy`` (ties to the lower row index); the remaining
-    ``batch_size - n_unc`` are drawn uniformly without replacement from the
-    rows not already picked. See the module docstring for the protocol.
+    ``n_unc = floor(fraction * batch_size + 0.5)`` rows come from ``strategy``:
+    the highest-scoring rows for a scored strategy (ties to the lower row
+    index), or the strategy's own batch choice for ``kcenter``, ``kmeans`` and
+    the hybrids; the remaining ``batch_size - n_unc`` are drawn uniformly
+    without replacement from the rows not already picked. See the module
+    docstring for the protocol and what each strategy needs.
 
     Parameters
     ----------
     probs_or_none : array of shape (n, k), or None
-        Predicted class probabilities of the pool. May be None for strategy
-        ``"random"``, and for any strategy when ``n_unc == 0`` (e.g.
-        ``fraction=0``: the caller can skip predicting on the pool); then
+        Predicted class probabilities of the pool. Any input may be None when
+        the strategy does not need it, and every input when ``n_unc == 0``
+        (e.g. ``fraction=0``: the caller can skip predicting on the pool); then
         ``candidates`` must say which rows exist and ``scores`` is NaN.
     batch_size : int
         Rows to select, ``1 <= batch_size <=`` number of rows available.
@@ -444,23 +959,41 @@ def select_batch(
     fraction : float
         Uncertainty fraction ``u`` in ``[0, 1]``.
     rng : numpy.random.Generator
-        Source of randomness for the random part; consumed only when
-        ``batch_size - n_unc > 0``.
+        Source of randomness for the random part and for k-means; consumed
+        only when needed.
     candidates : array of shape (m,) of int, or bool mask of shape (n,), optional
         Restrict the choice to these rows (e.g. the unlabeled pool). Order does
         not matter (they are sorted). Returned indices are row indices into
-        ``probs``, i.e. values of ``candidates``.
+        the inputs, i.e. values of ``candidates``.
+    mc_probs : array of shape (T, n, k), optional
+        Monte-Carlo dropout samples (``bald``, ``variation_ratios``, or a base
+        score of those).
+    embeddings : array of shape (n, d), optional
+        Penultimate-layer features of the pool rows.
+    labeled_embeddings : array of shape (m, d), optional
+        Features of the labeled set (``kcenter`` measures distance from them).
+    base_score : str
+        Per-row score that ``density_weighted`` and the hybrids build on, one
+        of :data:`BASE_SCORES`.
+    top_m : int, optional
+        Short-list size of the hybrids; default ``HYBRID_TOP_M_FACTOR * n_unc``.
+    density_beta : float
+        Exponent of the density in ``density_weighted``.
 
     Returns
     -------
     Selection
+        ``scores`` holds each selected row's score under the strategy (the
+        base score for the hybrids, the weighted score for
+        ``density_weighted``); NaN for ``random``, ``kcenter`` and ``kmeans``,
+        which rank no rows.
 
     Raises
     ------
     ConfigError
         ``fraction`` outside ``[0, 1]``, ``batch_size < 1`` or larger than the
-        rows available, unknown strategy, missing or invalid ``probs``, bad
-        ``candidates``.
+        rows available, unknown strategy or base score, a needed input missing
+        or invalid, inputs with different row counts, bad ``candidates``.
     """
     key = normalize_strategy(strategy)
     try:
@@ -472,24 +1005,45 @@ def select_batch(
     batch_size = _as_count(batch_size, "batch_size")
     if batch_size < 1:
         raise ConfigError(f"batch_size = {batch_size} is out of range: it must be at least 1")
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError(
-            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)); got {type(rng)}"
-        )
+    _check_rng(rng)
+    base = check_base_score(base_score)
+    if top_m is not None and _as_count(top_m, "top_m") < 1:
+        raise ConfigError(f"top_m = {top_m} is out of range: it must be >= 1")
 
     n_unc = 0 if key == "random" else n_uncertain_for(frac, batch_size)
 
-    probs = None if probs_or_none is None else _as_probs(probs_or_none)
-    if probs is None:
-        if n_unc > 0:
-            raise ConfigError(
-                f"strategy {key!r} with fraction {frac} needs probabilities; probs is None"
-            )
+    inputs = {
+        "probs": None if probs_or_none is None else _as_probs(probs_or_none),
+        "mc_probs": None if mc_probs is None else _as_mc_probs(mc_probs),
+        "embeddings": None if embeddings is None else _as_embeddings(embeddings),
+    }
+    row_counts = {
+        name: (arr.shape[1] if name == "mc_probs" else arr.shape[0])
+        for name, arr in inputs.items()
+        if arr is not None
+    }
+    if len(set(row_counts.values())) > 1:
+        raise ConfigError(
+            "the inputs disagree on the number of pool rows: "
+            + ", ".join(f"{name} has {n}" for name, n in row_counts.items())
+        )
+    missing = [
+        name
+        for name in ("probs", "mc_probs", "embeddings")
+        if name in inputs_needed(key, base) and inputs[name] is None
+    ]
+    if n_unc > 0 and missing:
+        raise ConfigError(
+            f"strategy {key!r} with fraction {frac} needs "
+            + " and ".join(_INPUT_WORDS[name] for name in missing)
+            + f"; {missing[0]} is None"
+        )
+    n_rows = next(iter(row_counts.values()), None)
+    if n_rows is None:
         if candidates is None:
-            raise ConfigError("probs is None: pass candidates (the row indices to draw from)")
+            raise ConfigError("no inputs given: pass candidates (the row indices to draw from)")
         rows = _candidates(candidates, None)
     else:
-        n_rows = probs.shape[0]
         rows = (
             np.arange(n_rows, dtype=np.int64)
             if candidates is None
@@ -501,16 +1055,39 @@ def select_batch(
             f"lower it to at most {rows.size}"
         )
 
-    # Scores of the candidate rows (NaN when there is no score to give).
-    if probs is None or key == "random":
-        cand_scores = None
-    else:
-        sub = probs if candidates is None else probs[rows]
-        cand_scores = SCORERS[key](sub)
+    def sub(name: str) -> np.ndarray | None:
+        arr = inputs[name]
+        if arr is None or candidates is None:
+            return arr
+        return arr[:, rows] if name == "mc_probs" else arr[rows]
 
-    local_unc = (
-        top_k(cand_scores, n_unc) if cand_scores is not None and n_unc else np.empty(0, np.int64)
-    )
+    # Scores of the candidate rows (None when the strategy ranks no rows or
+    # its inputs were not given).
+    cand_scores = None
+    if key != "random" and not missing and key not in ("kcenter", "kmeans"):
+        cand_scores = _row_scores(
+            key if key in BASE_SCORES else base, sub("probs"), sub("mc_probs")
+        )
+        if key == "density_weighted":
+            cand_scores = density_weighted(cand_scores, sub("embeddings"), density_beta)
+
+    if n_unc == 0:
+        local_unc = np.empty(0, np.int64)
+    elif key == "kcenter":
+        local_unc = k_center_greedy(sub("embeddings"), labeled_embeddings, n_unc)
+    elif key == "kmeans":
+        local_unc = kmeans_sample(sub("embeddings"), n_unc, rng)
+    elif key in ("hybrid", "hybrid_cluster"):
+        local_unc = hybrid(
+            cand_scores,
+            sub("embeddings"),
+            n_unc,
+            top_m if top_m is not None else HYBRID_TOP_M_FACTOR * n_unc,
+            "kcenter" if key == "hybrid" else "cluster",
+            rng=rng,
+        )
+    else:
+        local_unc = top_k(cand_scores, n_unc)
     n_rand = batch_size - n_unc
     if n_rand:
         free = np.ones(rows.size, dtype=bool)

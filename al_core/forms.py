@@ -1,0 +1,164 @@
+"""What a person types into the experiment form → a validated sweep request.
+
+The app's Experiments page hands the raw widget values to :func:`sweep_request`;
+anything wrong comes back as one :class:`ConfigError` naming the problem and
+the fix, before anything is stored or launched. The checks are the engine's
+own (:class:`TrialConfig` validates ranges such as the target in (0, 1] and a
+batch >= 1) plus the ones that need the data set: the initial labeled set and
+one batch must fit in the pool.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from al_core.errors import ConfigError
+from al_core.loop import TrialConfig
+from al_core.runner import EXECUTORS, dataset_for
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """A grid ready for :func:`al_core.runner.submit_experiment` and the runner settings."""
+
+    base: TrialConfig
+    strategies: list[str]
+    fractions: list[float]
+    trials: int
+    name: str | None
+    workers: int
+    executor: str
+    scheduler: str | None
+
+
+def parse_fractions(text: str) -> list[float]:
+    """``"0, 0.5, 1"`` → ``[0.0, 0.5, 1.0]``: uncertainty fractions, each in [0, 1].
+
+    Commas or spaces separate values; duplicates are dropped, order kept.
+    """
+    values: list[float] = []
+    for part in re.split(r"[,\s]+", text.strip()):
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise ConfigError(
+                f"fractions must be numbers separated by commas, e.g. 0, 0.5, 1 (got {part!r})"
+            ) from None
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"fraction {value:g} is outside [0, 1]; write 0.3 for 30 %")
+        if value not in values:
+            values.append(value)
+    if not values:
+        raise ConfigError("give at least one uncertainty fraction, e.g. 0, 0.5, 1")
+    return values
+
+
+def check_against_pool(config: TrialConfig, n_pool: int) -> None:
+    """Refuse an initial labeled set or a batch larger than the pool (``n_pool`` images)."""
+    if config.initial > n_pool:
+        raise ConfigError(
+            f"the initial labeled set ({config.initial}) is larger than the pool "
+            f"({n_pool} images); lower the initial size or raise the pool size"
+        )
+    if config.batch > n_pool:
+        raise ConfigError(
+            f"the batch size ({config.batch}) is larger than the pool ({n_pool} images); "
+            "lower the batch size"
+        )
+
+
+def _pool_size(config: TrialConfig) -> int:
+    return len(dataset_for(config).x_pool)  # loaded once per process
+
+
+def sweep_request(
+    *,
+    dataset: str,
+    model: str,
+    strategies: Sequence[str],
+    fractions: str,
+    trials: int,
+    initial: int,
+    batch: int,
+    rounds: int | None,
+    budget: int | None,
+    target: float | None,
+    epochs: int,
+    pool_size: int | None = None,
+    seed: int = 0,
+    workers: int = 2,
+    executor: str = "local",
+    scheduler: str | None = None,
+    name: str | None = None,
+    pool_size_of: Callable[[TrialConfig], int] = _pool_size,
+) -> SweepRequest:
+    """Validate the form's values; :class:`ConfigError` names the first problem.
+
+    ``rounds``, ``budget`` and ``pool_size`` of 0 or ``None`` mean "not set"
+    (with neither rounds nor budget the loop runs until the pool is used up).
+    ``pool_size_of`` gives the pool size of a config's data set (the default
+    loads it; a :class:`~al_core.errors.DatasetError` passes through).
+    """
+    fraction_values = parse_fractions(fractions)
+    if not strategies and any(f > 0 for f in fraction_values):
+        raise ConfigError("pick at least one uncertainty strategy (or use only fraction 0)")
+    if trials < 1:
+        raise ConfigError(f"trials must be >= 1, got {trials}")
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    if executor == "dask" and not (scheduler or "").strip():
+        raise ConfigError("the dask executor needs a scheduler address, e.g. tcp://127.0.0.1:8786")
+    base = TrialConfig(
+        dataset=dataset.strip(),
+        pool_size=pool_size or None,
+        model=model,
+        strategy=strategies[0] if strategies else "random",
+        fraction=1.0,
+        initial=initial,
+        batch=batch,
+        rounds=rounds or None,
+        budget=budget or None,
+        target=target,
+        epochs=epochs,
+        seed=seed,
+    )
+    for strategy in strategies:  # every name, before anything is stored
+        base.replace(strategy=strategy)
+    check_against_pool(base, pool_size_of(base))
+    return SweepRequest(
+        base=base,
+        strategies=list(strategies) or ["random"],
+        fractions=fraction_values,
+        trials=trials,
+        name=(name or "").strip() or None,
+        workers=workers,
+        executor=executor,
+        scheduler=scheduler.strip() if executor == "dask" and scheduler else None,
+    )
+
+
+def demo_overrides(text: str | None) -> dict[str, object]:
+    """Parse ``AL_DEMO_OVERRIDES`` for the demo preset: a JSON object of trial-config
+    fields or grid keys (see :func:`al_core.runner.submit_preset`), e.g.
+    ``{"rounds": 2, "epochs": 3, "model": "softmax", "fractions": [0, 1]}``.
+
+    Empty or unset → ``{}``; anything but a JSON object is refused.
+    """
+    if not text or not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f'AL_DEMO_OVERRIDES is not valid JSON ({exc}); write e.g. {{"rounds": 2, "epochs": 3}}'
+        ) from None
+    if not isinstance(value, dict):
+        raise ConfigError('AL_DEMO_OVERRIDES must be a JSON object, e.g. {"rounds": 2}')
+    return value

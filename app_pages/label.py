@@ -1,0 +1,396 @@
+"""Label: hand-label the images the model is least sure about.
+
+A thin page over :mod:`al_core.labeling`: every answer is written to the store
+in the button's callback, retraining runs in the session's background worker
+process, and a fragment polls the store to show its state. The chosen session
+is kept in the URL (``?session=ID``), so a reload comes back to it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from al_core import charts, labeling, uploads
+from al_core.datasets import BUILTIN_DATASETS
+from al_core.errors import ALError
+from al_core.models import MODELS
+from al_core.store import Store
+
+SOURCES = {
+    "builtin": "Built-in data set",
+    "upload": "Upload a zip of images",
+    "folder": "Folder on the server",
+}
+IMAGE_SIDES = (28, 32, 48, 64, 96)
+
+st.title("Label")
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def _seconds_on(item: str) -> float | None:
+    shown = st.session_state.get("shown_at")
+    if shown and shown[0] == item:
+        return time.monotonic() - shown[1]
+    return None
+
+
+def _answer(session_id: int, item: str, label: int, relabel: bool = False) -> None:
+    with Store() as store:
+        try:
+            result = labeling.answer(
+                store, session_id, item, label, seconds=_seconds_on(item), relabel=relabel
+            )
+        except ALError as exc:
+            st.session_state["label_error"] = str(exc)
+            return
+        st.session_state.pop("conflict", None)
+        if not result.stored:
+            st.session_state["conflict"] = (item, label, result.existing)
+        if result.batch_finished:
+            labeling.request_retrain(store, session_id)
+
+
+def _skip(session_id: int, item: str) -> None:
+    with Store() as store:
+        if labeling.skip(store, session_id, item):
+            labeling.request_retrain(store, session_id)
+
+
+def _undo(session_id: int) -> None:
+    with Store() as store:
+        undone = labeling.undo(store, session_id)
+    st.session_state["undone"] = undone or ""
+
+
+def _retrain(session_id: int) -> None:
+    with Store() as store:
+        labeling.request_retrain(store, session_id)
+
+
+def _set_use_pseudo(session_id: int) -> None:
+    with Store() as store:
+        labeling.set_use_pseudo(store, session_id, st.session_state["use_pseudo"])
+
+
+def _label_name(config: labeling.SessionConfig, label: int) -> str:
+    return config.class_names[label] if label >= 0 else "not sure"
+
+
+def _select_session() -> None:
+    st.query_params["session"] = str(st.session_state["session_choice"])
+
+
+# --------------------------------------------------------------------------- new session
+
+
+def _new_session_form() -> None:
+    source = st.radio(
+        "Images", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="new_source"
+    )
+    with st.form("new_session"):
+        name = st.text_input("Session name", key="new_name")
+        pool: dict[str, object] = {}
+        if source == "builtin":
+            left, right = st.columns(2)
+            pool["dataset"] = left.selectbox("Data set", BUILTIN_DATASETS)
+            size = right.number_input(
+                "Pool size (0 = the whole training split)", 0, step=100, key="new_pool_size"
+            )
+            test = left.number_input(
+                "Test images (0 = the whole test split)", 0, value=1000, key="new_test_size"
+            )
+            pool["pool_size"] = int(size) or None
+            pool["test_size"] = int(test) or None
+        else:
+            if source == "upload":
+                pool["upload"] = st.file_uploader("Zip of images", type=["zip"])
+            else:
+                pool["folder"] = st.text_input(
+                    f"Folder (inside the data root `{uploads.data_root()}`)", key="new_folder"
+                )
+            pool["class_names"] = st.text_input(
+                "Class names, separated by commas (empty: one subfolder per class)",
+                key="new_class_names",
+            )
+            side = st.selectbox("Convert images to (pixels)", IMAGE_SIDES, index=1)
+            pool["image_size"] = (side, side)
+        left, middle, right = st.columns(3)
+        model = left.selectbox("Model", MODELS, index=MODELS.index("mlp"))
+        strategy = middle.selectbox("Strategy", labeling.strategy_choices())
+        batch = right.number_input(
+            "Batch size", min_value=1, max_value=100, value=10, key="new_batch"
+        )
+        cold_start = left.radio(
+            "First batch",
+            labeling.COLD_STARTS,
+            format_func={"random": "random", "clusters": "cluster-diverse (k-means)"}.get,
+        )
+        seed = middle.number_input("Seed", min_value=0, value=0, key="new_seed")
+        submitted = st.form_submit_button("Create session", type="primary")
+    if not submitted:
+        return
+    if source != "builtin":
+        upload = pool.pop("upload", None)
+        if source == "upload":
+            if upload is None:
+                st.error("Choose a zip file to upload first.")
+                return
+            pool["upload"] = upload.getvalue()
+        names = str(pool.pop("class_names") or "")
+        pool["class_names"] = [n for n in names.split(",") if n.strip()] or None
+    with Store() as store:
+        try:
+            created = labeling.create_session(
+                store,
+                name,
+                model=model,
+                strategy=strategy,
+                batch=int(batch),
+                cold_start=cold_start,
+                seed=int(seed),
+                **pool,
+            )
+        except ALError as exc:
+            st.error(str(exc))
+            return
+        labeling.request_retrain(store, created.session_id)
+    st.session_state["import_report"] = created.report
+    st.query_params["session"] = str(created.session_id)
+    st.rerun()
+
+
+def _import_report() -> None:
+    report = st.session_state.get("import_report")
+    if report is None:
+        return
+    st.success(f"Imported {report.describe()}.")
+    if report.skipped or report.duplicates:
+        with st.expander("Skipped files and duplicates"):
+            for line in [*report.skipped, *report.duplicates]:
+                st.text(line)
+
+
+# --------------------------------------------------------------------------- labeling
+
+
+@st.fragment
+def _labeling_view(session_id: int, config: labeling.SessionConfig) -> None:
+    image, image_error = None, None
+    with Store() as store:
+        batch = labeling.current_batch(store, session_id)
+        if batch is not None and batch.current is not None:
+            try:
+                image = labeling.item_image(store, session_id, batch.current.item)
+            except ALError as exc:
+                image_error = str(exc)
+    st.session_state["shown_round"] = None if batch is None else batch.round
+    if batch is None:
+        st.info("Preparing the first batch in the background…")
+        return
+    if error := st.session_state.pop("label_error", None):
+        st.error(error)
+    if conflict := st.session_state.get("conflict"):
+        item, label, existing = conflict
+        st.warning(
+            f"Item {item} was already labeled "
+            f"**{_label_name(config, existing)}** (in another tab?); nothing was changed."
+        )
+        st.button(
+            f"Relabel item {item} as {_label_name(config, label)}",
+            on_click=_answer,
+            args=(session_id, item, label, True),
+        )
+    answered, total = batch.done, len(batch.items)
+    st.progress(answered / total, text=f"Batch {batch.round + 1}: {answered} of {total} answered")
+    current = batch.current
+    if current is None:
+        st.success("Batch done. The model retrains in the background; the next batch appears here.")
+        st.button("Undo the last answer", on_click=_undo, args=(session_id,), shortcut="U")
+        return
+    if st.session_state.get("shown_at", (None,))[0] != current.item:
+        st.session_state["shown_at"] = (current.item, time.monotonic())
+    left, right = st.columns([3, 2])
+    if image is None:
+        left.error(f"{image_error} Skip it, or label it from its file name: item {current.item}.")
+    else:
+        left.image(image, caption=f"item {current.item}", width="content")
+    with right:
+        st.markdown(f"**Why this image?** {labeling.why_picked(current, config)}")
+        if current.top3:
+            # Plain text, not a data frame: this part redraws on every answer.
+            st.markdown(
+                "The model's top 3:\n"
+                + "\n".join(
+                    f"{rank}. **{config.class_names[k]}** — {p:.0%}"
+                    for rank, (k, p) in enumerate(current.top3, start=1)
+                )
+            )
+    keys = labeling.shortcut_keys(config.class_names)
+    per_row = 5
+    for start in range(0, len(config.class_names), per_row):
+        columns = st.columns(per_row)
+        for offset, name in enumerate(config.class_names[start : start + per_row]):
+            k = start + offset
+            columns[offset].button(
+                name,
+                key=f"class_{k}",
+                on_click=_answer,
+                args=(session_id, current.item, k),
+                shortcut=keys[k],
+                width="stretch",
+            )
+    skip_col, unsure_col, undo_col = st.columns(3)
+    skip_col.button("Skip", on_click=_skip, args=(session_id, current.item), shortcut="S")
+    unsure_col.button(
+        "Not sure",
+        on_click=_answer,
+        args=(session_id, current.item, labeling.NOT_SURE),
+        shortcut="N",
+    )
+    undo_col.button("Undo", on_click=_undo, args=(session_id,), shortcut="U")
+
+
+@st.fragment(run_every=1.0)
+def _status_view(session_id: int) -> None:
+    with Store() as store:
+        state = labeling.job_state(store, session_id)
+        latest = store.latest_session_batch(session_id)
+    if (None if latest is None else latest["round"]) != st.session_state.get("shown_round"):
+        st.rerun()  # a new batch arrived: show it
+    if state.status in ("queued", "running"):
+        st.info(f"Retraining in the background ({state.status})… you can keep labeling.")
+    elif state.status == "failed":
+        st.error(f"Retraining failed: {state.error}")
+        st.button("Retry", on_click=_retrain, args=(session_id,))
+    else:
+        st.caption("Background retraining: idle.")
+
+
+# --------------------------------------------------------------------------- page
+
+with Store() as store:
+    sessions = labeling.list_sessions(store)
+ids = [s["id"] for s in sessions]
+param = st.query_params.get("session", "")
+session_id = int(param) if param.isdigit() and int(param) in ids else None
+
+with st.expander("New labeling session", expanded=not sessions):
+    _new_session_form()
+_import_report()
+if not sessions:
+    st.info("No labeling session yet: create one above.")
+    st.stop()
+
+by_id = {s["id"]: s for s in sessions}
+st.selectbox(
+    "Session",
+    ids,
+    index=ids.index(session_id) if session_id is not None else 0,
+    format_func=lambda i: f"{i} · {by_id[i]['name']} · {by_id[i]['pool']}",
+    key="session_choice",
+    on_change=_select_session,
+)
+session_id = session_id if session_id is not None else ids[0]
+
+with Store() as store:
+    row = store.session(session_id)
+    config = labeling.SessionConfig.from_dict(row["config"])
+    counts = labeling.counts(store, session_id)
+    curve = labeling.learning_curve(store, session_id)
+    audit = labeling.audit(store, session_id) if config.source == "builtin" else None
+    proposals = labeling.proposals(store, session_id)
+    proposal_images = [labeling.item_image(store, session_id, p["item"]) for p in proposals]
+
+st.caption(
+    f"{config.dataset or config.source} · model {config.model} · "
+    f"{config.strategy.replace('_', ' ')} · batches of {config.batch} · "
+    f"{counts['human']} labels, {counts['not_sure']} not sure, {counts['pseudo']} pseudo"
+)
+_labeling_view(session_id, config)
+_status_view(session_id)
+
+st.subheader("Learning curve")
+st.caption(labeling.evaluation_note(config))
+if curve:
+    st.plotly_chart(
+        charts.labeling_curve_figure(curve, audit.simulated if audit else []), key="label_curve"
+    )
+else:
+    st.caption("The first point appears after the first batch is labeled and the model retrained.")
+st.button("Retrain now", on_click=_retrain, args=(session_id,), help="with the labels so far")
+
+if audit is not None:
+    with st.expander("Audit against the hidden true labels"):
+        if audit.agreement is None:
+            st.caption("No labels to audit yet.")
+        else:
+            st.markdown(
+                f"You agree with the ground truth on **{audit.agreement:.1%}** of "
+                f"{audit.labeled} labels."
+            )
+            st.dataframe(pd.DataFrame(audit.per_class), hide_index=True)
+        with Store() as store:
+            audit_state = labeling.job_state(store, session_id, "audit")
+        if audit_state.status in ("queued", "running"):
+            st.info("The simulated run is training in the background…")
+        elif audit_state.status == "failed":
+            st.error(f"The simulated run failed: {audit_state.error}")
+        if st.button("Run the simulated curve (same configuration, true labels)"):
+            with Store() as store:
+                try:
+                    labeling.request_audit(store, session_id)
+                except ALError as exc:
+                    st.error(str(exc))
+
+with st.expander(f"Auto-labeling review ({len(proposals)} proposals)"):
+    st.toggle(
+        "Train with accepted pseudo-labels",
+        value=bool(row["use_pseudo"]),
+        key="use_pseudo",
+        on_change=_set_use_pseudo,
+        args=(session_id,),
+    )
+    if not proposals:
+        st.caption("Proposals come with each retrain: the model's most confident unlabeled images.")
+    else:
+        with st.form("proposals"):
+            columns = st.columns(5)
+            for i, (proposal, image) in enumerate(zip(proposals, proposal_images, strict=True)):
+                with columns[i % 5]:
+                    st.image(image, width=120)
+                    st.checkbox(
+                        f"{config.class_names[proposal['label']]} ({proposal['confidence']:.0%})",
+                        value=True,
+                        key=f"accept_{proposal['item']}",
+                    )
+            if st.form_submit_button("Store the checked ones as pseudo-labels"):
+                accepted = [p["item"] for p in proposals if st.session_state[f"accept_{p['item']}"]]
+                with Store() as store:
+                    stored = labeling.review_proposals(store, session_id, accepted)
+                st.session_state["pseudo_stored"] = stored
+                st.rerun()
+    if "pseudo_stored" in st.session_state:
+        st.success(f"Stored {st.session_state.pop('pseudo_stored')} pseudo-labels.")
+
+
+st.subheader("Export")
+with Store() as store:
+    csv_data = labeling.export_csv(store, session_id)
+    json_data = labeling.export_json(store, session_id)
+left, middle, right = st.columns(3)
+stem = f"labels-session-{session_id}"
+left.download_button("Labels (CSV)", csv_data, f"{stem}.csv", "text/csv")
+middle.download_button("Labels (JSON)", json_data, f"{stem}.json", "application/json")
+
+
+def _zip_export() -> bytes:
+    with Store() as store:
+        return labeling.export_zip(store, session_id)
+
+
+right.download_button("Images by class (zip)", _zip_export, f"{stem}.zip", "application/zip")

@@ -1,0 +1,145 @@
+"""Background sweeps: the ``demo`` preset with 1 worker, then 2, in one run.
+
+Each run queues the preset's whole grid (digits, seed CNN, uncertainty fraction
+0–100 % by 10 × 3 trials = 33 trials) in a fresh SQLite store and serves it with
+an :class:`al_core.runner.Runner` in this process: spawn-started pool workers,
+``cores ÷ workers`` TensorFlow threads each, rounds flowing back through the
+spool. It prints the wall time of each run (from queueing to the last trial
+stored, worker start-up included), the speed-up 1 → 2 workers (target ≥ 1.7 on
+2 cores), and per trial the peak resident memory of the worker that ran it
+(psutil RSS sampled at each round boundary). It also reports whether both runs
+stored the same rounds (timing columns aside).
+
+Run: ``source scripts/setup.sh && .venv/bin/python -m benchmarks.sweep_workers
+--out benchmarks/out/sweep_workers.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from al_core import runner
+from al_core.store import Store
+
+TARGET_SPEEDUP = 1.7
+TIMING_COLUMNS = {"id", "trial_id", "created_at", "train_seconds", "eval_seconds", "score_seconds"}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.sweep_workers", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--preset", default="demo", choices=sorted(runner.PRESETS))
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="worker counts to time (1 2)"
+    )
+    parser.add_argument("--trials", type=int, help="override the preset's trials per config")
+    parser.add_argument("--epochs", type=int, help="override the preset's epochs")
+    parser.add_argument("--rounds", type=int, help="override the preset's rounds")
+    parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    if any(n < 1 for n in args.workers) or len(set(args.workers)) != len(args.workers):
+        parser.error("--workers takes distinct counts >= 1, e.g. 1 2")
+    return args
+
+
+def run_once(preset: str, workers: int, overrides: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Queue the preset in a fresh store and serve it with ``workers`` workers."""
+    db = folder / f"workers-{workers}.sqlite3"
+    with Store(db) as store:
+        started = time.perf_counter()
+        experiment_id = runner.submit_preset(store, preset, **overrides)
+        with runner.Runner(store, workers=workers) as sweep_runner:
+            sweep_runner.run(experiment_id=experiment_id)
+        wall = time.perf_counter() - started
+        progress = runner.experiment_progress(store, experiment_id)
+        curves = {
+            f"{t['strategy']} {t['fraction']:g} {t['seed']}": [
+                {k: v for k, v in r.items() if k not in TIMING_COLUMNS}
+                for r in store.rounds(t["id"])
+            ]
+            for t in store.trials(experiment_id)
+        }
+    outcomes = list(sweep_runner.outcomes.values())
+    peaks = [o.peak_rss_bytes / 2**20 for o in outcomes]
+    return {
+        "workers": workers,
+        "threads_per_worker": sweep_runner.threads,
+        "trials": progress["trials"],
+        "done": progress["done"],
+        "wall_seconds": wall,
+        "trial_seconds_median": statistics.median(o.seconds for o in outcomes),
+        "peak_rss_mib_median": statistics.median(peaks),
+        "peak_rss_mib_max": max(peaks),
+        "worker_pids": sorted({o.pid for o in outcomes}),
+        "curves": curves,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    overrides = {
+        key: value
+        for key, value in (
+            ("trials", args.trials),
+            ("epochs", args.epochs),
+            ("rounds", args.rounds),
+        )
+        if value is not None
+    }
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="sweep-workers-") as folder:
+        results = []
+        for workers in args.workers:
+            print(f"running preset {args.preset!r} with {workers} worker(s)…", file=sys.stderr)
+            results.append(run_once(args.preset, workers, overrides, Path(folder)))
+    load_after = os.getloadavg()
+
+    print(f"preset {args.preset} ({results[0]['trials']} trials), {runner.available_cores()} cores")
+    print(
+        f"{'workers':>7} {'threads':>7} {'done':>5} {'wall s':>8} {'trial s (median)':>16} "
+        f"{'peak RSS MiB median / max':>26}"
+    )
+    for r in results:
+        print(
+            f"{r['workers']:>7} {r['threads_per_worker']:>7} {r['done']:>5} "
+            f"{r['wall_seconds']:>8.1f} {r['trial_seconds_median']:>16.2f} "
+            f"{r['peak_rss_mib_median']:>15.0f} / {r['peak_rss_mib_max']:.0f}"
+        )
+    base = results[0]
+    for r in results[1:]:
+        speedup = base["wall_seconds"] / r["wall_seconds"]
+        verdict = "meets" if speedup >= TARGET_SPEEDUP else "misses"
+        print(
+            f"speed-up {base['workers']} → {r['workers']} workers: {speedup:.2f}× "
+            f"({verdict} the {TARGET_SPEEDUP}× target)"
+        )
+        same = r["curves"] == base["curves"]
+        print(f"rounds identical to the {base['workers']}-worker run: {same}")
+    print(
+        f"load average (1 min) before {load_before[0]:.1f}, after {load_after[0]:.1f}",
+    )
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        summary = [{k: v for k, v in r.items() if k != "curves"} for r in results]
+        args.out.write_text(
+            json.dumps(
+                {"preset": args.preset, "overrides": overrides, "runs": summary,
+                 "load_before": load_before, "load_after": load_after},
+                indent=2,
+            )
+        )  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

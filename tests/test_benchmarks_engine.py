@@ -1,0 +1,62 @@
+"""Cheap checks of the engine benchmarks' wiring (their figures come from real runs,
+never from tests): flags parse, bad flags are refused, the protocol's configs are
+the documented ones, and the tables render from a result of the right shape."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import loop_overhead, mnist_protocol
+
+
+def test_mnist_protocol_flags_and_configs() -> None:
+    args = mnist_protocol.parse_args(["--seeds", "3", "4", "--jobs", "2", "--out", "x.json"])
+    assert args.seeds == [3, 4] and args.jobs == 2 and str(args.out) == "x.json"
+    with pytest.raises(SystemExit):
+        mnist_protocol.parse_args(["--seeds", "1", "1"])
+
+    configs = mnist_protocol.protocol_configs(3)
+    active, random, everything = configs["active"], configs["random"], configs["all"]
+    assert (active.pool_size, active.test_size, active.data_seed) == (4000, 400, 3)
+    assert (active.model, active.strategy, active.initial, active.batch) == (
+        "softmax",
+        "least_confidence",
+        10,
+        10,
+    )
+    assert (active.budget, active.patience, active.auto_label_steps) == (400, 10, 10)
+    assert random.strategy == "random" and random.auto_label_steps == 0
+    assert (everything.initial, everything.rounds, everything.budget) == (4000, 0, None)
+
+
+def test_mnist_protocol_tables_render(capsys: pytest.CaptureFixture[str]) -> None:
+    labeled = list(range(10, 401, 10))
+    seed_result = {
+        "seed": 0,
+        "arms": {
+            "active": {"labeled": labeled, "accuracy": [0.5] * 40},
+            "random": {"labeled": labeled, "accuracy": [0.4] * 40},
+            "all": {"labeled": [4000], "accuracy": [0.9]},
+            "auto": {"accuracy": [0.55] * 10, "pseudo_label_accuracy": [1.0] * 10},
+        },
+    }
+    table = mnist_protocol.markdown_tables([seed_result, {**seed_result, "seed": 1}])
+    assert "| 400 random | 83.75 | 40.00 ± 0.00 | 40.00 | 40.00 |" in table
+    assert "| 400 | 50.00 ± 0.00 | 40.00 ± 0.00 |" in table
+    assert mnist_protocol._report_progress(seed_result) is seed_result
+    assert "seed 0 done: all 90.00, random 40.00" in capsys.readouterr().err
+
+
+def test_loop_overhead_flags_and_summary() -> None:
+    args = loop_overhead.parse_args(["--rounds", "2", "--epochs", "1"])
+    assert (args.rounds, args.epochs, args.initial, args.batch) == (2, 1, 1000, 1000)
+    with pytest.raises(SystemExit):
+        loop_overhead.parse_args(["--epochs", "0"])
+    bare = {"fit": 1.0, "evaluate": 0.5, "predict": 2.5, "total": 4.0}
+    rounds = [
+        {"round": i, "labeled": 10 * (i + 1), "scored": i < 2, "loop_wall": wall, "bare": bare}
+        for i, wall in enumerate((4.4, 4.0, 1.0))
+    ]
+    summary = loop_overhead.summarize({"rounds": rounds})
+    assert summary["rounds"] == 2  # the last round does not score the pool
+    assert summary["ratio_of_medians"] == pytest.approx(4.2 / 4.0)

@@ -1,0 +1,151 @@
+"""The Label page in real headless Chromium against a real Streamlit server
+(the harness of tests/test_browser.py): label a batch with keyboard shortcuts,
+reload the page and find the labels, then stop and restart the server and find
+the session intact. In CI a missing Chromium or Playwright fails the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from al_core import labeling
+from al_core.store import Store
+from tests.conftest import require_or_skip
+from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy
+
+REPO = Path(__file__).resolve().parent.parent
+BATCH = 5
+
+
+class Server:
+    """``streamlit run app.py`` on a loopback port over one data folder; restartable."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "AL_DATA_DIR": str(self.data_dir)}
+        command = [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={self.port}",
+            "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+        ]  # fmt: skip
+        with open(ARTIFACTS / "streamlit-label.log", "a") as log:
+            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+        _wait_healthy(self.url, self.process)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _stop_label_workers(db: Path) -> None:
+    """The server started these workers (their pids are in the store); end them."""
+    with Store(db) as store:
+        pids = [s["worker_pid"] for s in store.sessions() if s["worker_pid"]]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+
+
+@pytest.fixture
+def label_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    try:
+        import playwright  # noqa: F401
+
+        have_playwright = True
+    except ImportError:
+        have_playwright = False
+    require_or_skip(have_playwright, "the playwright Python package")
+    require_or_skip(Path(CHROMIUM).is_file() or bool(shutil.which(CHROMIUM)), "Chromium")
+    ARTIFACTS.mkdir(exist_ok=True)
+    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
+    server = Server(tmp_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        _stop_label_workers(tmp_path / "al.sqlite3")
+
+
+def prepared_session(data_dir: Path, batch: int = BATCH) -> tuple[int, list[str]]:
+    """A digits session whose first batch is queried (by the worker's code, here)."""
+    with Store(data_dir / "al.sqlite3") as store:
+        session_id = labeling.create_session(
+            store, "browser", dataset="digits", batch=batch, epochs=5
+        ).session_id
+        store.request_session_job(session_id, "train")
+        labeling.process_jobs(store, session_id, labeling.SessionWorker(session_id))
+        return session_id, store.latest_session_batch(session_id)["items"]
+
+
+def test_label_with_keys_reload_and_restart(label_server: Server) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    session_id, items = prepared_session(label_server.data_dir)
+    with Store(label_server.data_dir / "al.sqlite3") as store:
+        truth = np.load(labeling.session_dir(store, session_id) / "truth.npy")
+    keys = [str(truth[int(item)]) for item in items]  # digits: key k labels class k
+    page_url = f"{label_server.url}/label?session={session_id}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(30_000)
+        try:
+            page.goto(page_url)
+            progress = page.get_by_text(re.compile(r"Batch 1: \d of 5 answered"))
+            expect(progress).to_have_text("Batch 1: 0 of 5 answered")
+            expect(page.get_by_text(f"item {items[0]}", exact=True)).to_be_visible()
+            page.screenshot(path=ARTIFACTS / "label-1-batch.png", full_page=True)
+            for done, key in enumerate(keys[:-1], start=1):
+                page.locator("body").press(key)
+                expect(progress).to_have_text(f"Batch 1: {done} of 5 answered")
+                expect(page.get_by_text(f"item {items[done]}", exact=True)).to_be_visible()
+            page.locator("body").press("U")  # undo the fourth label …
+            expect(progress).to_have_text("Batch 1: 3 of 5 answered")
+            page.locator("body").press(keys[3])  # … and give it again
+            expect(progress).to_have_text("Batch 1: 4 of 5 answered")
+
+            page.reload()
+            expect(progress).to_have_text("Batch 1: 4 of 5 answered")
+            expect(page.get_by_text(f"item {items[4]}", exact=True)).to_be_visible()
+            page.locator("body").press(keys[4])
+            expect(page.get_by_text("Batch done")).to_be_visible()
+            # The worker retrains in the background and the next batch appears by itself.
+            expect(page.get_by_text("Batch 2: 0 of 5 answered")).to_be_visible(timeout=150_000)
+            page.screenshot(path=ARTIFACTS / "label-2-next-batch.png", full_page=True)
+
+            label_server.stop()
+            label_server.start()
+            page.goto(page_url)
+            # A fresh server's first run also loads the app's modules: allow for a busy machine.
+            expect(page.get_by_text("Batch 2: 0 of 5 answered")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text(re.compile(r"5 labels, 0 not sure"))).to_be_visible()
+            page.screenshot(path=ARTIFACTS / "label-3-after-restart.png", full_page=True)
+        finally:
+            browser.close()
+    with Store(label_server.data_dir / "al.sqlite3") as store:
+        stored = {r["item"]: r["label"] for r in store.labels(session_id)}
+        curve = store.session_rounds(session_id)
+    assert stored == {item: int(truth[int(item)]) for item in items}
+    assert [point["labeled"] for point in curve] == [5]

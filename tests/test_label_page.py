@@ -1,0 +1,232 @@
+"""The Label page under Streamlit's AppTest, over a real store and real background
+label workers: create a session from the form, label, skip, undo, finish a batch,
+the worker retrains and a new batch of other items appears; re-created app
+resumes the session; the export buttons carry the stored labels.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from al_core import labeling
+from al_core.store import Store
+
+LABEL = str(Path(__file__).resolve().parent.parent / "app_pages" / "label.py")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AL_LABEL_WORKER_IDLE_SECONDS", "20")
+    yield tmp_path
+    labeling.stop_workers()
+
+
+def _app(session_id: int | None = None) -> AppTest:
+    app = AppTest.from_file(LABEL, default_timeout=60)
+    if session_id is not None:
+        app.query_params["session"] = str(session_id)
+    return app
+
+
+def _texts(app: AppTest) -> str:
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader"):
+        parts += [str(element.value) for element in app.get(kind)]
+    return "\n".join(parts)
+
+
+def _button(app: AppTest, label: str):
+    return next(b for b in app.button if b.label == label)
+
+
+def _wait_for_round(data_dir: Path, session_id: int, round_index: int) -> list[str]:
+    deadline = time.monotonic() + 150
+    with Store(data_dir / "al.sqlite3") as store:
+        while time.monotonic() < deadline:
+            batch = store.latest_session_batch(session_id)
+            if batch is not None and batch["round"] == round_index:
+                return batch["items"]
+            row = store.session(session_id)
+            assert row["train_status"] != "failed", row["train_error"]
+            time.sleep(0.3)
+    pytest.fail(f"the background worker wrote no batch {round_index} in 150 s")
+
+
+def _progress(app: AppTest) -> str:
+    return app.get("progress")[0].proto.text
+
+
+def test_label_skip_undo_finish_retrain_resume_export(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _app().run()
+    assert not app.exception
+    assert "No labeling session yet" in _texts(app)
+    app.text_input(key="new_name").input("page test")
+    app.number_input(key="new_test_size").set_value(0)  # the digits' default test split
+    app.number_input(key="new_batch").set_value(5)
+    app.button[0].click().run()  # "Create session" (the form's submit button)
+    assert not app.exception, app.exception
+    with Store(data_dir / "al.sqlite3") as store:
+        (session,) = store.sessions()
+    session_id = session["id"]
+    assert app.query_params["session"] == str(session_id)
+    assert session["config"]["batch"] == 5 and session["config"]["dataset"] == "digits"
+
+    first = _wait_for_round(data_dir, session_id, 0)
+    app.run()
+    assert _progress(app) == "Batch 1: 0 of 5 answered"
+    assert "Picked at random" in _texts(app)
+    assert app.get("image"), "the current image is shown"
+    app.button(key="class_3").click().run()
+    with Store(data_dir / "al.sqlite3") as store:
+        (row,) = store.labels(session_id)
+    assert (row["item"], row["label"], row["source"]) == (first[0], 3, "human")
+    assert row["seconds"] is not None and row["seconds"] >= 0
+
+    _button(app, "Skip").click().run()
+    assert _progress(app) == "Batch 1: 2 of 5 answered"
+    _button(app, "Undo").click().run()
+    assert _progress(app) == "Batch 1: 1 of 5 answered"
+    _button(app, "Not sure").click().run()
+    for k in (0, 1, 2):
+        app.button(key=f"class_{k}").click().run()
+    assert not app.exception
+    assert "Batch done" in _texts(app)
+    with Store(data_dir / "al.sqlite3") as store:
+        labels = {r["item"]: r["label"] for r in store.labels(session_id)}
+    assert labels == dict(zip(first, [3, -1, 0, 1, 2], strict=True))
+
+    second = _wait_for_round(data_dir, session_id, 1)
+    assert not set(first) & set(second)
+    app.run()
+    assert _progress(app) == "Batch 2: 0 of 5 answered"
+    assert "Uncertainty (least confidence)" in _texts(app)
+    assert app.get("plotly_chart"), "the learning curve is drawn after the first retrain"
+
+    # A new app (another tab, or after a restart) resumes the same session and batch.
+    resumed = _app(session_id).run()
+    assert not resumed.exception
+    assert _progress(resumed) == "Batch 2: 0 of 5 answered"
+    assert "4 labels, 1 not sure" in _texts(resumed)
+
+    # The download buttons carry the stored labels (read where Streamlit keeps them).
+    files = _record_downloads(monkeypatch)
+    resumed.run()
+    downloads = resumed.get("download_button")
+    assert [d.proto.label for d in downloads] == [
+        "Labels (CSV)",
+        "Labels (JSON)",
+        "Images by class (zip)",
+    ]
+    rows = list(csv.DictReader(io.StringIO(files[f"labels-session-{session_id}.csv"].decode())))
+    assert [(r["item"], r["label"], r["source"]) for r in rows] == [
+        (i, str(labels[i]), "human") for i in first
+    ]
+    assert rows[0]["label_name"] == "3" and float(rows[0]["seconds"]) >= 0
+    document = json.loads(files[f"labels-session-{session_id}.json"])
+    assert document["session"]["id"] == session_id
+    assert [r["item"] for r in document["labels"]] == first
+
+
+def _record_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """Spy on Streamlit's in-memory media storage: file name -> bytes it was given."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):  # noqa: ANN001
+        if filename and isinstance(path_or_data, bytes):
+            files[filename] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", load_and_get_id)
+    return files
+
+
+def test_bad_upload_in_the_form_shows_the_reason(data_dir: Path) -> None:
+    app = _app().run()
+    app.radio(key="new_source").set_value("folder").run()
+    app.text_input(key="new_name").input("outside")
+    app.text_input(key="new_folder").input("/etc")
+    app.text_input(key="new_class_names").input("a, b")
+    app.button[0].click().run()
+    assert not app.exception
+    assert "outside the allowed data root" in _texts(app)
+    with Store(data_dir / "al.sqlite3") as store:
+        assert store.sessions() == []
+
+
+def test_auto_label_review_switch_and_audit(data_dir: Path) -> None:
+    with Store(data_dir / "al.sqlite3") as store:
+        session_id = labeling.create_session(
+            store, "review", dataset="digits", batch=5, epochs=5
+        ).session_id
+        worker = labeling.SessionWorker(session_id)
+        for _ in range(2):  # cold start, then a retrain on the truth of the first batch
+            store.request_session_job(session_id, "train")
+            labeling.process_jobs(store, session_id, worker)
+            truth = np.load(labeling.session_dir(store, session_id) / "truth.npy")
+            if store.latest_session_batch(session_id)["round"] == 0:
+                for item in store.latest_session_batch(session_id)["items"]:
+                    labeling.answer(store, session_id, item, int(truth[int(item)]))
+        proposed = labeling.proposals(store, session_id)
+    assert len(proposed) == 10
+
+    app = _app(session_id).run()
+    assert not app.exception
+    assert "You agree with the ground truth on **100.0%** of 5 labels." in _texts(app)
+    app.checkbox(key=f"accept_{proposed[0]['item']}").uncheck()
+    _button(app, "Store the checked ones as pseudo-labels").click().run()
+    assert not app.exception
+    assert "Stored 9 pseudo-labels." in _texts(app)
+    with Store(data_dir / "al.sqlite3") as store:
+        pseudo = {r["item"] for r in store.labels(session_id) if r["source"] == "pseudo"}
+    assert pseudo == {p["item"] for p in proposed[1:]}
+
+    app.toggle(key="use_pseudo").set_value(False).run()
+    with Store(data_dir / "al.sqlite3") as store:
+        assert store.session(session_id)["use_pseudo"] == 0
+
+    _button(app, "Run the simulated curve (same configuration, true labels)").click().run()
+    deadline = time.monotonic() + 150
+    with Store(data_dir / "al.sqlite3") as store:
+        while labeling.audit(store, session_id).simulation_status != "done":
+            assert store.session(session_id)["audit_status"] != "failed"
+            assert time.monotonic() < deadline, "the simulated run did not finish in 150 s"
+            time.sleep(0.5)
+    app.run()
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert [trace["name"] for trace in figure["data"]] == ["your labels", "simulated (true labels)"]
+    # Same labels (all true), same seed: the simulated point is the human one.
+    assert figure["data"][0]["y"][0] == pytest.approx(figure["data"][1]["y"][0])
+
+
+def test_two_tabs_never_store_two_labels_without_an_explicit_relabel(data_dir: Path) -> None:
+    with Store(data_dir / "al.sqlite3") as store:
+        session_id = labeling.create_session(store, "tabs", dataset="digits", batch=5).session_id
+        store.request_session_job(session_id, "train")
+        labeling.process_jobs(store, session_id, labeling.SessionWorker(session_id))
+        item = store.latest_session_batch(session_id)["items"][0]
+    first, second = _app(session_id).run(), _app(session_id).run()
+    first.button(key="class_1").click().run()
+    second.button(key="class_2").click().run()  # still showing the same item
+    assert not second.exception
+    assert f"Item {item} was already labeled **1**" in _texts(second)
+    with Store(data_dir / "al.sqlite3") as store:
+        assert [(r["item"], r["label"]) for r in store.labels(session_id)] == [(item, 1)]
+    _button(second, f"Relabel item {item} as 2").click().run()
+    with Store(data_dir / "al.sqlite3") as store:
+        assert [(r["item"], r["label"]) for r in store.labels(session_id)] == [(item, 2)]
+    assert "already labeled" not in _texts(second)

@@ -1,0 +1,249 @@
+"""Every app page under Streamlit's AppTest: empty store, a store filled by a real
+sweep, launching from the form, cancelling, and bad form input refused.
+
+The populated store comes from a real ``python -m al_core sweep`` (digits,
+softmax, a few epochs) run once per session. Tests that launch start a real
+background runner; it is stopped (by its pid) when the test ends.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from al_core.runner import experiment_progress, runner_health
+from al_core.store import Store
+from tests.app_helpers import stop_background_work
+
+REPO = Path(__file__).resolve().parent.parent
+OVERVIEW, EXPERIMENTS, RESULTS = (
+    str(REPO / "app_pages" / f"{name}.py") for name in ("overview", "experiments", "results")
+)
+SWEEP_TARGET = 0.85
+# A demo small enough to finish in seconds when a test's runner picks it up.
+TINY_DEMO = {"rounds": 1, "epochs": 2, "model": "softmax", "fractions": [0, 1], "trials": 1}
+
+
+def _page(path: str) -> AppTest:
+    return AppTest.from_file(path, default_timeout=60)
+
+
+def _texts(app: AppTest) -> str:
+    """All markdown, captions, alerts and subheaders of a run, as one string."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader"):
+        parts += [element.value for element in app.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def _figure(app: AppTest, index: int = 0) -> dict:
+    return json.loads(app.get("plotly_chart")[index].proto.spec)
+
+
+def _trace_names(app: AppTest, index: int = 0) -> list[str]:
+    return [trace.get("name", "") for trace in _figure(app, index)["data"]]
+
+
+@pytest.fixture(scope="session")
+def swept_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder whose store holds one finished real sweep (2 configs × 2 trials)."""
+    folder = tmp_path_factory.mktemp("swept")
+    command = [
+        sys.executable, "-m", "al_core", "sweep", "--db", str(folder / "al.sqlite3"),
+        "--dataset", "digits", "--model", "softmax", "--strategies", "margin",
+        "--fractions", "0,1", "--trials", "2", "--initial", "20", "--batch", "20",
+        "--rounds", "4", "--epochs", "10", "--learning-rate", "0.05",
+        "--target", str(SWEEP_TARGET), "--name", "page-test sweep", "--threads", "2",
+    ]  # fmt: skip
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=240)
+    return folder
+
+
+@pytest.fixture
+def swept(swept_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AL_DATA_DIR", str(swept_data_dir))
+    return swept_data_dir
+
+
+@pytest.fixture
+def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty data folder; any runner a test starts there is stopped afterwards."""
+    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AL_DEMO_OVERRIDES", json.dumps(TINY_DEMO))
+    yield tmp_path
+    stop_background_work(tmp_path / "al.sqlite3")
+
+
+def _experiments(folder: Path) -> list[dict]:
+    with Store(folder / "al.sqlite3") as store:
+        return store.experiments()
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def test_overview_empty_shows_expected_curves_marked_not_measured(empty: Path) -> None:
+    app = _page(OVERVIEW).run()
+    assert not app.exception
+    assert "Expected — not measured" in _texts(app)
+    names = _trace_names(app)
+    assert names == ["expected (u = 0 %) — not measured", "expected (u = 50 %) — not measured"]
+    app.select_slider[0].set_value(80).run()
+    assert _trace_names(app)[1] == "expected (u = 80 %) — not measured"
+    assert _experiments(empty) == []  # nothing is stored just by looking
+
+
+def test_overview_demo_button_queues_the_demo_and_starts_a_runner(empty: Path) -> None:
+    app = _page(OVERVIEW).run()
+    app.button(key="run_demo").click().run()
+    assert not app.exception
+    (experiment,) = _experiments(empty)
+    assert experiment["trials"] > 0
+    assert experiment["config"]["base"]["rounds"] == TINY_DEMO["rounds"]
+    with Store(empty / "al.sqlite3") as store:
+        health = runner_health(store)
+    assert health is not None and health["alive"]
+    # The page now follows the demo instead of the expected curves.
+    assert f"Experiment {experiment['id']}" in _texts(app)
+
+
+def test_overview_populated_shows_measured_curves_and_headline(swept: Path) -> None:
+    app = _page(OVERVIEW).run()
+    assert not app.exception
+    text = _texts(app)
+    assert "page-test sweep" in text
+    # The headline figure with its spread (the seeded sweep gives the same curves each run).
+    assert re.search(
+        r"Labels needed to reach 85%: random \d+ ± \d+, best fraction 100% \(margin\) "
+        r"\d+ ± \d+, saved -?\d+% ± \d+% \(2 trials each\)",
+        text,
+    ), text
+    names = _trace_names(app)
+    assert "random (baseline)" in names and "margin · u = 100 %" in names
+    assert not any("not measured" in n for n in names)
+    measured = next(t for t in _figure(app)["data"] if t.get("name") == "margin · u = 100 %")
+    assert len(measured["x"]) == 5  # initial set + 4 rounds, all measured
+    app.select_slider(key="overview_fraction").set_value(0).run()
+    assert [n for n in _trace_names(app) if not n.endswith("band")] == ["random (baseline)"]
+    app.toggle[0].set_value(True).run()
+    assert "expected (u = 0 %) — not measured" in _trace_names(app)
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+def test_experiments_empty(empty: Path) -> None:
+    app = _page(EXPERIMENTS).run()
+    assert not app.exception
+    assert "No experiments yet" in _texts(app)
+
+
+def _fill_form(app: AppTest, **values: object) -> AppTest:
+    defaults = {"epochs": 2, "rounds": 1, "trials": 1, "fractions": "0, 1"}
+    for key, value in {**defaults, **values}.items():
+        app.get_by_key(key).set_value(value)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"target": 1.5}, "target accuracy must be in (0, 1]"),
+        ({"target": 0.0}, "target accuracy must be in (0, 1]"),
+        ({"fractions": "0, 1.2"}, "fraction 1.2 is outside [0, 1]"),
+        ({"batch": 0}, "batch size must be >= 1"),
+        ({"initial": 5000}, "initial labeled set (5000) is larger than the pool (1437 images)"),
+    ],
+)
+def test_experiments_form_refuses_bad_input(empty: Path, values: dict, message: str) -> None:
+    app = _fill_form(_page(EXPERIMENTS).run(), **values)
+    app.button(key="launch").click().run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert any(message in e and e.startswith("Not launched") for e in errors), errors
+    assert _experiments(empty) == []
+    with Store(empty / "al.sqlite3") as store:
+        assert runner_health(store) is None
+
+
+def test_experiments_form_launches_then_cancel(empty: Path) -> None:
+    app = _fill_form(_page(EXPERIMENTS).run(), name="from the form", trials=2, rounds=30)
+    app.button(key="launch").click().run()
+    assert not app.exception
+    (experiment,) = _experiments(empty)
+    assert experiment["name"] == "from the form"
+    assert experiment["trials"] == 2 * 2  # fractions 0 and 1, two seeds each
+    assert experiment["config"]["base"]["rounds"] == 30
+    assert f"Experiment {experiment['id']} queued" in _texts(app)
+    with Store(empty / "al.sqlite3") as store:
+        assert runner_health(store)["alive"]
+    cancel = app.button(key=f"cancel_{experiment['id']}")
+    cancel.click().run()
+    assert not app.exception
+    deadline = time.monotonic() + 60
+    with Store(empty / "al.sqlite3") as store:
+        while experiment_progress(store, experiment["id"])["status"] != "cancelled":
+            assert time.monotonic() < deadline, experiment_progress(store, experiment["id"])
+            time.sleep(0.5)
+        progress = experiment_progress(store, experiment["id"])
+    assert progress["queued"] == 0 and progress["running"] == 0
+    app.run()
+    assert f"{experiment['id']} · from the form** — cancelled" in _texts(app)
+
+
+def test_experiments_populated_lists_the_sweep(swept: Path) -> None:
+    app = _page(EXPERIMENTS).run()
+    assert not app.exception
+    text = _texts(app)
+    assert "page-test sweep** — done" in text
+    assert "4/4 done" in " ".join(p.proto.text for p in app.get("progress"))
+
+
+# --------------------------------------------------------------------------- results
+
+
+def test_results_empty(empty: Path) -> None:
+    app = _page(RESULTS).run()
+    assert not app.exception
+    assert "No experiments yet" in _texts(app)
+
+
+def test_results_populated_curves_table_verdict_and_csv(swept: Path) -> None:
+    app = _page(RESULTS).run()
+    assert not app.exception
+    assert app.number_input[0].value == SWEEP_TARGET
+    names = _trace_names(app, 0)
+    assert {"random (baseline)", "margin · u = 100 %"} <= set(names)
+    assert not any("not measured" in n for n in names)
+    table = app.dataframe[0].value
+    assert sorted(table["fraction"]) == [0.0, 1.0]
+    assert table["trials"].tolist() == [2, 2]
+    text = _texts(app)
+    assert "random" in text.lower() and ("beat random" in text or "fewer labels" in text)
+    assert len(app.get("plotly_chart")) == 2  # curves + fraction vs labels-to-target
+    assert app.get("download_button")[0].proto.label == "Download rounds (CSV)"
+    app.toggle[0].set_value(True).run()
+    assert "expected (u = 100 %) — not measured" in _trace_names(app, 0)
+    app.number_input[0].set_value(0.99).run()
+    assert "reached 99%" in _texts(app) or "never reached" in _texts(app)
+
+
+def test_app_navigation_reaches_every_page(swept: Path) -> None:
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    assert not app.exception
+    assert app.title[0].value == "Does active learning save labels?"
+    for page, title in (
+        ("app_pages/experiments.py", "Experiments"),
+        ("app_pages/results.py", "Results"),
+    ):
+        app.switch_page(page).run()
+        assert not app.exception
+        assert app.title[0].value == title
