@@ -51,18 +51,12 @@ _PRESET_FLAGS: tuple[str, ...] = (*_TRIAL_FLAGS, "strategies", "fractions", "tri
 
 
 def _fractions(text: str) -> list[float]:
+    from al_core.forms import parse_fractions  # one parser for the CLI and the app's form
+
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"fractions must be numbers separated by commas, e.g. 0,0.5,1 (got {text!r})"
-        ) from exc
-    for value in values:
-        if not 0.0 <= value <= 1.0:
-            raise argparse.ArgumentTypeError(
-                f"fraction {value:g} is outside [0, 1]; write 0.3 for 30 %"
-            )
-    return values
+        return parse_fractions(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _names(text: str) -> list[str]:
@@ -340,21 +334,12 @@ def _open_store(args: argparse.Namespace):  # -> Store
 
 
 def _check_against_dataset(config: Any, dataset: Any) -> None:
+    from al_core.forms import check_against_pool
     from al_core.models import check_weights_file
 
     if config.weights is not None:  # before anything is stored
         check_weights_file(config.weights)
-    n_pool = len(dataset.x_pool)
-    if config.batch > n_pool:
-        raise ConfigError(
-            f"batch size {config.batch} is larger than the pool ({n_pool} images); "
-            "lower --batch or raise --pool-size"
-        )
-    if config.initial > n_pool:
-        raise ConfigError(
-            f"initial labeled set {config.initial} is larger than the pool ({n_pool} images); "
-            "lower --initial"
-        )
+    check_against_pool(config, len(dataset.x_pool))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -178,6 +178,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+#: The experiment kind runners serve. Other kinds (``label-audit``) are run by
+#: their owner in its own process and must never be claimed by a runner.
+RUNNER_KIND = "sweep"
 
 ROUND_COLUMNS = (
     "round",
@@ -578,7 +581,8 @@ class Store:
             row = conn.execute(
                 f"""
                 SELECT t.id FROM trials t JOIN experiments e ON e.id = t.experiment_id
-                WHERE t.status = 'queued' AND e.cancel_requested = 0 {scope}
+                WHERE t.status = 'queued' AND e.cancel_requested = 0
+                      AND e.kind = '{RUNNER_KIND}' {scope}
                 ORDER BY t.experiment_id, t.id LIMIT 1
                 """,
                 params,
@@ -643,9 +647,12 @@ class Store:
         return True
 
     def count_open_trials(self, experiment_id: int | None = None) -> dict[str, int]:
-        """``{"queued": n, "running": m}``, of one experiment or of all (queued ones of
-        experiments with a cancel request are not counted: they will never start)."""
-        scope = "" if experiment_id is None else "AND t.experiment_id = ?"
+        """``{"queued": n, "running": m}``, of one experiment or of all the runners'
+        (sweeps; queued ones of experiments with a cancel request are not counted:
+        they will never start)."""
+        scope = (
+            f"AND e.kind = '{RUNNER_KIND}'" if experiment_id is None else "AND t.experiment_id = ?"
+        )
         params: tuple[Any, ...] = () if experiment_id is None else (experiment_id,)
         row = self.conn.execute(
             f"""

@@ -77,8 +77,7 @@ def main() -> None:
 
     from al_core import labeling
     from al_core.store import Store
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
-    from tests.test_label_browser import Server
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer
 
     folder = Path(tempfile.mkdtemp(prefix="labeling-latency-"))
     os.environ["AL_DATA_DIR"] = str(folder)
@@ -96,8 +95,7 @@ def main() -> None:
         labeling.process_jobs(store, session_id, worker)  # a queried batch, with top-3
         items = store.latest_session_batch(session_id)["items"]
     engine_ms = _engine_per_click(folder, args.dataset, args.batch)
-    server = Server(folder)
-    Path("test-artifacts").mkdir(exist_ok=True)
+    server = StreamlitServer(folder, log_name="streamlit-latency.log")
     load = os.getloadavg()
     server.start()
     samples = []

@@ -7,8 +7,11 @@ an :class:`al_core.runner.Runner` in this process: spawn-started pool workers,
 spool. It prints the wall time of each run (from queueing to the last trial
 stored, worker start-up included), the speed-up 1 → 2 workers (target ≥ 1.7 on
 2 cores), and per trial the peak resident memory of the worker that ran it
-(psutil RSS sampled at each round boundary). It also reports whether both runs
-stored the same rounds (timing columns aside).
+(psutil RSS sampled at each round boundary). It also checks that both runs
+stored the same curves: the same labeled counts, accuracies and queried items in
+every round. Float model outputs (losses, scores) may differ in the last bits,
+since TensorFlow sums in a different order with 1 thread than with 2; their
+largest gap is printed.
 
 Run: ``source scripts/setup.sh && .venv/bin/python -m benchmarks.sweep_workers
 --out benchmarks/out/sweep_workers.json``
@@ -26,6 +29,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from al_core import runner
 from al_core.store import Store
@@ -85,6 +90,49 @@ def run_once(preset: str, workers: int, overrides: dict[str, Any], folder: Path)
     }
 
 
+#: Round fields that hold floating-point model outputs. A worker with 1 TensorFlow
+#: thread sums in a different order than one with 2, so these may differ in the
+#: last bits between the two runs; every decision (which items are queried, the
+#: accuracy reached) must still be identical.
+FLOAT_OUTPUT_COLUMNS = {"test_loss", "queried_scores", "agreement"}
+
+
+def _max_float_gap(a: Any, b: Any) -> float:
+    a_values = np.asarray(json.loads(a) if isinstance(a, str) else a, dtype=float)
+    b_values = np.asarray(json.loads(b) if isinstance(b, str) else b, dtype=float)
+    if a_values.shape != b_values.shape:
+        return float("inf")
+    return float(np.max(np.abs(a_values - b_values), initial=0.0))
+
+
+def compare_curves(
+    base: dict[str, list[dict[str, Any]]], other: dict[str, list[dict[str, Any]]]
+) -> tuple[list[str], float]:
+    """Compare two runs' stored rounds.
+
+    Returns the differences in decisions and measurements (``"trial round N:
+    field a != b"``; none expected) and the largest absolute gap in the float
+    model outputs of :data:`FLOAT_OUTPUT_COLUMNS`.
+    """
+    differences: list[str] = []
+    float_gap = 0.0
+    for trial in sorted(set(base) | set(other)):
+        rounds_a, rounds_b = base.get(trial, []), other.get(trial, [])
+        if len(rounds_a) != len(rounds_b):
+            differences.append(f"{trial}: {len(rounds_a)} rounds != {len(rounds_b)}")
+            continue
+        for a, b in zip(rounds_a, rounds_b, strict=True):
+            for field in sorted(set(a) | set(b)):
+                if a.get(field) == b.get(field):
+                    continue
+                if field in FLOAT_OUTPUT_COLUMNS and None not in (a.get(field), b.get(field)):
+                    float_gap = max(float_gap, _max_float_gap(a[field], b[field]))
+                else:
+                    where = f"{trial} round {a.get('round')}: {field}"
+                    differences.append(f"{where} {a.get(field)!r} != {b.get(field)!r}")
+    return differences, float_gap
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     overrides = {
@@ -123,8 +171,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"speed-up {base['workers']} → {r['workers']} workers: {speedup:.2f}× "
             f"({verdict} the {TARGET_SPEEDUP}× target)"
         )
-        same = r["curves"] == base["curves"]
-        print(f"rounds identical to the {base['workers']}-worker run: {same}")
+        differences, float_gap = compare_curves(base["curves"], r["curves"])
+        print(
+            f"same curves as the {base['workers']}-worker run (labeled counts, accuracies, "
+            f"queried items): {not differences}; largest gap in float outputs "
+            f"(losses, scores): {float_gap:.1e}"
+        )
+        for line in differences[:20]:
+            print(f"  {line[:200]}")
+        r["curve_differences"] = differences
+        r["float_output_gap"] = float_gap
     print(
         f"load average (1 min) before {load_before[0]:.1f}, after {load_after[0]:.1f}",
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import loop_overhead, mnist_protocol
+from benchmarks import loop_overhead, mnist_protocol, sweep_workers
 
 
 def test_mnist_protocol_flags_and_configs() -> None:
@@ -60,3 +60,18 @@ def test_loop_overhead_flags_and_summary() -> None:
     summary = loop_overhead.summarize({"rounds": rounds})
     assert summary["rounds"] == 2  # the last round does not score the pool
     assert summary["ratio_of_medians"] == pytest.approx(4.2 / 4.0)
+
+
+def test_sweep_workers_compares_decisions_exactly_and_floats_by_gap() -> None:
+    round_a = {"round": 1, "labeled": 30, "test_accuracy": 0.8, "queried": "[4, 7]",
+               "queried_scores": "[0.5, 0.25]", "test_loss": 0.61}  # fmt: skip
+    ulps = {**round_a, "queried_scores": "[0.5000001, 0.25]", "test_loss": 0.6100002}
+    differences, gap = sweep_workers.compare_curves({"t": [round_a]}, {"t": [ulps]})
+    assert differences == []
+    assert gap == pytest.approx(2e-7)
+
+    other_query = {**round_a, "queried": "[4, 8]"}
+    differences, _ = sweep_workers.compare_curves({"t": [round_a]}, {"t": [other_query]})
+    assert differences == ["t round 1: queried '[4, 7]' != '[4, 8]'"]
+    differences, _ = sweep_workers.compare_curves({"t": [round_a]}, {"t": []})
+    assert differences == ["t: 1 rounds != 0"]

@@ -12,15 +12,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,20 +21,8 @@ import pytest
 
 from al_core.store import Store
 from tests.app_helpers import stop_background_work
-from tests.conftest import require_or_skip
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, StreamlitServer, require_browser
 
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = os.environ.get("AL_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DEMO_OVERRIDES = {
     "rounds": 3,
     "epochs": 10,
@@ -53,61 +34,19 @@ DEMO_OVERRIDES = {
 DEMO_TIMEOUT_S = 240
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "streamlit exited; see test-artifacts/streamlit.log"
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"streamlit did not answer {url}/_stcore/health within {timeout:.0f} s")
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A real Streamlit server on a free loopback port over an empty data folder."""
+    require_browser()
+    app = StreamlitServer(
+        tmp_path, env={"AL_DEMO_OVERRIDES": json.dumps(DEMO_OVERRIDES)}, log_name="streamlit.log"
+    )
+    (ARTIFACTS / "streamlit.log").unlink(missing_ok=True)
     try:
-        import playwright  # noqa: F401
-
-        have_playwright = True
-    except ImportError:
-        have_playwright = False
-    require_or_skip(have_playwright, "the playwright Python package")
-    require_or_skip(Path(CHROMIUM).is_file() or bool(shutil.which(CHROMIUM)), "Chromium")
-    ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "AL_DATA_DIR": str(tmp_path),
-        "AL_DEMO_OVERRIDES": json.dumps(DEMO_OVERRIDES),
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
-        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
-    ]  # fmt: skip
-    with open(ARTIFACTS / "streamlit.log", "w") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
-    try:
-        _wait_healthy(url, process)
-        yield url, tmp_path
+        app.start()
+        yield app.url, tmp_path
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        app.stop()
         stop_background_work(tmp_path / "al.sqlite3")
 
 

@@ -117,10 +117,11 @@ def test_every_command_has_help(command):
         (["run", "--model", "vgg"], "unknown model 'vgg'"),
         (["run", "--strategy", "psychic"], "unknown strategy 'psychic'"),
         (["run", "--fraction", "1.5"], "fraction must be in [0, 1]"),
-        (["run", "--pool-size", "50", "--batch", "100"], "batch size 100 is larger than the pool"),
+        (["run", "--pool-size", "50", "--batch", "100"], "batch size (100) is larger than"),
         (["run", "--target", "95"], "target accuracy must be in (0, 1]"),
         (["sweep", "--strategies", "margin,psychic"], "unknown strategy 'psychic'"),
         (["sweep", "--fractions", "0,2"], "outside [0, 1]"),
+        (["sweep", "--fractions", ""], "give at least one uncertainty fraction"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):

@@ -1,5 +1,5 @@
 """The Label page in real headless Chromium against a real Streamlit server
-(the harness of tests/test_browser.py): label a batch with keyboard shortcuts,
+(the harness in tests/browser.py): label a batch with keyboard shortcuts,
 reload the page and find the labels, then stop and restart the server and find
 the session intact. In CI a missing Chromium or Playwright fails the test.
 """
@@ -9,10 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,41 +18,9 @@ import pytest
 
 from al_core import labeling
 from al_core.store import Store
-from tests.conftest import require_or_skip
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, StreamlitServer, require_browser
 
-REPO = Path(__file__).resolve().parent.parent
 BATCH = 5
-
-
-class Server:
-    """``streamlit run app.py`` on a loopback port over one data folder; restartable."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "AL_DATA_DIR": str(self.data_dir)}
-        command = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={self.port}",
-            "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
-        ]  # fmt: skip
-        with open(ARTIFACTS / "streamlit-label.log", "a") as log:
-            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
-        _wait_healthy(self.url, self.process)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def _stop_label_workers(db: Path) -> None:
@@ -68,18 +33,10 @@ def _stop_label_workers(db: Path) -> None:
 
 
 @pytest.fixture
-def label_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    try:
-        import playwright  # noqa: F401
-
-        have_playwright = True
-    except ImportError:
-        have_playwright = False
-    require_or_skip(have_playwright, "the playwright Python package")
-    require_or_skip(Path(CHROMIUM).is_file() or bool(shutil.which(CHROMIUM)), "Chromium")
-    ARTIFACTS.mkdir(exist_ok=True)
+def label_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StreamlitServer]:
+    require_browser()
     monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
-    server = Server(tmp_path)
+    server = StreamlitServer(tmp_path, log_name="streamlit-label.log")
     try:
         server.start()
         yield server
@@ -99,7 +56,7 @@ def prepared_session(data_dir: Path, batch: int = BATCH) -> tuple[int, list[str]
         return session_id, store.latest_session_batch(session_id)["items"]
 
 
-def test_label_with_keys_reload_and_restart(label_server: Server) -> None:
+def test_label_with_keys_reload_and_restart(label_server: StreamlitServer) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     session_id, items = prepared_session(label_server.data_dir)

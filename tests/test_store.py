@@ -149,3 +149,14 @@ def test_default_path_follows_al_data_dir(tmp_path, monkeypatch):
 
     monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
     assert default_db_path() == tmp_path / "al.sqlite3"
+
+
+def test_runners_never_claim_or_count_other_kinds_of_experiment(store):
+    audit = store.create_experiment(
+        "audit", {}, [TrialSpec("margin", 1.0, 0, {})], kind="label-audit"
+    )
+    assert store.claim_trial("runner-a") is None
+    assert store.count_open_trials() == {"queued": 0, "running": 0}
+    assert store.count_open_trials(audit) == {"queued": 1, "running": 0}
+    sweep = _experiment(store)
+    assert store.claim_trial("runner-a")["experiment_id"] == sweep

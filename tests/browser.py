@@ -1,0 +1,111 @@
+"""The browser-test harness: a real ``streamlit run app.py`` on a loopback port and
+Debian's headless Chromium driven through Playwright (no browser download).
+
+Shared by tests/test_browser.py, tests/test_label_browser.py and
+benchmarks/labeling_latency.py. Logs and screenshots go to ``test-artifacts/``
+(git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_or_skip
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = os.environ.get("AL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def require_browser() -> None:
+    """Skip on a user's machine, fail in CI, when Playwright or Chromium is missing."""
+    try:
+        import playwright  # noqa: F401
+
+        have_playwright = True
+    except ImportError:
+        have_playwright = False
+    require_or_skip(have_playwright, "the playwright Python package")
+    require_or_skip(Path(CHROMIUM).is_file() or bool(shutil.which(CHROMIUM)), "Chromium")
+    ARTIFACTS.mkdir(exist_ok=True)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Wait until Streamlit answers ``/_stcore/health`` with ``ok``; fail if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "streamlit exited; see its log under test-artifacts/"
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"streamlit did not answer {url}/_stcore/health within {timeout:.0f} s")
+
+
+class StreamlitServer:
+    """``streamlit run app.py`` on one loopback port over one data folder; restartable.
+
+    ``env`` adds environment variables (e.g. ``AL_DEMO_OVERRIDES``); the server's
+    output is appended to ``test-artifacts/<log_name>``.
+    """
+
+    def __init__(
+        self, data_dir: Path, *, env: Mapping[str, str] | None = None, log_name: str
+    ) -> None:
+        self.data_dir = data_dir
+        self.env = dict(env or {})
+        self.log_path = ARTIFACTS / log_name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env, "AL_DATA_DIR": str(self.data_dir)}
+        command = [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={self.port}",
+            "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+        ]  # fmt: skip
+        self.log_path.parent.mkdir(exist_ok=True)
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+        wait_healthy(self.url, self.process)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
