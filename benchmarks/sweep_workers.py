@@ -7,7 +7,8 @@ an :class:`al_core.runner.Runner` in this process: spawn-started pool workers,
 spool. It prints the wall time of each run (from queueing to the last trial
 stored, worker start-up included), the speed-up 1 → 2 workers (target ≥ 1.7 on
 2 cores), and per trial the peak resident memory of the worker that ran it
-(psutil RSS sampled at each round boundary). It also checks that both runs
+(psutil RSS sampled at each round boundary), and the workers' busy share (time
+inside trials ÷ workers × wall time). It also checks that both runs
 stored the same curves: the same labeled counts, accuracies and queried items in
 every round. Float model outputs (losses, scores) may differ in the last bits,
 since TensorFlow sums in a different order with 1 thread than with 2; their
@@ -83,6 +84,9 @@ def run_once(preset: str, workers: int, overrides: dict[str, Any], folder: Path)
         "done": progress["done"],
         "wall_seconds": wall,
         "trial_seconds_median": statistics.median(o.seconds for o in outcomes),
+        # Share of the workers' wall time spent inside trials; the rest is worker
+        # start-up, hand-over between trials and the last trial running alone.
+        "busy_share": sum(o.seconds for o in outcomes) / (workers * wall),
         "peak_rss_mib_median": statistics.median(peaks),
         "peak_rss_mib_max": max(peaks),
         "worker_pids": sorted({o.pid for o in outcomes}),
@@ -155,13 +159,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"preset {args.preset} ({results[0]['trials']} trials), {runner.available_cores()} cores")
     print(
         f"{'workers':>7} {'threads':>7} {'done':>5} {'wall s':>8} {'trial s (median)':>16} "
-        f"{'peak RSS MiB median / max':>26}"
+        f"{'peak RSS MiB median / max':>26} {'busy':>5}"
     )
     for r in results:
         print(
             f"{r['workers']:>7} {r['threads_per_worker']:>7} {r['done']:>5} "
             f"{r['wall_seconds']:>8.1f} {r['trial_seconds_median']:>16.2f} "
-            f"{r['peak_rss_mib_median']:>15.0f} / {r['peak_rss_mib_max']:.0f}"
+            f"{r['peak_rss_mib_median']:>15.0f} / {r['peak_rss_mib_max']:<8.0f} "
+            f"{r['busy_share']:>5.0%}"
         )
     base = results[0]
     for r in results[1:]:

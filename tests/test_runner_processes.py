@@ -298,7 +298,6 @@ def _snapshot(db: Path) -> list[tuple]:
     ("args", "message"),
     [
         (["sweep", "--preset", "nope"], "unknown preset 'nope'; choose one of: demo"),
-        (["sweep", "--fractions", ""], "the grid is empty"),
         (["sweep", "--strategies", ","], "the grid is empty"),
         (["sweep", "--workers", "0"], "workers must be >= 1"),
         (["runner", "--workers", "0"], "workers must be >= 1"),
