@@ -701,7 +701,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("no measured rounds yet")
         return 0
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        shown = configs[results.SUMMARY_COLUMNS]
+        shown = configs[results.summary_columns(configs)]
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     label = "no target set" if target is None else f"target {target:.1%}"
     print(f"({label}; labels_to_target is the mean over trials that reached it)")

@@ -38,6 +38,14 @@ SUMMARY_COLUMNS = [
 ]
 
 
+def summary_columns(configs: pd.DataFrame) -> list[str]:
+    """:data:`SUMMARY_COLUMNS`, plus ``auto_accuracy`` when any configuration
+    auto-labeled (the MNIST protocol's last figure), for the CLI and the page."""
+    if "auto_accuracy" in configs and configs["auto_accuracy"].notna().any():
+        return [*SUMMARY_COLUMNS, "auto_accuracy"]
+    return list(SUMMARY_COLUMNS)
+
+
 def rounds_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Rows from :meth:`Store.experiment_rounds` as a DataFrame (one row per round)."""
     frame = pd.DataFrame(list(rows))

@@ -61,7 +61,7 @@ st.markdown(f"**{results.verdict(configs, target)}**")
 
 if not configs.empty:
     st.subheader("Labels to reach the target, savings vs random, final accuracy")
-    table = configs[results.SUMMARY_COLUMNS]
+    table = configs[results.summary_columns(configs)]
     st.dataframe(
         table,
         hide_index=True,
@@ -76,6 +76,9 @@ if not configs.empty:
             "final_accuracy": st.column_config.NumberColumn("final accuracy", format="percent"),
             "final_accuracy_std": st.column_config.NumberColumn("± final", format="percent"),
             "auc": st.column_config.NumberColumn("normalized AUC", format="%.3f"),
+            "auto_accuracy": st.column_config.NumberColumn(
+                "accuracy after auto-labeling", format="percent"
+            ),
         },
     )
     st.caption(

@@ -88,6 +88,19 @@ def test_headline_states_random_best_and_saving_with_spread() -> None:
     assert "saved 38% ± 18%" in text
 
 
+def test_summary_columns_add_auto_labeling_accuracy_only_when_measured() -> None:
+    rounds = _rounds(CURVES)
+    configs = results.config_table(results.trial_table(rounds, 0.8))
+    assert results.summary_columns(configs) == results.SUMMARY_COLUMNS
+
+    auto_step = rounds[rounds["trial_id"] == 3].tail(1).assign(round=4, phase="auto")
+    auto_step["test_accuracy"] = 0.93
+    with_auto = results.config_table(results.trial_table(pd.concat([rounds, auto_step]), 0.8))
+    assert results.summary_columns(with_auto) == [*results.SUMMARY_COLUMNS, "auto_accuracy"]
+    margin = with_auto[with_auto["strategy"] == "margin"].iloc[0]
+    assert margin["auto_accuracy"] == pytest.approx(0.93)  # mean over the trials that auto-labeled
+
+
 def test_headline_none_when_random_never_reaches_target() -> None:
     configs = results.config_table(results.trial_table(_rounds(CURVES), 0.95))
     assert results.headline(configs, 0.95) is None
