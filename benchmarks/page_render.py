@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-PAGES = ("app_pages/overview.py", "app_pages/experiments.py", "app_pages/results.py", "app.py")
+PAGES = (
+    "app_pages/overview.py",
+    "app_pages/experiments.py",
+    "app_pages/results.py",
+    "app_pages/label.py",  # with no labeling session: the session picker and form
+    "app.py",
+)
 TARGET_SECONDS = 2.0
 
 
