@@ -20,7 +20,7 @@ RUN pip install -r requirements.txt
 
 COPY app.py ./
 COPY al_core/ al_core/
-COPY app_pages/ app_pages/
+COPY pages/ pages/
 
 USER app
 VOLUME ["/data"]

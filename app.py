@@ -1,6 +1,6 @@
 """Active Learning Lab: the Streamlit entry point (``streamlit run app.py``).
 
-Routes with ``st.navigation`` over the thin pages in ``app_pages/`` and draws the
+Routes with ``st.navigation`` over the thin pages in ``pages/`` and draws the
 shared sidebar: where the results live and whether a background runner is alive.
 The database is ``$AL_DATA_DIR/al.sqlite3`` (default ``data/al.sqlite3``).
 """
@@ -14,7 +14,7 @@ import streamlit as st
 from al_core.runner import runner_health
 from al_core.store import Store
 
-PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
 st.set_page_config(page_title="Active Learning Lab", page_icon=":material/science:", layout="wide")
 

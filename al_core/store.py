@@ -176,6 +176,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, round, item)
     );
     """,
+    # 4: the gradient steps each fit actually ran (training is sized in steps, not
+    # epochs), the machine + library versions behind each trial and session, and
+    # how many of a round's queried images are near-copies (batch redundancy).
+    """
+    ALTER TABLE rounds ADD COLUMN steps INTEGER;
+    ALTER TABLE session_rounds ADD COLUMN steps INTEGER;
+    ALTER TABLE trials ADD COLUMN environment TEXT;
+    ALTER TABLE sessions ADD COLUMN environment TEXT;
+    ALTER TABLE rounds ADD COLUMN redundant INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: The experiment kind runners serve. Other kinds (``label-audit``) are run by

@@ -24,10 +24,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = (
-    "app_pages/overview.py",
-    "app_pages/experiments.py",
-    "app_pages/results.py",
-    "app_pages/label.py",  # with no labeling session: the session picker and form
+    "pages/overview.py",
+    "pages/experiments.py",
+    "pages/results.py",
+    "pages/label.py",  # with no labeling session: the session picker and form
     "app.py",
 )
 TARGET_SECONDS = 2.0

@@ -59,7 +59,7 @@ def test_every_copy_source_exists(instructions: list[tuple[str, str]]) -> None:
             assert (REPO / source).exists(), f"COPY {source}: no such path in the repository"
             copied.add(source.rstrip("/"))
     # What the app imports at run time is in the image.
-    assert {"app.py", "al_core", "app_pages", "requirements.txt"} <= copied
+    assert {"app.py", "al_core", "pages", "requirements.txt"} <= copied
 
 
 def test_requirements_installed_before_sources_for_layer_caching(

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from al_core import labeling
 from al_core.store import Store
 
-LABEL = str(Path(__file__).resolve().parent.parent / "app_pages" / "label.py")
+LABEL = str(Path(__file__).resolve().parent.parent / "pages" / "label.py")
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from tests.app_helpers import stop_background_work
 
 REPO = Path(__file__).resolve().parent.parent
 OVERVIEW, EXPERIMENTS, RESULTS = (
-    str(REPO / "app_pages" / f"{name}.py") for name in ("overview", "experiments", "results")
+    str(REPO / "pages" / f"{name}.py") for name in ("overview", "experiments", "results")
 )
 SWEEP_TARGET = 0.85
 # A demo small enough to finish in seconds when a test's runner picks it up.
@@ -241,8 +241,8 @@ def test_app_navigation_reaches_every_page(swept: Path) -> None:
     assert not app.exception
     assert app.title[0].value == "Does active learning save labels?"
     for page, title in (
-        ("app_pages/experiments.py", "Experiments"),
-        ("app_pages/results.py", "Results"),
+        ("pages/experiments.py", "Experiments"),
+        ("pages/results.py", "Results"),
     ):
         app.switch_page(page).run()
         assert not app.exception
