@@ -19,6 +19,8 @@ COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
 COPY app.py ./
+COPY .streamlit/ .streamlit/
+COPY assets/ assets/
 COPY al_core/ al_core/
 COPY pages/ pages/
 
@@ -28,4 +30,6 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
 
-CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true", "--browser.gatherUsageStats=false"]
+# .streamlit/config.toml listens on 127.0.0.1; inside the container the app must listen
+# on every interface for `docker run -p 8501:8501` to reach it.
+CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]

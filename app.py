@@ -15,8 +15,11 @@ from al_core.runner import runner_health
 from al_core.store import Store
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
+# A bundled file: Streamlit serves it itself (a ":material/…:" page icon would make the
+# browser fetch the favicon from an external font server).
+PAGE_ICON = Path(__file__).resolve().parent / "assets" / "page_icon.png"
 
-st.set_page_config(page_title="Active Learning Lab", page_icon=":material/science:", layout="wide")
+st.set_page_config(page_title="Active Learning Lab", page_icon=str(PAGE_ICON), layout="wide")
 
 pages = [
     st.Page(PAGES_DIR / "overview.py", title="Overview", icon=":material/insights:", default=True),
@@ -26,9 +29,13 @@ pages = [
 ]
 page = st.navigation(pages)
 
-with st.sidebar, Store() as store:
-    st.caption(f"Results database: `{store.path}`")
-    health = runner_health(store)
+
+@st.fragment(run_every=2.0)
+def runner_status() -> None:
+    """The sidebar's runner line, refreshed on the same 2 s timer as the monitor."""
+    with Store() as store:
+        st.caption(f"Results database: `{store.path}`")
+        health = runner_health(store)
     if health is not None and health["alive"]:
         st.caption(
             f":green[●] runner alive: {health['workers']} {health['executor']} worker(s), "
@@ -36,5 +43,9 @@ with st.sidebar, Store() as store:
         )
     else:
         st.caption(":gray[○] no runner: one starts when you launch an experiment")
+
+
+with st.sidebar:
+    runner_status()
 
 page.run()

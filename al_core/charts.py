@@ -1,9 +1,11 @@
 """Plotly figures of learning curves, built from :mod:`al_core.results` frames.
 
-Pure functions (no Streamlit): the app's pages only place the figures. Measured
-curves are solid lines with markers and a ±1 std band across trials; the random
-baseline is grey; expected (dummy) curves are dotted, without markers, and their
-legend says "not measured".
+Pure functions (no Streamlit): the app's pages only place the figures. One
+colour per uncertainty fraction, on a sequential scale (:func:`fraction_color`),
+shared by a fraction's measured and expected curves; the random baseline is
+grey. Measured curves: lines with markers and a ±1 std band across trials
+(solid; the baseline dashed). Expected (dummy) curves: dotted, no markers,
+always in the legend as "… — not measured".
 """
 
 from __future__ import annotations
@@ -13,24 +15,32 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 
-BASELINE_COLOR = "#555555"
-PALETTE = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#bcbd22",
-    "#17becf",
-)
+BASELINE_COLOR = "rgb(85, 85, 85)"
+HUMAN_COLOR = "#1f77b4"
+#: Marker symbols that tell strategies apart when they share a fraction's colour.
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "pentagon")
+#: Measured curves' dash: the random baseline dashed, the others solid.
+BASELINE_DASH = "dash"
+EXPECTED_DASH = "dot"
 
 
-def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+def fraction_color(fraction: float) -> str:
+    """The colour of an uncertainty fraction: grey for 0 (random), else Viridis from
+    green-teal (small fractions) to dark purple (100 %)."""
+    if fraction <= 0:
+        return BASELINE_COLOR
+    position = 0.8 * (1.0 - min(float(fraction), 1.0))
+    return plotly.colors.sample_colorscale("Viridis", [position])[0]
+
+
+def _rgba(color: str, alpha: float) -> str:
+    if color.startswith("#"):
+        r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    else:
+        r, g, b = (int(float(v)) for v in color[color.index("(") + 1 : -1].split(",")[:3])
     return f"rgba({r}, {g}, {b}, {alpha})"
 
 
@@ -40,6 +50,8 @@ def curves_figure(
     target: float | None = None,
     *,
     title: str | None = None,
+    labeled_range: tuple[float, float] | None = None,
+    height: int | None = None,
 ) -> go.Figure:
     """Test accuracy vs number of labeled images.
 
@@ -48,18 +60,24 @@ def curves_figure(
     bands : frame from :func:`al_core.results.curve_bands`, or None (nothing measured)
     expected : frame from :func:`al_core.results.expected_frame`, or None
     target : draws a horizontal target line when given
+    labeled_range : (first, last) labeled count of the plan: the x axis spans it
+        (and the y axis 0–100 %) even before anything is measured
+    height : figure height in pixels (default: Plotly's)
 
     Traces: per measured configuration a band (named ``"<label> band"``, no
     legend entry) then its mean line named by its label; per expected curve a
-    dotted line named by its "… — not measured" label.
+    dotted line named by its "… — not measured" label, in its fraction's colour.
+    The legend is always shown, even with a single curve.
     """
     figure = go.Figure()
     labels = list(dict.fromkeys(bands["label"])) if bands is not None else []
-    colors = iter(PALETTE * (1 + len(labels) // len(PALETTE)))
+    strategies = list(dict.fromkeys(bands["strategy"])) if bands is not None else []
     for label in labels:
         curve = bands[bands["label"] == label]
-        baseline = bool((curve["fraction"] == 0).all())
-        color = BASELINE_COLOR if baseline else next(colors)
+        fraction = float(curve["fraction"].iloc[0])
+        baseline = fraction == 0
+        color = fraction_color(fraction)
+        symbol = SYMBOLS[strategies.index(curve["strategy"].iloc[0]) % len(SYMBOLS)]
         x = curve["labeled"].tolist()
         figure.add_trace(
             go.Scatter(
@@ -67,7 +85,7 @@ def curves_figure(
                 y=curve["upper"].tolist() + curve["lower"].tolist()[::-1],
                 mode="lines",
                 fill="toself",
-                fillcolor=_rgba(color, 0.15),
+                fillcolor=_rgba(color, 0.12),
                 line={"width": 0},
                 hoverinfo="skip",
                 showlegend=False,
@@ -81,7 +99,8 @@ def curves_figure(
                 y=curve["mean"].tolist(),
                 mode="lines+markers",
                 name=label,
-                line={"color": color, "width": 2, "dash": "dash" if baseline else "solid"},
+                line={"color": color, "width": 2, "dash": BASELINE_DASH if baseline else "solid"},
+                marker={"symbol": "circle" if baseline else symbol, "size": 6},
                 customdata=curve["std"].tolist(),
                 hovertemplate=(
                     "%{x:.0f} labels: %{y:.1%} ± %{customdata:.1%}"
@@ -91,15 +110,14 @@ def curves_figure(
         )
     if expected is not None and not expected.empty:
         for label, curve in expected.groupby("label", sort=False):
+            color = fraction_color(float(curve["fraction"].iloc[0]))
             figure.add_trace(
                 go.Scatter(
                     x=curve["labeled"].tolist(),
                     y=curve["accuracy"].tolist(),
                     mode="lines",
                     name=str(label),
-                    line={"dash": "dot", "width": 2, "color": _rgba(BASELINE_COLOR, 0.8)}
-                    if (curve["fraction"] == 0).all()
-                    else {"dash": "dot", "width": 2},
+                    line={"dash": EXPECTED_DASH, "width": 2, "color": _rgba(color, 0.75)},
                     hovertemplate="%{x:.0f} labels: %{y:.1%}<extra>" + str(label) + "</extra>",
                 )
             )
@@ -107,17 +125,31 @@ def curves_figure(
         figure.add_hline(
             y=target,
             line={"color": "#d62728", "dash": "dashdot", "width": 1},
+            # Left end, above the line: the chart's toolbar sits at the top right.
             annotation_text=f"target {target:.0%}",
-            annotation_position="bottom right",
+            annotation_position="top left",
+            annotation_font_color="#d62728",
         )
+    xaxis: dict[str, Any] = {"title": "labeled images"}
+    yaxis: dict[str, Any] = {"title": "test accuracy", "tickformat": ".0%"}
+    if labeled_range is not None:
+        first, last = labeled_range
+        measured_max = float(bands["labeled"].max()) if bands is not None and len(bands) else last
+        pad = 0.02 * max(max(last, measured_max) - first, 1.0)
+        xaxis["range"] = [first - pad, max(last, measured_max) + pad]
+        yaxis["range"] = [0.0, 1.02]
+    elif not figure.data:
+        yaxis["range"] = [0.0, 1.02]
+        xaxis["range"] = [0, 100]
     figure.update_layout(
         title=title,
-        xaxis_title="labeled images",
-        yaxis_title="test accuracy",
-        yaxis_tickformat=".0%",
+        xaxis=xaxis,
+        yaxis=yaxis,
+        showlegend=True,
         legend={"orientation": "h", "yanchor": "top", "y": -0.2},
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        margin={"l": 10, "r": 10, "t": 40 if title else 30, "b": 10},
         hovermode="closest",
+        height=height,
     )
     return figure
 
@@ -126,32 +158,45 @@ def fraction_figure(configs: pd.DataFrame) -> go.Figure:
     """Labels needed to reach the target vs uncertainty fraction, one line per strategy.
 
     ``configs`` is a :func:`al_core.results.config_table` frame; the random
-    baseline (fraction 0) is the first point of every strategy's line. Error
-    bars are the spread across the trials that reached the target.
+    baseline (fraction 0) is the first point of every strategy's line. Points
+    are the table's medians (a configuration whose median is "not reached" has
+    no point); error bars span the fastest to the slowest trial, up to the top
+    of the axis when a trial never reached the target.
     """
     figure = go.Figure()
     if not configs.empty:
         several = configs["experiment_id"].nunique() > 1
+        ceiling = float(configs["final_labeled"].max()) if "final_labeled" in configs else 0.0
         for experiment_id, experiment in configs.groupby("experiment_id", sort=True):
             baseline = experiment[experiment["fraction"] == 0]
             for strategy, rows in experiment[experiment["fraction"] > 0].groupby("strategy"):
                 line = pd.concat([baseline, rows]).sort_values("fraction")
+                median = line["labels_to_target"]
+                slowest = line["labels_max"].fillna(ceiling)
                 name = f"exp {experiment_id} · {strategy}" if several else str(strategy)
                 figure.add_trace(
                     go.Scatter(
                         x=(line["fraction"] * 100).tolist(),
-                        y=line["labels_to_target"].tolist(),
+                        y=median.tolist(),
                         error_y={
                             "type": "data",
-                            "array": line["labels_to_target_std"].fillna(0).tolist(),
+                            "symmetric": False,
+                            "array": (slowest - median).clip(lower=0).fillna(0).tolist(),
+                            "arrayminus": (median - line["labels_min"]).fillna(0).tolist(),
                         },
                         mode="lines+markers",
                         name=name,
+                        hovertemplate="u = %{x:.0f}%: median %{y:.0f} labels<extra>"
+                        + name
+                        + "</extra>",
                     )
                 )
     figure.update_layout(
         xaxis_title="uncertainty fraction of each batch (%)",
-        yaxis_title="labels to reach the target",
+        yaxis_title="labels to reach the target (median)",
+        yaxis_rangemode="tozero",  # differences of a few labels must not look huge
+        xaxis={"range": [-5, 105]},
+        showlegend=True,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
     return figure
@@ -169,7 +214,7 @@ def labeling_curve_figure(
         y=[r["test_accuracy"] for r in human],
         mode="lines+markers",
         name="your labels",
-        line={"color": PALETTE[0]},
+        line={"color": HUMAN_COLOR},
     )
     if simulated:
         figure.add_scatter(
@@ -179,9 +224,18 @@ def labeling_curve_figure(
             line={"color": BASELINE_COLOR, "dash": "dash"},
             name="simulated (true labels)",
         )
+    counts = [r["labeled"] for r in (*human, *simulated)]
     figure.update_layout(
         xaxis_title="labels trained on",
+        # From 0 with whole-number ticks: a single point at 10 labels must not get an
+        # axis of 9-11 with ticks at 9.5 and 10.5.
+        xaxis={
+            "range": [0, max(counts, default=10) * 1.1 + 1],
+            "tickformat": "d",
+            **({"dtick": 1} if max(counts, default=10) < 8 else {}),
+        },
         yaxis_title="held-out accuracy",
+        yaxis_tickformat=".0%",
         yaxis_range=[0, 1],
         height=320,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},

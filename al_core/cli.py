@@ -17,6 +17,7 @@ from typing import Any
 
 from al_core import __version__
 from al_core.errors import ALError, ConfigError
+from al_core.models import defaults_text
 
 log = logging.getLogger("al_core")
 
@@ -32,7 +33,7 @@ EPILOG_SWEEP = """examples:
   python -m al_core sweep --dataset digits --strategies margin,entropy \\
       --fractions 0,0.5,1 --trials 3 --initial 20 --batch 10 --rounds 10 --target 0.9
   python -m al_core sweep --preset demo --workers 2
-  python -m al_core sweep --preset demo --epochs 4 --detach   # queue; a runner starts
+  python -m al_core sweep --preset demo --min-steps 100 --detach   # queue; a runner starts
   python -m al_core sweep --preset demo --executor dask --scheduler tcp://10.0.0.5:8786 \\
       --workers 8
 presets: demo, cifar10-fraction, mnist-400 (flags given with --preset override it)
@@ -42,9 +43,9 @@ presets: demo, cifar10-fraction, mnist-400 (flags given with --preset override i
 _TRIAL_FLAGS: tuple[str, ...] = (
     "dataset", "pool_size", "test_size", "val_size", "data_seed", "model", "initial",
     "initial_mode", "batch", "rounds", "budget", "target", "stop_at_target", "epochs",
-    "train_batch_size", "patience", "learning_rate", "dropout", "candidates",
+    "min_steps", "train_batch_size", "patience", "learning_rate", "dropout", "candidates",
     "auto_label_steps", "auto_label_k", "seed", "mc_samples", "base_score", "hybrid_top_m",
-    "density_beta", "weights", "agreement_size",
+    "density_beta", "weights", "agreement_size", "repeat", "repeat_noise",
 )  # fmt: skip
 # Sweep flags a --preset sets, unless given on the command line.
 _PRESET_FLAGS: tuple[str, ...] = (*_TRIAL_FLAGS, "strategies", "fractions", "trials")
@@ -74,6 +75,20 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
     data.add_argument("--test-size", type=int, help="random subset of the test split")
     data.add_argument("--val-size", type=int, default=0, help="labeled validation images (0)")
     data.add_argument("--data-seed", type=int, default=0, help="seed of the data subsets (0)")
+    data.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="R",
+        help="redundant pool: each pool image R times (1 = off; Repeated MNIST: 3)",
+    )
+    data.add_argument(
+        "--repeat-noise",
+        type=float,
+        default=0.0,
+        metavar="SIGMA",
+        help="std of the Gaussian pixel noise on each copy, pixels in [0, 1] (0; paper: 0.1)",
+    )
 
     model = parser.add_argument_group("model and training")
     model.add_argument(
@@ -85,11 +100,31 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
         help="weights file of the transfer model's MobileNetV2 base (width 0.35, no top); "
         "without it the base starts from random weights",
     )
-    model.add_argument("--epochs", type=int, default=20, help="epochs per round, or cap (20)")
+    model.add_argument(
+        "--epochs",
+        type=int,
+        help="passes over the labeled set per fit, or the cap with --patience "
+        f"(default per model: {defaults_text('epochs')})",
+    )
+    model.add_argument(
+        "--min-steps",
+        type=int,
+        help="gradient steps per fit at least, however few the labels "
+        f"(default per model: {defaults_text('min_steps')})",
+    )
     model.add_argument("--patience", type=int, help="early stopping after N epochs w/o gain")
     model.add_argument("--train-batch-size", type=int, default=32, help="SGD batch size (32)")
-    model.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's rate (0.001)")
-    model.add_argument("--dropout", type=float, default=0.0, help="dropout rate (0 = none)")
+    model.add_argument(
+        "--learning-rate",
+        type=float,
+        help=f"Adam's rate (default per model: {defaults_text('learning_rate')})",
+    )
+    model.add_argument(
+        "--dropout",
+        type=float,
+        help="dropout rate (default: 0.5 for Monte-Carlo dropout strategies such as bald "
+        "and variation_ratios, else 0 = none)",
+    )
     model.add_argument("--threads", type=int, help="TensorFlow threads (default: all cores)")
 
     loop = parser.add_argument_group("active learning")
@@ -98,7 +133,7 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
             "--strategy",
             default="margin",
             help="least_confidence, margin (default), ratio, entropy, bald, variation_ratios, "
-            "density_weighted, kcenter, kmeans, hybrid, hybrid_cluster or random",
+            "batchbald, density_weighted, kcenter, kmeans, hybrid, hybrid_cluster or random",
         )
         loop.add_argument(
             "--fraction",
@@ -136,7 +171,8 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
         "--mc-samples",
         type=int,
         default=20,
-        help="Monte-Carlo dropout passes of bald / variation_ratios (20; needs --dropout)",
+        help="Monte-Carlo dropout passes of bald / variation_ratios / batchbald (20; "
+        "dropout 0.5 unless --dropout is given)",
     )
     loop.add_argument(
         "--base-score",
@@ -272,14 +308,20 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="labels-to-target, savings vs random and final accuracy per configuration",
         description="Summarise stored experiments per configuration (strategy, fraction): "
-        "mean and spread across trials of the labels needed to reach the target, the "
-        "savings against the random baseline, and the final accuracy. Without EXP, lists "
-        "the experiments.",
+        "the median over finished trials of the labels needed to reach the target (a trial "
+        "that never reached it counting as needing more), how many trials reached it, the "
+        "saving against the random baseline with its spread across seed pairs, and the "
+        "final accuracy. Without EXP, lists the experiments.",
     )
     report.add_argument("experiments", nargs="*", type=int, metavar="EXP", help="experiment ids")
     report.add_argument("--target", type=float, help="override the experiments' target accuracy")
     report.add_argument("--csv", metavar="PATH", help="also export every round to a CSV file")
-    report.add_argument("--json", action="store_true", help="print the table as JSON")
+    report.add_argument(
+        "--json",
+        action="store_true",
+        help="print the verdict, the table and every trial (with the CPU, threads and "
+        "library versions it ran on) as one JSON object",
+    )
     report.set_defaults(handler=cmd_report)
 
     worker = sub.add_parser(
@@ -319,6 +361,22 @@ def _add_runner_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _default_dropout(args: argparse.Namespace, given: float | None, names: Sequence[str]) -> None:
+    """Turn dropout on when a strategy needs Monte-Carlo dropout and no --dropout was
+    given (a whole grid gets it, so that its random baseline trains the same model);
+    say so on stderr. The rate ends up in the stored config."""
+    from al_core.loop import MC_DROPOUT_DEFAULT, needs_mc_dropout
+
+    if given is not None or not needs_mc_dropout(names, args.base_score) or args.dropout:
+        return
+    args.dropout = MC_DROPOUT_DEFAULT
+    print(
+        f"note: {', '.join(names)} scores with Monte-Carlo dropout: dropout "
+        f"{MC_DROPOUT_DEFAULT} turned on (stored in the config; --dropout R sets another rate)",
+        file=sys.stderr,
+    )
+
+
 def _trial_config(args: argparse.Namespace, **overrides: Any):  # -> TrialConfig
     from al_core.loop import TrialConfig
 
@@ -342,14 +400,39 @@ def _check_against_dataset(config: Any, dataset: Any) -> None:
     check_against_pool(config, len(dataset.x_pool))
 
 
+def _print_skipped(dataset: Any) -> None:
+    """List the files a data set skipped, with reasons, on stderr (a short list)."""
+    from al_core.datasets import format_skipped
+
+    if dataset.skipped:
+        print(
+            f"{len(dataset.skipped)} file(s) skipped:\n{format_skipped(dataset.skipped)}",
+            file=sys.stderr,
+        )
+
+
+def _skipped_json(dataset: Any) -> dict[str, Any]:
+    """The skipped files for ``--json``: count, the first few, how many not listed."""
+    from al_core.datasets import SKIPPED_SHOWN
+
+    listed = list(dataset.skipped[:SKIPPED_SHOWN])
+    return {
+        "count": len(dataset.skipped),
+        "listed": listed,
+        "more": len(dataset.skipped) - len(listed),
+    }
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from al_core import metrics, models, runner
 
+    _default_dropout(args, args.dropout, [args.strategy])
     config = _trial_config(args, strategy=args.strategy, fraction=args.fraction)
     models.configure_runtime(args.threads)
     dataset = runner.dataset_for(config)
     _check_against_dataset(config, dataset)
     log.info("data set: %s", dataset.describe())
+    _print_skipped(dataset)
 
     def progress(record: Any) -> None:
         log.info(
@@ -398,6 +481,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             else {"labels": ltt.labels, "reached": ltt.reached, "interpolated": ltt.interpolated}
         ),
         "auc": metrics.normalized_auc(labeled, accuracy),
+        "skipped_files": _skipped_json(dataset),
     }
     if args.json:
         json.dump(_nan_to_none(output), sys.stdout, allow_nan=False)
@@ -469,7 +553,9 @@ def _resolve_sweep_flags(args: argparse.Namespace) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from al_core import runner
 
+    given_dropout = args.dropout  # None unless on the command line
     _resolve_sweep_flags(args)
+    _default_dropout(args, given_dropout, args.strategies or [])
     if not args.strategies or not args.fractions:
         raise ConfigError(
             "the grid is empty: give at least one strategy (--strategies margin) and one "
@@ -480,7 +566,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for name in args.strategies:  # validate every name before anything is stored
         base.replace(strategy=name)
     runner.plan_trials(base, args.strategies, args.fractions, args.trials)
-    _check_against_dataset(base, runner.dataset_for(base))
+    dataset = runner.dataset_for(base)
+    _check_against_dataset(base, dataset)
+    _print_skipped(dataset)
     runner.cached_dataset.cache_clear()  # workers load their own copy
 
     def store_experiment(store: Any) -> int:
@@ -567,9 +655,14 @@ def _run_with_progress(store: Any, sweep_runner: Any, experiment_id: int, n_tria
             progress = runner.experiment_progress(store, experiment_id)
             bar.update(progress["done"] + progress["failed"] + progress["cancelled"] - bar.n)
             eta = progress["eta_seconds"]
+            left = (
+                "done"
+                if progress["finished"]
+                else ("estimating" if eta is None else f"{eta:.0f} s")
+            )
             bar.set_postfix_str(
                 f"running {progress['running']}, failed {progress['failed']}, "
-                f"{progress['percent']:.0f} %, ETA {'?' if eta is None else f'{eta:.0f} s'}"
+                f"{progress['percent']:.0f} %, ETA {left}"
             )
 
         sweep_runner.run(experiment_id=experiment_id, on_tick=show)
@@ -596,8 +689,8 @@ def cmd_runner(args: argparse.Namespace) -> int:
 
 
 def _format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
+    if seconds is None:  # no trial has finished yet: an early pace would mislead
+        return "estimating"
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
@@ -630,20 +723,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("no experiments yet; start one with `python -m al_core sweep`")
         return 0
     print(f"{'id':>4}  {'status':<9} {'done':>9} {'run':>4} {'fail':>4} {'queue':>5} "
-          f"{'%':>4}  {'ETA':>7}")  # fmt: skip
+          f"{'%':>4}  {'ETA':>10}")  # fmt: skip
     for experiment_id, p in progress.items():
         print(
             f"{experiment_id:>4}  {p['status']:<9} {p['done']:>4}/{p['trials']:<4} "
             f"{p['running']:>4} {p['failed']:>4} {p['queued']:>5} {p['percent']:>4.0f}  "
-            f"{_format_eta(p['eta_seconds']):>7}"
+            f"{'-' if p['finished'] else _format_eta(p['eta_seconds']):>10}"
         )
     if args.experiment is not None:
         print(f"\n{'trial':>6} {'strategy':<17} {'u':>4} {'seed':>4}  {'status':<9} round")
         for t in progress[args.experiment]["trials_detail"]:
             total = "?" if t["rounds_total"] is None else t["rounds_total"]
+            done_round = "-" if t["round"] is None else t["round"]
             print(
                 f"{t['trial_id']:>6} {t['strategy']:<17} {t['fraction']:>4.1f} {t['seed']:>4}  "
-                f"{t['status']:<9} {t['round']}/{total}"
+                f"{t['status']:<9} {done_round}/{total}"
             )
             if t["error"] and t["status"] != "done":
                 print(f"{'':>8}error: {t['error'].strip().splitlines()[-1]}")
@@ -687,25 +781,48 @@ def cmd_report(args: argparse.Namespace) -> int:
             experiment = store.experiment(experiment_id)
             targets.append(experiment["config"].get("base", {}).get("target"))
         rounds = results.rounds_frame(store.experiment_rounds(args.experiments))
+        stored_trials = [t for i in args.experiments for t in store.trials(i)]
     target = args.target if args.target is not None else next((t for t in targets if t), None)
     if target is not None and not 0.0 < target <= 1.0:
         raise ConfigError(f"target accuracy must be in (0, 1], got {target}")
     if args.csv:
         rounds.to_csv(args.csv, index=False)
         print(f"wrote {len(rounds)} rounds to {args.csv}", file=sys.stderr)
-    configs = results.config_table(results.trial_table(rounds, target))
+    done = results.completion([t["status"] for t in stored_trials])
+    trials = results.trial_table(rounds, target)
+    configs = results.config_table(trials)
+    verdict = results.verdict(configs, target, done)
     if args.json:
-        print(configs.to_json(orient="records"))
+        environments = {t["id"]: t.get("environment") for t in stored_trials}
+        trial_rows = json.loads(trials.to_json(orient="records")) if not trials.empty else []
+        for row in trial_rows:
+            row["environment"] = environments.get(row["trial_id"])
+        output = {
+            "target": target,
+            "trials_total": done.total,
+            "trials_finished": done.finished,
+            "trials_open": done.open,
+            "preliminary": done.preliminary,
+            "verdict": verdict,
+            "configurations": json.loads(configs.to_json(orient="records"))
+            if not configs.empty
+            else [],
+            "trials": trial_rows,
+        }
+        print(json.dumps(output))
         return 0
     if configs.empty:
         print("no measured rounds yet")
         return 0
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        shown = configs[results.summary_columns(configs)]
-        print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(results.display_table(configs).to_string(index=False))
     label = "no target set" if target is None else f"target {target:.1%}"
-    print(f"({label}; labels_to_target is the mean over trials that reached it)")
-    print(results.verdict(configs, target))
+    print(
+        f"({label}; labels to target is the median over finished trials, a trial that "
+        "never reached the target counting as needing more labels than any that did; "
+        "partial (cancelled, failed, running) trials are left out)"
+    )
+    print(verdict)
     return 0
 
 

@@ -68,6 +68,7 @@ Image folder policy
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import warnings
@@ -86,7 +87,14 @@ from al_core.errors import DatasetError
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-__all__ = ["BUILTIN_DATASETS", "Dataset", "builtin_class_names", "load_dataset", "load_images"]
+__all__ = [
+    "BUILTIN_DATASETS",
+    "Dataset",
+    "builtin_class_names",
+    "load_dataset",
+    "load_images",
+    "repeat_pool",
+]
 
 BUILTIN_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
 
@@ -149,7 +157,7 @@ _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _VALID_SOURCES = (*BUILTIN_DATASETS, "npz:PATH", "folder:PATH")
 # Independent random streams, so that e.g. the test subset does not move when
 # pool_size changes.
-_TEST_STREAM, _VAL_STREAM, _POOL_STREAM = 1, 2, 3
+_TEST_STREAM, _VAL_STREAM, _POOL_STREAM, _REPEAT_STREAM = 1, 2, 3, 4
 # (images, labels) of one split before conversion: uint8 / float, any int labels.
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -176,6 +184,9 @@ class Dataset:
         ``val_size`` is 0. Disjoint from the pool.
     skipped : tuple of str
         Files skipped while loading an image folder, each ``"path: reason"``.
+    pool_source : np.ndarray or None
+        ``(n_pool,)`` int64: the source image each pool row was made from, for a
+        redundant pool (:func:`repeat_pool`); None when every row is its own source.
     """
 
     name: str
@@ -187,6 +198,7 @@ class Dataset:
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
     skipped: tuple[str, ...] = ()
+    pool_source: np.ndarray | None = None
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -668,14 +680,99 @@ def _keras_error(name: str, exc: Exception) -> DatasetError:
 # ------------------------------------------------------------------------ npz
 
 
-def _load_npz(path: Path) -> tuple[Split, Split, tuple[str, ...]]:
-    """Read and check an ``.npz`` archive: ``(train, test, class_names)``."""
+DEFAULT_MAX_NPZ_MB = 1024
+"""Default limit on the arrays of an ``.npz`` archive, in MiB, as their headers declare
+them. Sized for the 2-core, 23 GB machine this was built on: 1 GiB of uint8 pixels
+becomes 4 GiB as float32, plus the copies of the split."""
+
+
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def npz_size_limit() -> int:
+    """The largest total array size (bytes) an ``.npz`` archive may declare:
+    ``$AL_MAX_NPZ_MB`` MiB when set, else :data:`DEFAULT_MAX_NPZ_MB`."""
+    text = os.environ.get("AL_MAX_NPZ_MB", "").strip()
+    if not text:
+        return DEFAULT_MAX_NPZ_MB * 2**20
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = -1.0
+    if not megabytes > 0:
+        raise DatasetError(f"AL_MAX_NPZ_MB must be a number of megabytes > 0, got {text!r}")
+    return int(megabytes * 2**20)
+
+
+def npz_declared_arrays(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array in an ``.npz`` archive, read from the ``.npy``
+    headers of its members without loading any array data.
+
+    Raises
+    ------
+    DatasetError
+        A member is not a ``.npy`` file or its header is unreadable.
+    """
+    declared = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise DatasetError(
+                        f"{path} holds {info.filename!r}, not a NumPy array; save the "
+                        "archive with numpy.savez"
+                    )
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version not in _NPY_HEADER_READERS:
+                        raise DatasetError(
+                            f"{path}: {info.filename} is a .npy file of version {version}, "
+                            "which this program does not read; save it with numpy.savez"
+                        )
+                    shape, _, dtype = _NPY_HEADER_READERS[version](member)
+                declared[info.filename[: -len(".npy")]] = (tuple(shape), dtype)
+    except DatasetError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DatasetError(f"{path} is a corrupt .npz archive ({exc}); save it again") from exc
+    return declared
+
+
+def _check_npz_size(path: Path, limit: int) -> None:
+    """Refuse an archive whose arrays would take more than ``limit`` bytes once loaded."""
+    declared = npz_declared_arrays(path)
+    sizes = {
+        name: int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+        for name, (shape, dtype) in declared.items()
+    }
+    total = sum(sizes.values())
+    if total > limit:
+        biggest = max(sizes, key=sizes.__getitem__)
+        shape, dtype = declared[biggest]
+        raise DatasetError(
+            f"{path} declares {total / 2**20:,.0f} MiB of arrays ({biggest}: {shape} "
+            f"{dtype}), over the limit of {limit / 2**20:,.4g} MiB; nothing was loaded. "
+            "Use a smaller archive, or raise the limit with AL_MAX_NPZ_MB if this machine "
+            "has the memory."
+        )
+
+
+def _load_npz(path: Path, max_bytes: int | None = None) -> tuple[Split, Split, tuple[str, ...]]:
+    """Read and check an ``.npz`` archive: ``(train, test, class_names)``.
+
+    The arrays' sizes are checked from the archive's headers first, against
+    ``max_bytes`` (default :func:`npz_size_limit`).
+    """
     if not path.is_file():
         raise DatasetError(f"npz file {path} does not exist: check the path")
     if not zipfile.is_zipfile(path):
         raise DatasetError(
             f"{path} is not an .npz archive (not a zip file): save it with numpy.savez"
         )
+    _check_npz_size(path, npz_size_limit() if max_bytes is None else max_bytes)
     arrays = _read_npz_arrays(path)
     x_train, y_train = _check_npz_split(arrays["x_train"], arrays["y_train"], "train", path)
     x_test, y_test = _check_npz_split(arrays["x_test"], arrays["y_test"], "test", path)
@@ -831,10 +928,24 @@ def _check_classes(
     counts = np.bincount(y, minlength=len(class_dirs))
     empty = [class_dirs[i].name for i in np.flatnonzero(counts == 0)]
     if empty:
+        theirs = [s for s in skipped if s.split("/", 1)[0] in empty]
         raise DatasetError(
             f"class folder(s) {', '.join(empty)} in {root} hold no readable image; add "
-            "images or remove the folder (see the skipped files for the reasons)"
+            "images or remove the folder. Skipped there:\n" + format_skipped(theirs)
         )
+
+
+SKIPPED_SHOWN = 10
+"""How many skipped files a message lists before "and N more"."""
+
+
+def format_skipped(skipped: Sequence[str], limit: int = SKIPPED_SHOWN) -> str:
+    """Skipped files (``"path: reason"``), one per indented line; past ``limit`` of
+    them, a last line ``"  … and N more"``."""
+    lines = [f"  {entry}" for entry in skipped[:limit]]
+    if len(skipped) > limit:
+        lines.append(f"  … and {len(skipped) - limit} more")
+    return "\n".join(lines)
 
 
 def _display_name(path: Path, root: Path | None) -> str:
@@ -987,3 +1098,77 @@ def _stack(
             img = img.resize(size, resample=method)
         arrays.append(np.asarray(img.convert(mode), dtype=np.uint8))
     return _to_float(np.stack(arrays))
+
+
+# ------------------------------------------------------------------ redundant pool
+
+
+def repeat_pool(dataset: Dataset, repeats: int, noise: float, seed: int = 0) -> Dataset:
+    """A redundant pool: every pool image ``repeats`` times, each copy with Gaussian noise.
+
+    The BatchBALD paper's "Repeated MNIST" is ``repeats=3, noise=0.1``: near-copies
+    that top-k acquisition picks several times per batch. Every copy (the first one
+    too) gets independent noise ``N(0, noise^2)`` per pixel, clipped to ``[0, 1]``.
+    Row ``j * n + i`` is copy ``j`` of pool image ``i``; ``pool_source`` records
+    ``i`` (composed with an existing ``pool_source``). Test and validation images
+    are unchanged. Deterministic given ``seed``. ``repeats=1, noise=0`` returns
+    ``dataset`` itself.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Pool ``(n, H, W, C)`` float32 in ``[0, 1]``.
+    repeats : int
+        Copies of each image, ``>= 1``.
+    noise : float
+        Standard deviation of the pixel noise on ``[0, 1]`` pixels, ``>= 0``.
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    Dataset
+        ``x_pool`` ``(repeats * n, H, W, C)`` float32, ``y_pool`` and
+        ``pool_source`` ``(repeats * n,)`` int64; the name says ``×r, noise σ``.
+
+    Raises
+    ------
+    DatasetError
+        ``repeats < 1`` or not an integer, ``noise`` negative or not finite.
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise DatasetError(
+            f"repeat must be an integer >= 1 (copies of each pool image; 1 = no repeat), "
+            f"got {repeats!r}; the BatchBALD paper's Repeated MNIST uses 3"
+        )
+    try:
+        sigma = float(noise)
+    except (TypeError, ValueError):
+        sigma = float("nan")
+    if not (np.isfinite(sigma) and sigma >= 0):
+        raise DatasetError(
+            f"repeat noise must be a standard deviation >= 0 on [0, 1] pixels, got {noise!r}; "
+            "e.g. 0.1"
+        )
+    if repeats == 1 and sigma == 0:
+        return dataset
+    n = len(dataset.x_pool)
+    rng = _rng(seed, _REPEAT_STREAM)
+    x = np.empty((repeats * n, *dataset.x_pool.shape[1:]), dtype=np.float32)
+    for copy in range(repeats):  # one copy at a time: the noise is n float32 images at most
+        rows = x[copy * n : (copy + 1) * n]
+        rows[...] = dataset.x_pool
+        if sigma:
+            rows += np.float32(sigma) * rng.standard_normal(size=rows.shape, dtype=np.float32)
+    np.clip(x, 0.0, 1.0, out=x)
+    source = np.tile(
+        np.arange(n, dtype=np.int64) if dataset.pool_source is None else dataset.pool_source,
+        repeats,
+    )
+    return dataclasses.replace(
+        dataset,
+        name=f"{dataset.name} ×{repeats}, noise {sigma:g}",
+        x_pool=x,
+        y_pool=np.tile(dataset.y_pool, repeats),
+        pool_source=source,
+    )

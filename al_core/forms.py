@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from al_core.errors import ConfigError
-from al_core.loop import TrialConfig
+from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
 from al_core.runner import EXECUTORS, dataset_for
 
 
@@ -88,8 +88,11 @@ def sweep_request(
     rounds: int | None,
     budget: int | None,
     target: float | None,
-    epochs: int,
+    epochs: int | None = None,
+    min_steps: int | None = None,
     pool_size: int | None = None,
+    repeat: int = 1,
+    repeat_noise: float = 0.0,
     seed: int = 0,
     workers: int = 2,
     executor: str = "local",
@@ -99,10 +102,13 @@ def sweep_request(
 ) -> SweepRequest:
     """Validate the form's values; :class:`ConfigError` names the first problem.
 
+    ``epochs`` / ``min_steps`` of ``None`` take the model's training defaults.
     ``rounds``, ``budget`` and ``pool_size`` of 0 or ``None`` mean "not set"
     (with neither rounds nor budget the loop runs until the pool is used up).
     ``pool_size_of`` gives the pool size of a config's data set (the default
     loads it; a :class:`~al_core.errors.DatasetError` passes through).
+    ``repeat`` / ``repeat_noise``: a redundant pool (each image ``repeat`` times with
+    Gaussian noise; 1 and 0 = off), refused when ``repeat < 1`` or the noise is < 0.
     """
     fraction_values = parse_fractions(fractions)
     if not strategies and any(f > 0 for f in fraction_values):
@@ -118,6 +124,8 @@ def sweep_request(
     base = TrialConfig(
         dataset=dataset.strip(),
         pool_size=pool_size or None,
+        repeat=repeat,
+        repeat_noise=repeat_noise,
         model=model,
         strategy=strategies[0] if strategies else "random",
         fraction=1.0,
@@ -127,7 +135,10 @@ def sweep_request(
         budget=budget or None,
         target=target,
         epochs=epochs,
+        min_steps=min_steps,
         seed=seed,
+        # Monte-Carlo dropout strategies get dropout; the whole grid trains that model.
+        dropout=MC_DROPOUT_DEFAULT if needs_mc_dropout(strategies) else None,
     )
     for strategy in strategies:  # every name, before anything is stored
         base.replace(strategy=strategy)

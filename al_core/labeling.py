@@ -75,7 +75,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from al_core import strategies, uploads
+from al_core import environment, strategies, uploads
 from al_core.datasets import BUILTIN_DATASETS, Dataset, builtin_class_names
 from al_core.errors import ConfigError, DatasetError
 from al_core.loop import ActiveLearner, TrialConfig
@@ -137,7 +137,11 @@ class SessionConfig:
     batch: int = 10
     cold_start: str = "random"
     candidates: int | None = 10_000
-    epochs: int = 20
+    # Training, as in the simulation loop (TrialConfig): None takes the model's
+    # default, filled in on construction so that the stored config says what ran.
+    epochs: int | None = None
+    min_steps: int | None = None
+    learning_rate: float | None = None
     dropout: float = 0.0
     auto_label_k: int = 10
     seed: int = 0
@@ -168,7 +172,9 @@ class SessionConfig:
                 f"{HELD_OUT_EVERY}th label is held out to measure accuracy), got {self.batch}"
             )
         check_model_name(self.model)
-        object.__setattr__(self, "strategy", self.trial_config().strategy)
+        trial = self.trial_config()
+        for name in ("strategy", "epochs", "min_steps", "learning_rate"):
+            object.__setattr__(self, name, getattr(trial, name))
 
     def trial_config(self, initial: Sequence[int] | None = None, **changes: Any) -> TrialConfig:
         """The loop's config for this session (validates model, strategy, sizes).
@@ -189,6 +195,8 @@ class SessionConfig:
             initial_indices=tuple(initial) if initial else None,
             batch=self.batch,
             epochs=self.epochs,
+            min_steps=self.min_steps,
+            learning_rate=self.learning_rate,
             dropout=self.dropout,
             candidates=self.candidates,
             seed=self.seed,
@@ -889,6 +897,7 @@ class SessionWorker:
             selection = learner.query(config.batch)
             top3 = _top3(learner.classifier.predict_proba(pool.x[selection.indices]))
         score_seconds = time.perf_counter() - start
+        store.set_session_environment(self.session_id, environment.capture())
         store.add_session_round(
             self.session_id,
             {
@@ -901,6 +910,7 @@ class SessionWorker:
                 "train_seconds": metrics["train_seconds"],
                 "score_seconds": score_seconds,
                 "epochs": metrics["epochs"],
+                "steps": metrics["steps"],
             },
         )
         self.last_timings = {

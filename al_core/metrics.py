@@ -10,6 +10,11 @@ strictly increasing labeled-set sizes, one per round) and ``accuracy`` (shape
   the mean accuracy over the budget, in ``[0, 1]``.
 - :func:`savings_vs_random` -- fraction of labels a strategy saves against the
   random baseline, over several trials, paired by seed when possible.
+- :func:`censored_median` -- the labels-to-target of a configuration over its
+  trials, counting the trials that never reached the target.
+- :func:`compare_with_random` -- the saving of a configuration against random
+  from those medians, its spread across seed pairs, and whether it is beyond
+  that spread ("within noise" otherwise).
 - :func:`summarize`, :func:`mean_curve` -- NaN-aware mean / std helpers for
   tables and for plotting bands across trials.
 """
@@ -25,8 +30,11 @@ import numpy as np
 from al_core.errors import ConfigError
 
 __all__ = [
+    "Comparison",
     "LabelsToTarget",
     "Savings",
+    "censored_median",
+    "compare_with_random",
     "labels_to_target",
     "mean_curve",
     "normalized_auc",
@@ -210,15 +218,16 @@ def summarize(values: object) -> tuple[float, float, int]:
     Returns
     -------
     (mean, std, n) : tuple of (float, float, int)
-        ``std`` uses ``ddof=1``; it is 0.0 when ``n == 1``. With ``n == 0``
-        both mean and std are NaN.
+        ``std`` uses ``ddof=1``; it is NaN when ``n < 2`` (one value has no
+        spread to measure, which is not the same as no spread). With ``n == 0``
+        the mean is NaN too.
     """
     v = np.asarray(values, dtype=np.float64).ravel()
     v = v[~np.isnan(v)]
     n = int(v.size)
     if n == 0:
         return math.nan, math.nan, 0
-    std = float(v.std(ddof=1)) if n > 1 else 0.0
+    std = float(v.std(ddof=1)) if n > 1 else math.nan
     return float(v.mean()), std, n
 
 
@@ -233,8 +242,8 @@ class Savings:
         random; negative when the strategy needs more labels. NaN when nothing
         could be compared.
     std_fraction : float
-        Spread of that fraction across trials (sample std, ``ddof=1``; 0 with one
-        trial; NaN with none).
+        Spread of that fraction across trials (sample std, ``ddof=1``; NaN with
+        fewer than two: one pair says nothing about the spread).
     labels_saved : float
         Mean ``L_random`` minus mean ``L_strategy`` over the trials compared
         (negative when worse than random).
@@ -358,6 +367,168 @@ def savings_vs_random(
     r_mean = float(rv.mean())
     mean_f, std_f, n = summarize(1.0 - sv / r_mean)
     return Savings(mean_f, std_f, r_mean - float(sv.mean()), n, False, **censored)
+
+
+# --------------------------------------------------------------------------- censored statistics
+
+
+def censored_median(labels: object) -> float:
+    """Median labels-to-target over a configuration's trials, never-reached trials included.
+
+    A trial that never reached the target (NaN) ran out of labels first: it
+    needed *more* labels than it ran, so it counts as larger than every trial
+    that reached the target (the trials of one configuration run the same
+    plan). Dropping such trials instead would make a configuration that fails
+    more often look cheaper.
+
+    Parameters
+    ----------
+    labels : array-like of shape (m,)
+        Labels to target per trial; NaN = not reached.
+
+    Returns
+    -------
+    float
+        The median; NaN ("not reached") when half or more of the trials did not
+        reach the target, or ``m == 0``. With an even ``m`` it is the mean of the
+        two middle values, both of which are then reached trials.
+
+    Raises
+    ------
+    ConfigError
+        Not 1-D, or non-positive label counts.
+    """
+    v = _trials(np.asarray(labels, dtype=np.float64).ravel(), "labels")
+    if v.size == 0:
+        return math.nan
+    ordered = np.sort(np.where(np.isnan(v), np.inf, v))
+    middle = v.size // 2
+    median = ordered[middle] if v.size % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return float(median) if np.isfinite(median) else math.nan
+
+
+#: :attr:`Comparison.outcome` values, from the most to the least informative.
+OUTCOMES = ("fewer", "more", "within noise", "not conclusive", "not comparable")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A configuration against the random baseline at one target accuracy.
+
+    Attributes
+    ----------
+    labels : float
+        :func:`censored_median` of the configuration's trials (NaN: not reached).
+    random_labels : float
+        :func:`censored_median` of the random trials (NaN: not reached).
+    saved_fraction : float
+        ``1 - labels / random_labels``, from exactly those two medians: 0.3 means
+        30 % fewer labels than random, negative means more. NaN when either
+        median is "not reached".
+    pair_savings : tuple of float
+        ``1 - s_i / r_i`` per seed pair where both trials reached the target
+        (without seeds: each reaching trial against the random median).
+    saved_std : float
+        Sample std (``ddof=1``) of ``pair_savings``; NaN with fewer than two.
+    outcome : str
+        ``"fewer"`` / ``"more"`` labels than random, beyond the spread;
+        ``"within noise"`` when ``|saved_fraction| <= saved_std``;
+        ``"not conclusive"`` when the spread is unknown (fewer than two pairs);
+        ``"not comparable"`` when ``saved_fraction`` is NaN.
+    """
+
+    labels: float
+    random_labels: float
+    saved_fraction: float
+    pair_savings: tuple[float, ...]
+    saved_std: float
+    outcome: str
+
+    @property
+    def n_pairs(self) -> int:
+        """Seed pairs (or reaching trials, unpaired) behind :attr:`saved_std`."""
+        return len(self.pair_savings)
+
+
+def compare_with_random(
+    strategy_labels: np.ndarray,
+    random_labels: np.ndarray,
+    *,
+    strategy_seeds: np.ndarray | None = None,
+    random_seeds: np.ndarray | None = None,
+    decimals: int | None = None,
+) -> Comparison:
+    """Compare a configuration's labels-to-target with the random baseline's.
+
+    The saving is computed from the two :func:`censored_median` values, the
+    numbers a results table shows; its spread is that of the per-seed savings
+    ``1 - s_i / r_i`` (trials paired by seed, pairs where both reached the
+    target; unpaired, each reaching strategy trial against the random median).
+    A saving no larger than that spread is "within noise"; with fewer than two
+    pairs the spread is unknown and the comparison "not conclusive". This is a
+    rule of thumb for a handful of seeds, not a significance test.
+
+    Parameters
+    ----------
+    strategy_labels : array of shape (m,)
+        Labels to target of the configuration's trials (NaN = not reached).
+    random_labels : array of shape (q,)
+        Labels to target of the random trials (NaN = not reached).
+    strategy_seeds, random_seeds : arrays of shape (m,) and (q,), optional
+        Seeds of those trials (distinct on each side); pairs share a seed.
+    decimals : int, optional
+        Round both medians to this many decimals first (``0``: whole labels, as a
+        table shows them), so that the saving is the one a reader computes from
+        the table.
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    ConfigError
+        Arrays not 1-D, non-positive label counts, seed arrays of the wrong
+        length or with duplicates.
+    """
+    s = _trials(strategy_labels, "strategy_labels")
+    r = _trials(random_labels, "random_labels")
+    labels, baseline = censored_median(s), censored_median(r)
+    if decimals is not None:
+        labels, baseline = float(np.round(labels, decimals)), float(np.round(baseline, decimals))
+    saved = (
+        1.0 - labels / baseline if math.isfinite(labels) and math.isfinite(baseline) else math.nan
+    )
+    pairs = np.empty(0)
+    if strategy_seeds is not None and random_seeds is not None:
+        ss = _seeds(strategy_seeds, s.size, "strategy_seeds")
+        rs = _seeds(random_seeds, r.size, "random_seeds")
+        common, i_s, i_r = np.intersect1d(ss, rs, assume_unique=True, return_indices=True)
+        if common.size:
+            sv, rv = s[i_s], r[i_r]
+            ok = ~(np.isnan(sv) | np.isnan(rv))
+            pairs = 1.0 - sv[ok] / rv[ok]
+        elif math.isfinite(baseline):
+            pairs = 1.0 - s[~np.isnan(s)] / baseline
+    elif math.isfinite(baseline):
+        pairs = 1.0 - s[~np.isnan(s)] / baseline
+    _, spread, _ = summarize(pairs)
+    if not math.isfinite(saved):
+        outcome = "not comparable"
+    elif not math.isfinite(spread):
+        outcome = "not conclusive"
+    elif abs(saved) <= spread:
+        outcome = "within noise"
+    else:
+        outcome = "fewer" if saved > 0 else "more"
+    return Comparison(
+        labels=labels,
+        random_labels=baseline,
+        saved_fraction=saved,
+        pair_savings=tuple(float(f) for f in pairs),
+        saved_std=spread,
+        outcome=outcome,
+    )
 
 
 # --------------------------------------------------------------------------- mean curve

@@ -26,9 +26,11 @@ thread counts before TensorFlow starts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,8 +134,8 @@ TRANSFER_ALPHA = 0.35
 TRANSFER_MIN_SIZE = 32
 #: Fine-tuning runs at this fraction of the head's learning rate …
 FINE_TUNE_LR_FACTOR = 0.1
-#: … for this fraction of the head's epochs (at least one).
-FINE_TUNE_EPOCH_FACTOR = 0.5
+#: … for this fraction of the head's steps (passes, with patience).
+FINE_TUNE_STEP_FACTOR = 0.5
 
 
 def _transfer_size(input_shape: tuple[int, int, int]) -> tuple[int, int]:
@@ -174,7 +176,17 @@ def check_weights_file(weights: str) -> Path:
 def _load_base_weights(base: keras.Model, weights: str) -> None:
     path = check_weights_file(weights)
     try:
-        base.load_weights(str(path))
+        with warnings.catch_warnings():
+            # Keras 3.15 walks a functional model's `_operations_by_depth` lists too and
+            # warns once per list (about a hundred for MobileNetV2) that the file has no
+            # group for it; the layers in them are loaded through `layers`, every weight
+            # included (tests/test_transfer.py compares them all with the file).
+            warnings.filterwarnings(
+                "ignore",
+                message="Skipping nested container at '_operations_by_depth/",
+                category=UserWarning,
+            )
+            base.load_weights(str(path))
     except Exception as exc:  # Keras raises ValueError, OSError, KeyError … by format
         raise ConfigError(
             f"weights file {str(path)!r} does not fit the transfer base (MobileNetV2, width "
@@ -280,48 +292,161 @@ def build_model(
         # XLA would recompile every fresh model each round; on CPU that costs
         # more than it saves for these small networks.
         jit_compile=False,
+        steps_per_execution=STEPS_PER_EXECUTION,
     )
     return model
+
+
+#: Gradient steps run inside one TensorFlow call (``steps_per_execution``):
+#: with the small networks and labeled sets of active learning, Python's
+#: per-step overhead would otherwise cost more than the arithmetic. A fit's
+#: step count is rounded up to a multiple of it.
+STEPS_PER_EXECUTION = 25
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """Training defaults of one architecture (see :func:`training_defaults`)."""
+
+    epochs: int
+    min_steps: int
+    learning_rate: float
+
+
+#: Per-model defaults, measured with ``benchmarks/training_sanity.py``: enough
+#: steps that every network matches scikit-learn's LogisticRegression on the
+#: same labels from 50 labels up (docs/benchmarks.md, "Training sanity").
+#: Softmax regression is convex but slow to converge with Adam at 1e-3, hence
+#: its larger rate and step floor.
+MODEL_DEFAULTS: dict[str, ModelDefaults] = {
+    "cnn": ModelDefaults(epochs=10, min_steps=300, learning_rate=1e-3),
+    "mlp": ModelDefaults(epochs=20, min_steps=300, learning_rate=1e-3),
+    "softmax": ModelDefaults(epochs=50, min_steps=500, learning_rate=1e-2),
+    "transfer": ModelDefaults(epochs=10, min_steps=200, learning_rate=1e-3),
+}
+
+
+def training_defaults(model: str) -> ModelDefaults:
+    """The default ``epochs``, ``min_steps`` and ``learning_rate`` of ``model``."""
+    return MODEL_DEFAULTS[check_model_name(model)]
+
+
+def defaults_text(setting: str) -> str:
+    """``"cnn 10, mlp 20, …"``: one training setting's default per model (for help texts)."""
+    return ", ".join(f"{name} {getattr(d, setting):g}" for name, d in MODEL_DEFAULTS.items())
+
+
+def fit_steps(n: int, *, epochs: int, min_steps: int, batch_size: int) -> int:
+    """Gradient steps of one fit on ``n`` labels: the training rule, in one place.
+
+    ``max(epochs × ceil(n / batch), min_steps)``, rounded up to a multiple of
+    :data:`STEPS_PER_EXECUTION`. With 20–100 labels an epoch is one to four
+    steps, so ``epochs`` alone would leave small-set models untrained; the step
+    floor ``min_steps`` brings them near convergence, while large labeled sets
+    are trained for ``epochs`` passes as usual.
+    """
+    if n < 1:
+        raise ConfigError("cannot train on an empty labeled set; give at least one label")
+    per_pass = math.ceil(n / min(batch_size, n))
+    steps = max(epochs * per_pass, min_steps)
+    return math.ceil(steps / STEPS_PER_EXECUTION) * STEPS_PER_EXECUTION
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
     """How a classifier is trained each round.
 
-    ``patience`` set: stop after that many epochs without improvement of the
-    monitored loss and restore the best weights (the MNIST protocol's "stop
-    after 10 attempts without improvement"); ``epochs`` is then the cap. The
-    monitored loss is the validation loss when a validation set is given, else
-    the training loss: a labeled validation set is a luxury in active learning
-    and we never take one from the test set.
+    A fit runs :func:`fit_steps` gradient steps: ``epochs`` passes over the
+    labeled set, but never fewer than ``min_steps`` steps (small labeled sets
+    are cycled through, reshuffled each pass). Leaving ``epochs``, ``min_steps``
+    or ``learning_rate`` unset takes the model's default
+    (:data:`MODEL_DEFAULTS`, resolved by :meth:`for_model`).
+
+    ``patience`` set: the fit instead runs pass by pass, stops after that many
+    passes without improvement of the monitored loss (never before
+    ``min_steps`` steps) and restores the best weights (the MNIST protocol's
+    "stop after 10 attempts without improvement"); ``epochs`` is then the cap.
+    The monitored loss is the validation loss when a validation set is given,
+    else the training loss: a labeled validation set is a luxury in active
+    learning and we never take one from the test set.
     """
 
-    epochs: int = 20
+    epochs: int | None = None
     batch_size: int = 32
     patience: int | None = None
-    learning_rate: float = 1e-3
+    learning_rate: float | None = None
     dropout: float = 0.0
+    min_steps: int | None = None
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ConfigError(f"training batch size must be >= 1, got {self.batch_size}")
+        checks = (
+            ("epochs", self.epochs, "--epochs 10"),
+            ("training batch size", self.batch_size, "--train-batch-size 32"),
+            ("min_steps", self.min_steps, "--min-steps 300"),
+        )
+        for name, value, example in checks:
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}; e.g. {example}")
         if self.patience is not None and self.patience < 1:
-            raise ConfigError(f"patience must be >= 1 (or unset), got {self.patience}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning rate must be > 0, got {self.learning_rate}")
+            raise ConfigError(
+                f"patience must be >= 1 (or unset), got {self.patience}; e.g. --patience 10"
+            )
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ConfigError(
+                f"learning rate must be > 0, got {self.learning_rate}; e.g. --learning-rate 0.001"
+            )
         if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}; e.g. --dropout 0.5")
+
+    def for_model(self, model: str) -> TrainingConfig:
+        """A copy with every unset setting filled in from ``model``'s defaults."""
+        defaults = training_defaults(model)
+        return dataclasses.replace(
+            self,
+            epochs=defaults.epochs if self.epochs is None else self.epochs,
+            min_steps=defaults.min_steps if self.min_steps is None else self.min_steps,
+            learning_rate=(
+                defaults.learning_rate if self.learning_rate is None else self.learning_rate
+            ),
+        )
+
+    def steps_for(self, n: int) -> int:
+        """Gradient steps of a fit on ``n`` labels (settings must be resolved)."""
+        assert self.epochs is not None and self.min_steps is not None, "call for_model first"
+        return fit_steps(
+            n, epochs=self.epochs, min_steps=self.min_steps, batch_size=self.batch_size
+        )
 
 
 @dataclass(frozen=True)
 class FitResult:
-    """What one training run did."""
+    """What one training run did: passes over the labeled set, gradient steps, time."""
 
     epochs: int
+    steps: int
     seconds: float
     final_loss: float
+
+
+def _repeated_batches(x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> Any:
+    """An endless ``tf.data`` stream of ``batch``-sized batches of ``(x, y)``,
+    reshuffled (deterministically, from ``seed``) at every pass."""
+    import tensorflow as tf
+
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(batch)
+    )
+
+
+def _scaled(value: int, factor: float, whole_executions: bool) -> int:
+    """``value × factor``, at least 1 (a multiple of STEPS_PER_EXECUTION for steps)."""
+    unit = STEPS_PER_EXECUTION if whole_executions else 1
+    return max(unit, math.ceil(value * factor / unit) * unit)
 
 
 class Classifier:
@@ -363,7 +488,7 @@ class Classifier:
     ) -> None:
         import keras
 
-        self.training = training or TrainingConfig()
+        self.training = (training or TrainingConfig()).for_model(model_name)
         self.num_classes = num_classes
         self.model = build_model(
             model_name,
@@ -407,29 +532,54 @@ class Classifier:
         fit_seed: int = 0,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> FitResult:
-        """Reset, then train on ``x`` (n, H, W, C) float32 and ``y`` (n,) int."""
+        """Reset, then train on ``x`` (n, H, W, C) float32 and ``y`` (n,) int.
+
+        Runs ``training.steps_for(n)`` gradient steps over the labeled set,
+        reshuffled on every pass with ``fit_seed`` (see :class:`TrainingConfig`
+        for the rule and for early stopping with ``patience``).
+        """
         import keras
 
         if len(x) == 0:
             raise ConfigError("cannot train on an empty labeled set; give at least one label")
         self.reset()
         keras.utils.set_random_seed(fit_seed)
-        callbacks = []
-        if self.training.patience is not None:
-            callbacks.append(
+        training = self.training
+        n = len(x)
+        batch = min(training.batch_size, n)
+        steps = training.steps_for(n)
+        per_pass = math.ceil(n / batch)
+        batches = _repeated_batches(x, y, batch, fit_seed)
+        if training.patience is None:
+            # One Keras epoch of all the steps: per-epoch overhead would dominate
+            # when a pass over 20 labels is a single step.
+            schedule = {"epochs": 1, "steps_per_epoch": steps}
+            callbacks = []
+            validation = None
+        else:
+            # Pass by pass (rounded up to whole executions), stopping on the
+            # monitored loss once the step floor is reached.
+            pass_steps = math.ceil(per_pass / STEPS_PER_EXECUTION) * STEPS_PER_EXECUTION
+            floor_passes = math.ceil(training.min_steps / pass_steps)
+            schedule = {
+                "epochs": max(training.epochs, floor_passes),
+                "steps_per_epoch": pass_steps,
+            }
+            callbacks = [
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss" if validation is not None else "loss",
-                    patience=self.training.patience,
+                    patience=training.patience,
                     restore_best_weights=True,
+                    start_from_epoch=floor_passes - 1,
                 )
-            )
+            ]
         start = time.perf_counter()
-        phases = [(self._optimizers[0], self.training.epochs)]
+        phases = [(self._optimizers[0], 1.0)]
         if self._base is not None:
-            fine_epochs = max(1, math.floor(self.training.epochs * FINE_TUNE_EPOCH_FACTOR))
-            phases.append((self._optimizers[1], fine_epochs))
+            phases.append((self._optimizers[1], FINE_TUNE_STEP_FACTOR))
         losses: list[float] = []
-        for phase, (optimizer, epochs) in enumerate(phases):
+        steps_run = 0
+        for phase, (optimizer, factor) in enumerate(phases):
             if self._base is not None:
                 # Changing what is trainable needs a fresh compile (and trace).
                 set_base_trainable(self._base, phase == 1)
@@ -438,22 +588,31 @@ class Classifier:
                     loss="sparse_categorical_crossentropy",
                     metrics=["accuracy"],
                     jit_compile=False,
+                    steps_per_execution=STEPS_PER_EXECUTION,
                 )
+            phase_schedule = dict(schedule)
+            if factor != 1.0:
+                key = "steps_per_epoch" if training.patience is None else "epochs"
+                phase_schedule[key] = _scaled(schedule[key], factor, key == "steps_per_epoch")
             history = self.model.fit(
-                x,
-                y,
-                epochs=epochs,
-                batch_size=self.training.batch_size,
+                batches,
                 validation_data=validation,
                 callbacks=callbacks,
-                shuffle=True,
                 verbose=0,
+                **phase_schedule,
             )
-            losses += history.history.get("loss", [])
+            phase_losses = history.history.get("loss", [])
+            losses += phase_losses
+            steps_run += len(phase_losses) * phase_schedule["steps_per_epoch"]
         seconds = time.perf_counter() - start
         self.trained = True
         final_loss = float(losses[-1]) if losses else float("nan")
-        return FitResult(epochs=len(losses), seconds=seconds, final_loss=final_loss)
+        return FitResult(
+            epochs=math.ceil(steps_run / per_pass),
+            steps=steps_run,
+            seconds=seconds,
+            final_loss=final_loss,
+        )
 
     def predict_proba(self, x: np.ndarray, *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """Class probabilities (n, K) float32 for images ``x`` (n, H, W, C)."""

@@ -68,7 +68,8 @@ from typing import Any
 
 import psutil
 
-from al_core.datasets import Dataset, load_dataset
+from al_core import environment
+from al_core.datasets import Dataset, load_dataset, repeat_pool
 from al_core.errors import ALError, ConfigError, StoreError
 from al_core.loop import LoopResult, RoundRecord, TrialConfig, run_loop
 from al_core.store import REPO_ROOT, Store, TrialSpec, claim_stop_reason
@@ -87,7 +88,9 @@ def plan_trials(
     """Expand a grid into trial specs, one per (strategy, fraction, seed).
 
     Seeds are ``base.seed, base.seed + 1, …`` (``trials`` of them), the same for
-    every configuration so comparisons can be paired by seed. A fraction of 0
+    every configuration so comparisons can be paired by seed. Specs come seed by
+    seed (every configuration's first seed before any second seed): the order in
+    which runners claim them. A fraction of 0
     is the random baseline whatever the strategy, so it appears once (as
     strategy ``random``); with ``baseline`` it is added when missing.
     """
@@ -102,9 +105,12 @@ def plan_trials(
             configs[(config.strategy, config.fraction)] = None
     if baseline:
         configs.setdefault(("random", 0.0), None)
+    # Seed-major (round-robin over configurations): runners claim trials in this
+    # order, so every configuration has a measured curve after the first pass
+    # instead of the last configuration arriving at the very end.
     specs = []
-    for strategy, fraction in sorted(configs, key=lambda c: (c[1], c[0])):
-        for seed in range(base.seed, base.seed + trials):
+    for seed in range(base.seed, base.seed + trials):
+        for strategy, fraction in sorted(configs, key=lambda c: (c[1], c[0])):
             config = base.replace(strategy=strategy, fraction=fraction, seed=seed)
             specs.append(TrialSpec(strategy, fraction, seed, config.to_dict()))
     return specs
@@ -138,18 +144,34 @@ def create_experiment(
 
 @functools.lru_cache(maxsize=2)
 def cached_dataset(
-    source: str, pool_size: int | None, test_size: int | None, val_size: int, seed: int
+    source: str,
+    pool_size: int | None,
+    test_size: int | None,
+    val_size: int,
+    seed: int,
+    repeat: int = 1,
+    repeat_noise: float = 0.0,
 ) -> Dataset:
-    """Load a data set once per process: every trial of a sweep shares it."""
-    return load_dataset(
+    """Load a data set once per process: every trial of a sweep shares it.
+
+    ``repeat`` / ``repeat_noise`` make it a redundant pool (:func:`repeat_pool`).
+    """
+    dataset = load_dataset(
         source, pool_size=pool_size, test_size=test_size, val_size=val_size, seed=seed
     )
+    return repeat_pool(dataset, repeat, repeat_noise, seed)
 
 
 def dataset_for(config: TrialConfig) -> Dataset:
     """The data set a trial config names (cached)."""
     return cached_dataset(
-        config.dataset, config.pool_size, config.test_size, config.val_size, config.data_seed
+        config.dataset,
+        config.pool_size,
+        config.test_size,
+        config.val_size,
+        config.data_seed,
+        config.repeat,
+        config.repeat_noise,
     )
 
 
@@ -177,11 +199,13 @@ def run_trial(
     try:
         result = run_loop(dataset_for(config), config, on_round=record, should_stop=should_stop)
     except Exception as exc:
+        store.set_trial_environment(trial_id, environment.capture())
         store.set_trial_status(
             trial_id, "failed", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         )
         raise
     status = "cancelled" if result.stop_reason == "cancelled" else "done"
+    store.set_trial_environment(trial_id, environment.capture())
     store.set_trial_status(trial_id, status, stop_reason=result.stop_reason)
     return result
 
@@ -298,6 +322,35 @@ PRESETS: dict[str, Preset] = {
             (0.0, 1.0),
             3,
         ),
+        Preset(
+            "repeated-mnist",
+            "Why batches need diversity (the BatchBALD paper's Repeated MNIST): 2,000 MNIST "
+            "images, each 3 times with pixel noise 0.1 (6,000 pool rows), dropout CNN, 20 "
+            "balanced labels then 15 batches of 10; BALD top-k vs BatchBALD vs random, 20 MC "
+            "samples over 2,000 candidates per round, 3 trials. Results show the curves and "
+            "how many queried images were near-copies per round.",
+            TrialConfig(
+                dataset="mnist",
+                pool_size=2000,
+                test_size=1000,
+                repeat=3,
+                repeat_noise=0.1,
+                model="cnn",
+                dropout=0.5,
+                strategy="batchbald",
+                initial=20,
+                initial_mode="balanced",
+                batch=10,
+                rounds=15,
+                epochs=30,
+                candidates=2000,
+                mc_samples=20,
+                target=0.9,
+            ),
+            ("bald", "batchbald"),
+            (0.0, 1.0),
+            3,
+        ),
     )
 }
 
@@ -366,39 +419,50 @@ def planned_rounds(config: dict[str, Any]) -> int | None:
     return min(bounds) + int(config.get("auto_label_steps") or 0)
 
 
+#: Trial statuses that still change; an experiment with none is finished.
+OPEN_TRIAL_STATUSES = ("queued", "running")
+
+
 def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
     """Where an experiment stands, from one query.
 
     Returns ``status``, trial counts (``trials``, ``done``, ``running``,
-    ``failed``, ``queued``, ``cancelled``), ``percent`` (finished trials count
-    whole, running ones by rounds done), ``eta_seconds`` (remaining rounds ×
-    measured seconds per round ÷ trials running; ``None`` before the first
-    measured round, 0 when nothing is left) and ``trials_detail``: per trial
-    ``trial_id``, ``strategy``, ``fraction``, ``seed``, ``status``, ``round``
-    (rounds stored), ``rounds_total`` (or ``None`` when unknown) and ``error``.
+    ``failed``, ``queued``, ``cancelled``), ``finished`` (no trial queued or
+    running: nothing will change), ``percent`` (finished trials count whole,
+    running ones by rounds stored), ``eta_seconds`` and ``trials_detail``: per
+    trial ``trial_id``, ``strategy``, ``fraction``, ``seed``, ``status``,
+    ``round`` (index of its last stored round: 0 is the fit on the initial
+    labels; ``None`` before it), ``rounds_total`` (index of its last planned
+    round, ``None`` when unknown) and ``error``.
+
+    ``eta_seconds`` is ``None`` once finished, and while estimating: before any
+    trial has finished, because the first rounds include starting workers and
+    importing TensorFlow and later rounds train on more labels, so early round
+    paces mislead (a 1.5-minute run once showed 5 minutes). Then it is the
+    remaining work (queued trials whole, running ones by the share of rounds
+    left) × the mean seconds a finished trial took (``finished_at -
+    started_at``) ÷ the trials running at once (at least one).
     """
     experiment = store.experiment(experiment_id)
     rows = store.trial_progress(experiment_id)
     counts = Counter(row["status"] for row in rows)
     finished_lengths = [r["rounds_done"] for r in rows if r["status"] == "done"]
     fallback_total = max(finished_lengths) if finished_lengths else None
-    details, round_seconds = [], []
-    work_done, remaining_rounds = 0.0, 0
+    details, trial_seconds = [], []
+    work_done, work_left = 0.0, 0.0
     for row in rows:
-        total = row["rounds_done"] if row["status"] == "done" else planned_rounds(row["config"])
-        total = total if total is not None else fallback_total
+        points = row["rounds_done"] if row["status"] == "done" else planned_rounds(row["config"])
+        points = points if points is not None else fallback_total
+        share = min(row["rounds_done"] / points, 0.99) if points else 0.0
         if row["status"] in ("done", "failed", "cancelled"):
             work_done += 1.0
-        elif row["status"] == "running" and total:
-            work_done += min(row["rounds_done"] / total, 0.99)
-        if row["status"] in ("queued", "running"):
-            if total is None:
-                remaining_rounds = -1 if remaining_rounds >= 0 else remaining_rounds
-            elif remaining_rounds >= 0:
-                remaining_rounds += max(total - row["rounds_done"], 0)
-        if row["rounds_done"] and row["started_at"] and row["last_round_at"]:
-            span = row["last_round_at"] - row["started_at"]
-            round_seconds.append(span / row["rounds_done"])
+        elif row["status"] == "running":
+            work_done += share
+            work_left += 1.0 - share
+        else:
+            work_left += 1.0
+        if row["status"] == "done" and row["started_at"] and row["finished_at"]:
+            trial_seconds.append(row["finished_at"] - row["started_at"])
         details.append(
             {
                 "trial_id": row["id"],
@@ -406,19 +470,16 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
                 "fraction": row["fraction"],
                 "seed": row["seed"],
                 "status": row["status"],
-                "round": row["rounds_done"],
-                "rounds_total": total,
+                "round": row["rounds_done"] - 1 if row["rounds_done"] else None,
+                "rounds_total": None if points is None else points - 1,
                 "error": row["error"],
             }
         )
-    open_trials = counts["queued"] + counts["running"]
-    if open_trials == 0:
-        eta: float | None = 0.0
-    elif round_seconds and remaining_rounds >= 0:
-        per_round = sum(round_seconds) / len(round_seconds)
-        eta = remaining_rounds * per_round / max(counts["running"], 1)
-    else:
-        eta = None
+    open_trials = sum(counts[s] for s in OPEN_TRIAL_STATUSES)
+    eta: float | None = None
+    if open_trials and trial_seconds:
+        per_trial = sum(trial_seconds) / len(trial_seconds)
+        eta = work_left * per_trial / max(counts["running"], 1)
     return {
         "status": experiment["status"],
         "trials": len(rows),
@@ -427,6 +488,7 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
         "failed": counts["failed"],
         "queued": counts["queued"],
         "cancelled": counts["cancelled"],
+        "finished": open_trials == 0,
         "percent": 100.0 * work_done / len(rows) if rows else 100.0,
         "eta_seconds": eta,
         "trials_detail": details,
@@ -610,6 +672,8 @@ class TrialOutcome:
     peak_rss_bytes: int
     seconds: float
     pid: int
+    #: :func:`al_core.environment.capture` in the worker: CPU, threads, versions.
+    environment: dict[str, Any] | None = None
 
 
 def _start_worker(threads: int | None, runner_pid: int | None = None) -> None:
@@ -674,6 +738,7 @@ def execute_trial(task: TrialTask) -> TrialOutcome:
         peak_rss_bytes=max(peak, process.memory_info().rss),
         seconds=time.perf_counter() - started,
         pid=os.getpid(),
+        environment=environment.capture(),
     )
 
 
@@ -924,6 +989,8 @@ class Runner:
             self._ingest(job, outcome.rounds)
             self.outcomes[job.trial_id] = outcome
             stop_reason = outcome.stop_reason
+            if outcome.environment is not None and not job.claim_lost:
+                self.store.set_trial_environment(job.trial_id, outcome.environment)
             if outcome.stopped_because is None:
                 status = "done"
             elif outcome.stopped_because == "cancelled":

@@ -207,6 +207,8 @@ ROUND_COLUMNS = (
     "queried_scores",
     "queried_accuracy",
     "agreement",
+    "redundant",
+    "steps",
 )
 
 
@@ -214,6 +216,14 @@ def default_db_path() -> Path:
     """``$AL_DATA_DIR/al.sqlite3`` when set, else ``data/al.sqlite3`` in the repository."""
     data_dir = os.environ.get("AL_DATA_DIR")
     return (Path(data_dir) if data_dir else REPO_ROOT / "data") / DB_FILENAME
+
+
+def _read_only_here(path: Path) -> bool:
+    """Whether an existing database file cannot be written by this process: the file,
+    or its folder (SQLite writes its journal there), is not writable."""
+    if not path.is_file():
+        return False
+    return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK))
 
 
 @dataclass(frozen=True)
@@ -230,7 +240,7 @@ def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
     if row is None:
         return None
     data = dict(row)
-    for key in ("config",):
+    for key in ("config", "environment"):
         if key in data and isinstance(data[key], str):
             data[key] = json.loads(data[key])
     for key in ("queried", "queried_scores"):
@@ -254,6 +264,10 @@ class Store:
         self.timeout = timeout
         if self.path.is_dir():
             raise StoreError(f"{self.path} is a folder; give the path of a database file")
+        self.read_only = _read_only_here(self.path)
+        if self.read_only:
+            self.conn = self._connect_read_only()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
@@ -269,8 +283,44 @@ class Store:
             self.conn.close()
             raise self._explain(exc) from exc
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open an existing database that this process may not write (a read-only file
+        or folder): reading works, every write fails with a :class:`StoreError`.
+
+        SQLite's read-only mode (``mode=ro``) still needs the WAL's ``-shm`` file; in a
+        folder where it cannot be created, the file is opened ``immutable=1`` (no
+        locking: in a folder nobody here may write to, no writer of ours can be active).
+        """
+        last: sqlite3.Error | None = None
+        for flags in ("mode=ro", "mode=ro&immutable=1"):
+            uri = f"{self.path.resolve().as_uri()}?{flags}"
+            try:
+                conn = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
+                conn.row_factory = sqlite3.Row
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                last = exc
+                continue
+            if version != SCHEMA_VERSION:
+                conn.close()
+                raise StoreError(
+                    f"{self.path} has schema version {version}, this program reads "
+                    f"{SCHEMA_VERSION}, and it cannot upgrade it: the database (or its folder) "
+                    "is read-only. Open it once with write access, or copy it to a writable "
+                    "folder and pass --db."
+                )
+            return conn
+        assert last is not None
+        raise self._explain(last) from last
+
     def _explain(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
+        if "readonly" in text or "read-only" in text:
+            return StoreError(
+                f"{self.path} is read-only here (the file or its folder cannot be written "
+                "by this user): reading works, this command needs to write. Nothing was "
+                "changed; give write access, or copy the database and pass --db."
+            )
         if "not a database" in text or "malformed" in text:
             return StoreError(
                 f"{self.path} is not a readable SQLite database ({text}); it is corrupt or "
@@ -304,6 +354,8 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error)."""
+        if self.read_only:  # refuse before anything starts, with the reason
+            raise self._explain(sqlite3.OperationalError("attempt to write a readonly database"))
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -413,6 +465,14 @@ class Store:
         ).fetchall()
         return [_row(r) for r in rows]  # type: ignore[misc]
 
+    def set_trial_environment(self, trial_id: int, environment: dict[str, Any]) -> None:
+        """Store what a trial ran on (:func:`al_core.environment.capture`), as JSON."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE trials SET environment = ? WHERE id = ?",
+                (json.dumps(environment, sort_keys=True), trial_id),
+            )
+
     def trial(self, trial_id: int) -> dict[str, Any]:
         row = self.conn.execute("SELECT * FROM trials WHERE id = ?", (trial_id,)).fetchone()
         if row is None:
@@ -479,8 +539,8 @@ class Store:
             SELECT t.experiment_id, r.trial_id, t.strategy, t.fraction, t.seed,
                    t.status AS trial_status, r.round, r.phase, r.labeled, r.pseudo_labeled,
                    r.test_accuracy, r.test_loss, r.train_seconds, r.eval_seconds,
-                   r.score_seconds, r.epochs, r.queried_accuracy, r.agreement,
-                   r.queried, r.queried_scores
+                   r.score_seconds, r.epochs, r.steps, r.queried_accuracy, r.agreement,
+                   r.redundant, r.queried, r.queried_scores
             FROM rounds r JOIN trials t ON t.id = r.trial_id
             WHERE t.experiment_id IN ({marks})
             ORDER BY t.experiment_id, t.strategy, t.fraction, t.seed, r.round
@@ -720,6 +780,14 @@ class Store:
                 (name, json.dumps(config, sort_keys=True), time.time()),
             )
         return int(cursor.lastrowid)
+
+    def set_session_environment(self, session_id: int, environment: dict[str, Any]) -> None:
+        """Store what a labeling session's retrains ran on, as JSON (the latest one)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE sessions SET environment = ? WHERE id = ?",
+                (json.dumps(environment, sort_keys=True), session_id),
+            )
 
     def sessions(self) -> list[dict[str, Any]]:
         rows = self.conn.execute(
@@ -1016,6 +1084,7 @@ SESSION_ROUND_COLUMNS = (
     "train_seconds",
     "score_seconds",
     "epochs",
+    "steps",
 )
 
 

@@ -32,9 +32,14 @@ import numpy as np
 
 from al_core.datasets import load_images
 from al_core.errors import DatasetError
-from al_core.store import default_db_path
+from al_core.paths import confine_path
+from al_core.paths import data_root as data_root  # re-exported: the Label page shows it
 
-MAX_UPLOAD_BYTES = int(float(os.environ.get("AL_MAX_UPLOAD_MB", "200")) * 2**20)
+DEFAULT_MAX_UPLOAD_MB = 200
+"""The default upload limit in MB; ``.streamlit/config.toml``'s ``maxUploadSize`` equals it."""
+MAX_UPLOAD_BYTES = int(
+    float(os.environ.get("AL_MAX_UPLOAD_MB", str(DEFAULT_MAX_UPLOAD_MB))) * 2**20
+)
 """Largest zip upload accepted (``AL_MAX_UPLOAD_MB``, default 200 MB)."""
 MAX_UNPACKED_BYTES = 2 * 2**30
 """Largest total size of the files inside an upload, once unpacked."""
@@ -64,28 +69,14 @@ class ImportReport:
         return text
 
 
-def data_root() -> Path:
-    """The folder under which server-side image folders must lie (``$AL_DATA_DIR``)."""
-    return default_db_path().parent.resolve()
-
-
 def resolve_data_folder(path: str | os.PathLike[str], root: Path | None = None) -> Path:
     """An image folder inside the allowed data root, resolved; refuse anything else.
 
-    A relative ``path`` is read relative to the root. Symbolic links are resolved
-    first, so a link pointing outside the root is refused too.
+    The path is confined by :func:`al_core.paths.confine_path` (relative paths read
+    from the root, symbolic links followed first, so a link pointing outside is
+    refused too).
     """
-    root = (root or data_root()).resolve()
-    given = Path(str(path).strip()).expanduser()
-    if not str(path).strip():
-        raise DatasetError("no folder given: type a folder path inside the data root")
-    resolved = (given if given.is_absolute() else root / given).resolve()
-    if not resolved.is_relative_to(root):
-        raise DatasetError(
-            f"folder {path} is outside the allowed data root {root}; only folders under it "
-            "can be read from the server. Copy the images under it (or start the app with "
-            "AL_DATA_DIR set to a folder that holds them)."
-        )
+    resolved = confine_path(path, root)
     if not resolved.is_dir():
         state = "is not a folder" if resolved.exists() else "does not exist"
         raise DatasetError(f"folder {resolved} {state}: check the path")

@@ -11,7 +11,9 @@ import streamlit as st
 from al_core.datasets import BUILTIN_DATASETS
 from al_core.errors import ALError
 from al_core.forms import sweep_request
-from al_core.models import MODELS
+from al_core.loop import needs_mc_dropout
+from al_core.models import MODELS, defaults_text
+from al_core.paths import confine_dataset_source, data_root
 from al_core.runner import (
     EXECUTORS,
     cancel_experiment,
@@ -21,7 +23,7 @@ from al_core.runner import (
     submit_experiment,
 )
 from al_core.store import Store
-from al_core.strategies import SCORERS
+from al_core.strategies import MC_STRATEGIES, SCORERS
 
 REFRESH_SECONDS = 2.0
 MAX_FINISHED_SHOWN = 10
@@ -29,17 +31,36 @@ OTHER_DATASET = "other (npz:PATH or folder:PATH)"
 
 st.title("Experiments")
 
+st.subheader("New sweep: strategies × uncertainty fractions × trials")
+# Outside the form, so that the path box appears as soon as "other" is picked.
+dataset = st.selectbox("Data set", [*BUILTIN_DATASETS, OTHER_DATASET], key="dataset")
+dataset_path = ""
+if dataset == OTHER_DATASET:
+    dataset_path = st.text_input(
+        f"Data set path, inside the data root `{data_root()}`",
+        placeholder="npz:my.npz or folder:images",
+        key="dataset_path",
+    )
+
 with st.form("new_experiment"):
-    st.subheader("New sweep: strategies × uncertainty fractions × trials")
     name = st.text_input("Name (optional)", key="name")
     left, middle, right = st.columns(3)
-    dataset = left.selectbox("Data set", [*BUILTIN_DATASETS, OTHER_DATASET], key="dataset")
-    dataset_path = left.text_input(
-        "Path when 'other'", placeholder="npz:/data/my.npz", key="dataset_path"
+    model = left.selectbox("Model", MODELS, index=MODELS.index("cnn"), key="model")
+    repeat = left.number_input(
+        "Copies of each pool image (1 = off; Repeated MNIST: 3)", value=1, step=1, key="repeat"
     )
-    model = left.selectbox("Model", MODELS, index=MODELS.index("softmax"), key="model")
+    repeat_noise = left.number_input(
+        "Pixel noise σ on each copy (pixels in 0–1; paper: 0.1)",
+        value=0.0,
+        step=0.05,
+        format="%.2f",
+        key="repeat_noise",
+    )
     strategies = middle.multiselect(
-        "Uncertainty strategies", list(SCORERS), default=["margin"], key="strategies"
+        "Uncertainty strategies",
+        [*SCORERS, *MC_STRATEGIES],
+        default=["margin"],
+        key="strategies",
     )
     fractions = middle.text_input(
         "Uncertainty fractions (0 = random, 1 = all by uncertainty)", "0, 0.5, 1", key="fractions"
@@ -54,7 +75,22 @@ with st.form("new_experiment"):
     budget = right.number_input("Label budget (0 = none)", value=0, step=1, key="budget")
     with st.expander("Training, data and runner"):
         a, b, c = st.columns(3)
-        epochs = a.number_input("Epochs per round", value=20, step=1, key="epochs")
+        epochs = a.number_input(
+            "Epochs per fit (empty: the model's default)",
+            value=None,
+            min_value=1,
+            step=1,
+            placeholder=f"model default ({defaults_text('epochs')})",
+            key="epochs",
+        )
+        min_steps = a.number_input(
+            "Gradient steps per fit at least (empty: the model's default)",
+            value=None,
+            min_value=1,
+            step=50,
+            placeholder=f"model default ({defaults_text('min_steps')})",
+            key="min_steps",
+        )
         pool_size = a.number_input(
             "Pool size (0 = whole training split)", value=0, step=1, key="pool_size"
         )
@@ -70,7 +106,10 @@ if submitted:
     try:
         with st.spinner("Checking the settings against the data set…"):
             request = sweep_request(
-                dataset=dataset_path if dataset == OTHER_DATASET else dataset,
+                # A typed path must stay inside $AL_DATA_DIR (the app has no login).
+                dataset=confine_dataset_source(dataset_path)
+                if dataset == OTHER_DATASET
+                else dataset,
                 model=model,
                 strategies=strategies,
                 fractions=fractions,
@@ -80,8 +119,11 @@ if submitted:
                 rounds=int(rounds),
                 budget=int(budget),
                 target=float(target),
-                epochs=int(epochs),
+                epochs=None if epochs is None else int(epochs),
+                min_steps=None if min_steps is None else int(min_steps),
                 pool_size=int(pool_size),
+                repeat=int(repeat),
+                repeat_noise=float(repeat_noise),
                 seed=int(seed),
                 workers=int(workers),
                 executor=executor,
@@ -106,7 +148,13 @@ if submitted:
     except ALError as exc:
         st.error(f"Not launched: {exc}")
     else:
-        st.success(f"Experiment {experiment_id} queued; it runs in the background.")
+        note = (
+            f" Dropout {request.base.dropout:g} is on: {', '.join(request.strategies)} "
+            "score with Monte-Carlo dropout."
+            if needs_mc_dropout(request.strategies)
+            else ""
+        )
+        st.success(f"Experiment {experiment_id} queued; it runs in the background.{note}")
 
 
 def start_runner() -> None:
@@ -115,9 +163,27 @@ def start_runner() -> None:
 
 
 def cancel(experiment_id: int) -> None:
-    """Button callback: runs before the rerun, so the monitor shows the new state."""
+    """Cancel, then rerun the whole page: the form's "queued" message goes away."""
     with Store() as store:
         cancel_experiment(store, experiment_id)
+
+
+#: How a finished experiment's state reads: icon and colour per status.
+STATUS_LOOK = {
+    "done": ":green[:material/check_circle:]",
+    "cancelled": ":orange[:material/cancel:]",
+    "failed": ":red[:material/error:]",
+    "running": ":blue[:material/autorenew:]",
+    "queued": ":gray[:material/schedule:]",
+}
+
+
+def _counts(state: dict) -> str:
+    parts = [f"{state['done']} of {state['trials']} trials done"]
+    parts += [
+        f"{state[key]} {key}" for key in ("running", "queued", "failed", "cancelled") if state[key]
+    ]
+    return " · ".join(parts)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -132,14 +198,17 @@ def monitor() -> None:
         shown = unfinished + finished[:MAX_FINISHED_SHOWN]
         progress = {e["id"]: experiment_progress(store, e["id"]) for e in shown}
     st.subheader("Monitor")
+    queued = sum(progress[e["id"]]["queued"] for e in unfinished)
     if health is not None and health["alive"]:
         st.caption(
-            f"Runner pid {health['pid']}: {health['workers']} {health['executor']} worker(s), "
-            f"heartbeat {health['heartbeat_age']:.0f} s ago."
+            f":green[●] Runner pid {health['pid']}: {health['workers']} {health['executor']} "
+            f"worker(s), heartbeat {health['heartbeat_age']:.0f} s ago."
         )
-    else:
-        st.caption("No runner alive.")
+    elif queued:
+        st.warning(f"{queued} trial(s) are queued but no runner is alive to run them.")
         st.button("Start the runner", key="start_runner", on_click=start_runner)
+    else:
+        st.caption(":gray[○] No runner alive; none is needed: nothing is queued.")
     if not experiments:
         st.info("No experiments yet: launch one with the form above.")
         return
@@ -149,28 +218,38 @@ def monitor() -> None:
     for experiment in shown:
         experiment_id = experiment["id"]
         state = progress[experiment_id]
+        status = state["status"]
         with st.container(border=True):
             title, action = st.columns([5, 1])
-            title.markdown(f"**{experiment_id} · {experiment['name']}** — {state['status']}")
-            if state["status"] in ("queued", "running"):
-                action.button(
-                    "Cancel", key=f"cancel_{experiment_id}", on_click=cancel, args=(experiment_id,)
-                )
-            eta = state["eta_seconds"]
-            st.progress(
-                state["percent"] / 100,
-                text=(
-                    f"{state['done']}/{state['trials']} done · {state['running']} running · "
-                    f"{state['queued']} queued · {state['failed']} failed · "
-                    f"{state['cancelled']} cancelled"
-                    + ("" if eta is None else f" · ETA {eta / 60:.1f} min")
-                ),
+            title.markdown(
+                f"{STATUS_LOOK.get(status, '')} **{experiment_id} · {experiment['name']}** — "
+                f"{status}"
             )
+            if not state["finished"]:
+                if action.button("Cancel", key=f"cancel_{experiment_id}"):
+                    cancel(experiment_id)
+                    st.rerun(scope="app")
+                eta = state["eta_seconds"]
+                left = "estimating time left…" if eta is None else f"about {eta / 60:.1f} min left"
+                st.progress(state["percent"] / 100, text=f"{_counts(state)} · {left}")
+            elif status == "cancelled":
+                st.warning(f"Cancelled: {_counts(state)}. Rounds already measured are kept.")
+            elif status == "failed" or state["failed"]:
+                st.error(f"{status.capitalize()}: {_counts(state)}.")
+            else:
+                st.caption(f"Finished: {_counts(state)}.")
             busy = [t for t in state["trials_detail"] if t["status"] in ("running", "failed")]
             for trial in busy:
-                where = "starting" if trial["round"] is None else f"round {trial['round']}"
-                if trial["round"] is not None and trial["rounds_total"]:
-                    where += f" of {trial['rounds_total']}"
+                # Round 0 is the fit on the initial labels; rounds 1..n add a batch each.
+                if trial["round"] is None:
+                    where = "starting"
+                elif trial["round"] == 0:
+                    where = "initial fit done"
+                else:
+                    where = f"round {trial['round']}"
+                    if trial["rounds_total"] is not None:
+                        where += f" of {trial['rounds_total']}"
+                    where += " done"
                 line = (
                     f"trial {trial['trial_id']} · {trial['strategy']} u = "
                     f"{trial['fraction']:g} · seed {trial['seed']}: {trial['status']}"

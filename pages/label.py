@@ -63,8 +63,17 @@ def _skip(session_id: int, item: str) -> None:
 
 def _undo(session_id: int) -> None:
     with Store() as store:
+        config = labeling.SessionConfig.from_dict(store.session(session_id)["config"])
+        before = {r["item"]: r["label"] for r in store.labels(session_id)}
         undone = labeling.undo(store, session_id)
-    st.session_state["undone"] = undone or ""
+    if undone is None:
+        st.session_state["undone"] = "Nothing to undo in this batch."
+    elif undone in before:
+        st.session_state["undone"] = (
+            f"Undid your answer **{_label_name(config, before[undone])}** for item {undone}."
+        )
+    else:
+        st.session_state["undone"] = f"Undid the skip of item {undone}."
 
 
 def _retrain(session_id: int) -> None:
@@ -79,6 +88,25 @@ def _set_use_pseudo(session_id: int) -> None:
 
 def _label_name(config: labeling.SessionConfig, label: int) -> str:
     return config.class_names[label] if label >= 0 else "not sure"
+
+
+def _button_labels(class_names: list[str], keys: list[str | None]) -> list[str]:
+    """Button labels: the class name; Streamlit shows the shortcut key beside it, so a
+    name that *is* its key ("0" on key 0) becomes "class 0", not "0 0"."""
+    return [
+        f"class {name}" if key is not None and name.strip().lower() == key.lower() else name
+        for name, key in zip(class_names, keys, strict=True)
+    ]
+
+
+def _audit_table(per_class: list[dict]) -> pd.DataFrame:
+    """The audit's rows with agreement as a percentage, "—" for classes without labels."""
+    table = pd.DataFrame(per_class)
+    if "agreement" in table:
+        table["agreement"] = [
+            "—" if a is None or pd.isna(a) else f"{a:.0%}" for a in table["agreement"]
+        ]
+    return table
 
 
 def _select_session() -> None:
@@ -188,7 +216,14 @@ def _labeling_view(session_id: int, config: labeling.SessionConfig) -> None:
                 image = labeling.item_image(store, session_id, batch.current.item)
             except ALError as exc:
                 image_error = str(exc)
+        counts = labeling.counts(store, session_id)
     st.session_state["shown_round"] = None if batch is None else batch.round
+    # Inside the fragment, so the counts follow every answer (not only page reruns).
+    st.caption(
+        f"{counts['human']} labels, {counts['not_sure']} not sure, {counts['pseudo']} pseudo"
+    )
+    if undone := st.session_state.pop("undone", None):
+        st.info(undone, icon=":material/undo:")
     if batch is None:
         st.info("Preparing the first batch in the background…")
         return
@@ -231,13 +266,14 @@ def _labeling_view(session_id: int, config: labeling.SessionConfig) -> None:
                 )
             )
     keys = labeling.shortcut_keys(config.class_names)
+    labels = _button_labels(config.class_names, keys)
     per_row = 5
     for start in range(0, len(config.class_names), per_row):
         columns = st.columns(per_row)
-        for offset, name in enumerate(config.class_names[start : start + per_row]):
+        for offset in range(len(config.class_names[start : start + per_row])):
             k = start + offset
             columns[offset].button(
-                name,
+                labels[k],
                 key=f"class_{k}",
                 on_click=_answer,
                 args=(session_id, current.item, k),
@@ -300,7 +336,6 @@ session_id = session_id if session_id is not None else ids[0]
 with Store() as store:
     row = store.session(session_id)
     config = labeling.SessionConfig.from_dict(row["config"])
-    counts = labeling.counts(store, session_id)
     curve = labeling.learning_curve(store, session_id)
     audit = labeling.audit(store, session_id) if config.source == "builtin" else None
     proposals = labeling.proposals(store, session_id)
@@ -308,8 +343,7 @@ with Store() as store:
 
 st.caption(
     f"{config.dataset or config.source} · model {config.model} · "
-    f"{config.strategy.replace('_', ' ')} · batches of {config.batch} · "
-    f"{counts['human']} labels, {counts['not_sure']} not sure, {counts['pseudo']} pseudo"
+    f"{config.strategy.replace('_', ' ')} · batches of {config.batch}"
 )
 _labeling_view(session_id, config)
 _status_view(session_id)
@@ -333,7 +367,7 @@ if audit is not None:
                 f"You agree with the ground truth on **{audit.agreement:.1%}** of "
                 f"{audit.labeled} labels."
             )
-            st.dataframe(pd.DataFrame(audit.per_class), hide_index=True)
+            st.dataframe(_audit_table(audit.per_class), hide_index=True)
         with Store() as store:
             audit_state = labeling.job_state(store, session_id, "audit")
         if audit_state.status in ("queued", "running"):

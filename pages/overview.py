@@ -52,8 +52,9 @@ def show_expected() -> None:
         format_func=lambda p: f"{p} %",
     )
     expected = results.expected_frame(*results.expected_plan(base), sorted({0.0, percent / 100}))
+    initial, batch, rounds = results.expected_plan(base)
     st.plotly_chart(
-        charts.curves_figure(None, expected),
+        charts.curves_figure(None, expected, labeled_range=(initial, initial + batch * rounds)),
         key="expected_chart",
     )
     st.warning(
@@ -70,13 +71,33 @@ def show_expected() -> None:
 
 with Store() as store:
     experiments = store.experiments()
+choices = results.overview_choices(experiments)
 shown = results.overview_experiment(experiments)
+
+
+def _plan_range(base: dict) -> tuple[float, float]:
+    initial, batch, rounds = results.expected_plan(base)
+    return float(initial), float(initial + batch * rounds)
+
+
+def _touch_slider() -> None:
+    st.session_state["overview_fraction_touched"] = True
+
 
 if shown is None:
     show_expected()
 else:
-    experiment_id = int(shown["id"])
-    live = shown["status"] in ("queued", "running")
+    by_id = {int(e["id"]): e for e in choices}
+    experiment_id = st.selectbox(
+        "Experiment",
+        list(by_id),
+        index=list(by_id).index(int(shown["id"])),
+        # No status in the label: it is read once per page run and would go stale.
+        format_func=lambda i: f"{i} · {by_id[i]['name']}",
+        key="overview_experiment",
+        help="Default: the newest experiment with finished trials.",
+    )
+    live = by_id[experiment_id]["status"] in ("queued", "running")
 
     @st.fragment(run_every=REFRESH_SECONDS if live else None)
     def measured() -> None:
@@ -84,6 +105,7 @@ else:
             experiment = store.experiment(experiment_id)
             progress = experiment_progress(store, experiment_id)
             rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))
+        done = results.completion([t["status"] for t in progress["trials_detail"]])
         st.subheader(f"Experiment {experiment_id}: {experiment['name']}")
         if progress["status"] in ("queued", "running"):
             eta = progress["eta_seconds"]
@@ -91,8 +113,8 @@ else:
                 progress["percent"] / 100,
                 text=(
                     f"{progress['status']}: {progress['done']} of {progress['trials']} trials "
-                    f"done, {progress['running']} running"
-                    + ("" if eta is None else f", about {eta / 60:.0f} min left")
+                    f"done, {progress['running']} running, "
+                    + ("estimating time left…" if eta is None else f"about {eta / 60:.0f} min left")
                 ),
             )
         elif live:  # it finished since the page loaded: redraw without the timer
@@ -101,14 +123,25 @@ else:
         bands = results.curve_bands(rounds)
         fractions = sorted({0.0, *(float(f) for f in experiment["config"].get("fractions", []))})
         configs = results.config_table(results.trial_table(rounds, target))
-        best = results.headline(configs, target)
-        default = best.fraction if best is not None else max(fractions)
+        best = results.headline(configs, target, done)
+        measured_fractions = set(bands["fraction"]) if len(bands) else set()
+        # Start on a fraction that has data: the best one, else the largest measured.
+        if best is not None:
+            default = best.fraction
+        else:
+            default = max((f for f in fractions if f in measured_fractions), default=0.0)
+        key = f"overview_fraction_{experiment_id}"
+        options = [round(f * 100) for f in fractions]
+        if not st.session_state.get("overview_fraction_touched") or (
+            st.session_state.get(key) not in options
+        ):
+            st.session_state[key] = round(default * 100)
         percent = st.select_slider(
             "Uncertainty fraction of each batch",
-            options=[round(f * 100) for f in fractions],
-            value=round(default * 100),
+            options=options,
             format_func=lambda p: f"{p} %",
-            key="overview_fraction",
+            key=key,
+            on_change=_touch_slider,
         )
         chosen = bands[bands["fraction"].isin([0.0, percent / 100])]
         show_expected_curves = st.toggle("Show expected curves (not measured)", value=False)
@@ -120,20 +153,35 @@ else:
             expected = results.expected_frame(*plan, sorted({0.0, percent / 100}))
         if chosen.empty:
             st.info("No measured rounds yet: the first points appear as trials finish rounds.")
-        st.plotly_chart(charts.curves_figure(chosen, expected, target), key="overview_chart")
-        if bands[bands["fraction"] == percent / 100].empty:
+        st.plotly_chart(
+            charts.curves_figure(
+                chosen,
+                expected,
+                target,
+                labeled_range=_plan_range(experiment["config"]["base"]),
+            ),
+            key="overview_chart",
+        )
+        if not chosen.empty and bands[bands["fraction"] == percent / 100].empty:
             st.caption(f"No measured rounds at {percent} % yet.")
+        if done.preliminary:
+            st.info(
+                f"**{done.text().capitalize()}.** The curves are a live preview; "
+                "the figures and the verdict appear when every trial has finished."
+            )
         if best is not None:
             st.metric(
                 f"Labels saved vs random to reach {best.target:.0%} (best fraction)",
-                f"{best.saved_fraction:.0%}",
+                best.claim,
                 border=True,
             )
             st.markdown(f"**{best.text()}**")
-        st.markdown(results.verdict(configs, target))
+        st.markdown(results.verdict(configs, target, done))
         st.caption(
-            "Solid lines: mean over trials; shaded band: ± 1 standard deviation across "
-            "trials (seeds). Open **Results** for every configuration and the tables."
+            "Markers: measured mean over trials (seeds), uncertainty sampling solid and "
+            "coloured by fraction, the random baseline dashed grey; shaded band: ± 1 "
+            "standard deviation across trials; dotted lines: expected — not measured. "
+            "Open **Results** for every configuration and the tables."
         )
 
     measured()

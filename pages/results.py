@@ -29,8 +29,10 @@ if not chosen:
 
 with Store() as store:
     rounds = results.rounds_frame(store.experiment_rounds(chosen))
+    stored_trials = {i: store.trials(i) for i in chosen}
+done = results.completion([t["status"] for i in chosen for t in stored_trials[i]])
 stored_target = next((t for t in (results.experiment_target(by_id[i]) for i in chosen) if t), None)
-left, right = st.columns(2)
+left, middle, right = st.columns(3)
 target = left.number_input(
     "Target test accuracy",
     min_value=0.01,
@@ -39,59 +41,150 @@ target = left.number_input(
     step=0.01,
     format="%.2f",
 )
-show_expected = right.toggle("Show expected curves (not measured)", value=False)
+show_expected = middle.toggle("Show expected curves (not measured)", value=False)
+include_partial = right.toggle(
+    "Include partial trials",
+    value=False,
+    help="Cancelled, failed and still-running trials stop early; by default they are kept "
+    "out of the table's figures and only their curves' previews are drawn.",
+)
+
+trials = results.trial_table(rounds, target)
+configs = results.config_table(trials, include_partial=include_partial)
+all_fractions = sorted(
+    {0.0, *(float(f) for i in chosen for f in by_id[i]["config"].get("fractions", []))}
+)
+best = results.best_active(configs) if not configs.empty else None
+default_fractions = (
+    all_fractions
+    if len(all_fractions) <= 4
+    else sorted({0.0, all_fractions[-1], *([] if best is None else [float(best["fraction"])])})
+)
+shown_fractions = st.multiselect(
+    "Uncertainty fractions shown in the curves",
+    all_fractions,
+    default=default_fractions,
+    format_func=lambda f: f"{f:.0%}" + (" (random)" if f == 0 else ""),
+    help="Colours go from green (small fractions) to dark purple (100 %); random is grey.",
+)
+
+if done.preliminary:
+    st.info(
+        f"**{done.text().capitalize()}.** The curves are a live preview; the table counts "
+        "finished trials only and no verdict is drawn until every trial has finished."
+    )
+elif done.stopped:
+    st.warning(
+        f"{done.stopped} of {done.total} trials were cancelled or failed: they are partial "
+        "and kept out of the figures unless *Include partial trials* is on."
+    )
 
 bands = results.curve_bands(rounds)
-expected = None
+bands = bands[bands["fraction"].isin(shown_fractions)]
 if show_expected:
-    first = by_id[chosen[0]]["config"]
-    plan = results.expected_plan(first["base"], bands["labeled"].max() if len(bands) else None)
-    fractions = sorted({0.0, *(float(f) for f in first.get("fractions", []))})
-    expected = results.expected_frame(*plan, fractions)
     st.caption(
         "Dotted curves are **expected — not measured**: a formula that assumes uncertainty "
-        "sampling helps (`al_core/expected.py`), shown only to compare hope with measurement."
+        "sampling helps (`al_core/expected.py`), shown only to compare hope with measurement; "
+        "each in its fraction's colour."
     )
 if bands.empty:
-    st.info("No measured rounds in these experiments yet.")
-st.plotly_chart(charts.curves_figure(bands, expected, target), key="results_chart")
+    st.info("No measured rounds for these experiments and fractions yet.")
+columns = st.columns(min(len(chosen), 2))
+for position, experiment_id in enumerate(chosen):
+    config = by_id[experiment_id]["config"]
+    own = results.curve_bands(rounds[rounds["experiment_id"] == experiment_id])
+    own = own[own["fraction"].isin(shown_fractions)]
+    initial, batch, planned = results.expected_plan(
+        config["base"], own["labeled"].max() if len(own) else None
+    )
+    expected = None
+    if show_expected:
+        fractions = [
+            f
+            for f in sorted({0.0, *(float(f) for f in config.get("fractions", []))})
+            if f in shown_fractions
+        ]
+        expected = results.expected_frame(initial, batch, planned, fractions) if fractions else None
+    with columns[position % len(columns)]:
+        st.plotly_chart(
+            charts.curves_figure(
+                own,
+                expected,
+                target,
+                title=f"Experiment {experiment_id}: {by_id[experiment_id]['name']}",
+                labeled_range=(initial, initial + batch * planned),
+            ),
+            key=f"results_chart_{experiment_id}",
+        )
 
-configs = results.config_table(results.trial_table(rounds, target))
-st.markdown(f"**{results.verdict(configs, target)}**")
+st.markdown(f"**{results.verdict(configs, target, done)}**")
 
 if not configs.empty:
     st.subheader("Labels to reach the target, savings vs random, final accuracy")
-    table = configs[results.summary_columns(configs)]
+    # A static table: it wraps to the page's width, so no column is cut off.
+    st.table(results.display_table(configs), hide_index=True)
+    st.caption(
+        "Labels to target: the median over the trials, counting a trial that never reached "
+        'the target as needing more labels than any that did; "not reached" when half or '
+        "more never did (› the most labels they ran). Saved vs random: 1 − median ÷ random's "
+        "median, from the two numbers in this table; ± saved: the spread of the same saving "
+        "across seed pairs. A saving no larger than that spread is *within noise*; with "
+        "one seed pair the spread is unknown (*not conclusive*)."
+    )
+    if configs["labels_to_target"].notna().any():
+        st.subheader("How the share of uncertainty sampling changes the labels needed")
+        st.plotly_chart(charts.fraction_figure(configs), key="fraction_chart")
+    else:
+        st.info(
+            f"No configuration reached {target:.0%} in half or more of its trials: there is "
+            "no labels-to-target to plot. Lower the target to compare them."
+        )
+    with st.expander("Every trial: status, labels to target, how it was computed"):
+        st.table(results.trial_display_table(trials), hide_index=True)
+        environments = {t["id"]: t.get("environment") for i in chosen for t in stored_trials[i]}
+        known = {k: v for k, v in environments.items() if v}
+        if known:
+            st.caption("Environment each trial ran in (CPU, threads, library versions):")
+            st.dataframe(results.environment_table(known), hide_index=True, width="stretch")
+        else:
+            st.caption("No environment was recorded for these trials (run before it was).")
+
+redundancy = results.redundancy_table(rounds)
+redundancy = redundancy[redundancy["fraction"].isin(shown_fractions)]
+if not redundancy.empty:
+    st.subheader("Redundant queries: near-copies of images already chosen")
     st.dataframe(
-        table,
+        redundancy[["label", "trials", "rounds", "queried", "redundant", "share", "per_round"]],
         hide_index=True,
+        width="stretch",
         column_config={
-            "experiment_id": st.column_config.NumberColumn("exp"),
-            "fraction": st.column_config.NumberColumn("uncertainty fraction", format="percent"),
-            "reached": st.column_config.NumberColumn("trials reaching target"),
-            "labels_to_target": st.column_config.NumberColumn("labels to target", format="%.0f"),
-            "labels_to_target_std": st.column_config.NumberColumn("± labels", format="%.0f"),
-            "saved_fraction": st.column_config.NumberColumn("saved vs random", format="percent"),
-            "saved_fraction_std": st.column_config.NumberColumn("± saved", format="percent"),
-            "final_accuracy": st.column_config.NumberColumn("final accuracy", format="percent"),
-            "final_accuracy_std": st.column_config.NumberColumn("± final", format="percent"),
-            "auc": st.column_config.NumberColumn("normalized AUC", format="%.3f"),
-            "auto_accuracy": st.column_config.NumberColumn(
-                "accuracy after auto-labeling", format="percent"
-            ),
+            "label": "configuration",
+            "queried": "images queried",
+            "redundant": "near-copies",
+            "share": st.column_config.NumberColumn("share", format="percent"),
+            "per_round": st.column_config.NumberColumn("per round (mean)", format="%.2f"),
         },
     )
     st.caption(
-        "Labels to target: mean over the trials that reached it (interpolated between "
-        "rounds). Savings are paired by seed with the same experiment's random baseline."
+        "A queried image is a near-copy when it comes from the same source image as a "
+        "labeled or earlier-queried one (a redundant pool's copies), or when the model's "
+        "embeddings of the two have cosine similarity at or above the trial's threshold "
+        "(0.99 by default). Summed over the same trials as the curves."
     )
-    st.subheader("How the share of uncertainty sampling changes the labels needed")
-    st.plotly_chart(charts.fraction_figure(configs), key="fraction_chart")
 
-st.download_button(
+left, right = st.columns(2)
+left.download_button(
     "Download rounds (CSV)",
     data=rounds.to_csv(index=False),
     file_name=f"rounds_{'_'.join(str(i) for i in chosen)}.csv",
     mime="text/csv",
     on_click="ignore",
 )
+if not configs.empty:
+    right.download_button(
+        "Download the summary table (CSV)",
+        data=configs[[*results.summary_columns(configs), "partial"]].to_csv(index=False),
+        file_name=f"summary_{'_'.join(str(i) for i in chosen)}.csv",
+        mime="text/csv",
+        on_click="ignore",
+    )

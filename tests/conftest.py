@@ -7,7 +7,11 @@ before anything imports Keras we point ``KERAS_HOME`` at a writable folder whose
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +40,23 @@ def _prepare_keras_home() -> Path:
 
 if "KERAS_HOME" not in os.environ:
     os.environ["KERAS_HOME"] = str(_prepare_keras_home())
+
+# Tests write only to temporary folders: whatever does not name its own database
+# (a page, a CLI call without --db, a child process) gets this one, never the
+# checkout's data/ nor a user's own AL_DATA_DIR. Tests that need their own folder
+# set AL_DATA_DIR themselves (monkeypatch, or the env of a child process).
+os.environ["AL_DATA_DIR"] = tempfile.mkdtemp(prefix="al-tests-data-")
+atexit.register(shutil.rmtree, os.environ["AL_DATA_DIR"], ignore_errors=True)
+CHECKOUT_DB = REPO_ROOT / "data" / "al.sqlite3"
+
+
+@pytest.fixture(autouse=True)
+def _checkout_data_untouched() -> Iterator[None]:
+    """Fail the test that creates a database in the checkout's data/ folder."""
+    existed = CHECKOUT_DB.exists()
+    yield
+    if not existed and CHECKOUT_DB.exists():
+        pytest.fail(f"this test created {CHECKOUT_DB}: tests must write only to temp folders")
 
 
 def require_or_skip(condition: bool, what: str) -> None:

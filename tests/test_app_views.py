@@ -3,8 +3,6 @@ validation and figures (al_core.results / forms / charts; no Streamlit)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,15 +75,16 @@ def test_headline_states_random_best_and_saving_with_spread() -> None:
     configs = results.config_table(results.trial_table(_rounds(CURVES), 0.8))
     best = results.headline(configs, 0.8)
     assert best is not None
-    assert (best.strategy, best.fraction, best.trials) == ("margin", 0.5, 2)
+    assert (best.strategy, best.fraction, best.trials, best.reached) == ("margin", 0.5, 2, 2)
     assert best.random_labels == pytest.approx(40.0)
-    assert best.labels == pytest.approx(25.0)
-    assert best.saved_fraction == pytest.approx(0.375)
-    text = best.text()
-    assert text.startswith(
-        "Labels needed to reach 80%: random 40 ± 0, best fraction 50% (margin) 25 ± 7"
+    assert best.labels == pytest.approx(25.0)  # median of 20 and 30
+    assert best.saved_fraction == pytest.approx(1 - 25 / 40)  # from the two medians
+    assert best.saved_std == pytest.approx(np.std([1 - 20 / 40, 1 - 30 / 40], ddof=1))
+    assert best.outcome == "fewer" and best.claim == "38%"
+    assert best.text() == (
+        "Labels needed to reach 80% (median over trials): random 40 (2 of 2 trials reached "
+        "it), best fraction 50% (margin) 25 (2 of 2): saved 38% ± 18% across seed pairs"
     )
-    assert "saved 38% ± 18%" in text
 
 
 def test_summary_columns_add_auto_labeling_accuracy_only_when_measured() -> None:
@@ -110,12 +109,139 @@ def test_headline_none_when_random_never_reaches_target() -> None:
 def test_headline_reports_a_loss_honestly() -> None:
     worse = {
         ("random", 0.0, 0): [0.5, 0.8, 0.9],
+        ("random", 0.0, 1): [0.5, 0.8, 0.9],
         ("margin", 1.0, 0): [0.5, 0.6, 0.8],
+        ("margin", 1.0, 1): [0.5, 0.65, 0.8],
     }
     configs = results.config_table(results.trial_table(_rounds(worse), 0.8))
     best = results.headline(configs, 0.8)
-    assert best is not None and best.saved_fraction < 0
-    assert "NOT beat random" in results.verdict(configs, 0.8)
+    assert best is not None and best.saved_fraction == pytest.approx(-0.5)
+    assert best.outcome == "more"
+    text = results.verdict(configs, 0.8)
+    assert text.startswith("Active learning did NOT beat random here")
+    assert "needed 50% more labels than random" in text
+
+
+def _cell(configs: pd.DataFrame, fraction: float, column: str) -> str:
+    table = results.display_table(configs)
+    return table.loc[table["uncertainty"] == f"{fraction:.0%}", column].item()
+
+
+# Three seeds each, labels 10, 20, ..., 60. Random reaches 0.8 at 40 labels in every seed.
+# Margin reaches it at 20 and 30 in seeds 0 and 1; seed 2 varies per case below.
+RANDOM3 = {("random", 0.0, s): [0.5, 0.6, 0.7, 0.8, 0.85, 0.9] for s in range(3)}
+
+
+@pytest.mark.parametrize(
+    ("seed2", "median", "reached", "verdict_start", "saved_cell"),
+    [
+        # seed 2 never reaches 0.8: counted as the largest, median = 30 (not 25 = mean of
+        # the two reaching trials, which the old table showed).
+        ([0.5, 0.6, 0.6, 0.7, 0.7, 0.7], "30", "2 of 3", "Best:", "+25%"),
+        # seed 2 reaches at 60: the same median, but a real number for the third pair.
+        ([0.5, 0.6, 0.6, 0.7, 0.7, 0.8], "30", "3 of 3", "Within noise:", "+25%"),
+    ],
+)
+def test_verdict_with_censored_seeds_quotes_the_table(
+    seed2: list, median: str, reached: str, verdict_start: str, saved_cell: str
+) -> None:
+    curves = {
+        **RANDOM3,
+        ("margin", 0.5, 0): [0.5, 0.8, 0.85, 0.9, 0.9, 0.9],
+        ("margin", 0.5, 1): [0.5, 0.7, 0.8, 0.9, 0.9, 0.9],
+        ("margin", 0.5, 2): seed2,
+    }
+    configs = results.config_table(results.trial_table(_rounds(curves), 0.8))
+    assert _cell(configs, 0.5, "labels to target") == median
+    assert _cell(configs, 0.5, "reaching target") == reached
+    assert _cell(configs, 0.5, "saved vs random") == saved_cell
+    # A reader recomputes the saving from the two medians in the table.
+    random_cell = _cell(configs, 0, "labels to target")
+    assert f"{(1 - int(median) / int(random_cell)) * 100:+.0f}%" == saved_cell
+    text = results.verdict(configs, 0.8)
+    assert text.startswith(verdict_start), text
+    # The verdict's figures are the table's cells, not a per-seed-pair average.
+    assert f"{saved_cell.lstrip('+')} fewer" in text
+    assert (
+        f"a median of {median} labels against random's {_cell(configs, 0, 'labels to target')}"
+        in text
+    )
+    assert f"± {_cell(configs, 0.5, '± saved')}" in text
+
+
+def test_half_or_more_never_reaching_is_not_reached_and_gives_no_saving() -> None:
+    curves = {
+        **RANDOM3,
+        ("margin", 0.5, 0): [0.5, 0.8, 0.85, 0.9, 0.9, 0.9],  # reaches at 20: "cheaper"
+        ("margin", 0.5, 1): [0.5, 0.6, 0.6, 0.7, 0.7, 0.7],
+        ("margin", 0.5, 2): [0.5, 0.6, 0.6, 0.7, 0.7, 0.7],
+    }
+    configs = results.config_table(results.trial_table(_rounds(curves), 0.8))
+    assert _cell(configs, 0.5, "labels to target") == "not reached (> 60)"
+    assert _cell(configs, 0.5, "reaching target") == "1 of 3"
+    assert _cell(configs, 0.5, "saved vs random") == "—"
+    assert _cell(configs, 0.5, "fastest – slowest") == "20 – not reached"
+    assert results.headline(configs, 0.8) is None
+    assert results.verdict(configs, 0.8) == (
+        "No active-learning configuration reached 80% in at least half of its trials; "
+        "random needed 40 labels (median)."
+    )
+
+
+def test_one_seed_pair_is_not_conclusive() -> None:
+    one = {("random", 0.0, 0): [0.5, 0.6, 0.8], ("margin", 1.0, 0): [0.5, 0.8, 0.9]}
+    configs = results.config_table(results.trial_table(_rounds(one), 0.8))
+    assert _cell(configs, 1.0, "± saved") == "—"  # not "0%": one pair has no spread
+    assert _cell(configs, 1.0, "verdict") == "not conclusive"
+    assert results.verdict(configs, 0.8).startswith("Not conclusive:")
+    best = results.headline(configs, 0.8)
+    assert best is not None and best.claim == "not conclusive"
+    assert "± 0" not in best.text()
+
+
+def test_tie_is_within_noise() -> None:
+    tie = {**{k: v for k, v in RANDOM3.items() if k[2] < 2}}
+    tie |= {("margin", 0.5, s): curve for (_, _, s), curve in tie.items()}
+    configs = results.config_table(results.trial_table(_rounds(tie), 0.8))
+    assert _cell(configs, 0.5, "saved vs random") == "+0%"
+    assert _cell(configs, 0.5, "verdict") == "within noise"
+    assert results.verdict(configs, 0.8).startswith("Within noise:")
+
+
+def test_no_verdict_or_headline_while_trials_are_open() -> None:
+    configs = results.config_table(results.trial_table(_rounds(CURVES), 0.8))
+    running = results.completion(["done", "done"] + ["running"] * 2 + ["queued"] * 29)
+    assert running.preliminary and running.text() == "preliminary: 2 of 33 trials finished"
+    assert results.verdict(configs, 0.8, running) == (
+        "Preliminary: 2 of 33 trials finished. "
+        "No verdict until every trial of the comparison has finished."
+    )
+    assert results.headline(configs, 0.8, running) is None
+    finished = results.completion(["done"] * 4)
+    assert results.headline(configs, 0.8, finished) is not None
+
+
+def test_partial_trials_are_kept_out_unless_asked_for() -> None:
+    done = _rounds(CURVES)
+    cancelled = _rounds({("margin", 0.5, 2): [0.1, 0.2]}, status="cancelled").assign(trial_id=9)
+    trials = results.trial_table(pd.concat([done, cancelled], ignore_index=True), 0.8)
+    configs = results.config_table(trials)
+    margin = configs[configs["strategy"] == "margin"].iloc[0]
+    assert (margin["trials"], margin["partial"]) == (2, 1)
+    assert margin["final_accuracy"] == pytest.approx(0.9)  # the cancelled 0.2 left out
+    assert _cell(configs, 0.5, "trials") == "2 (+1 partial)"
+    with_partial = results.config_table(trials, include_partial=True)
+    assert with_partial[with_partial["strategy"] == "margin"]["trials"].item() == 3
+    shown = results.trial_display_table(trials)
+    assert shown.loc[shown["trial"] == 9, "status"].item() == "cancelled (partial)"
+
+
+def test_display_table_never_shows_none_or_nan() -> None:
+    curves = {("random", 0.0, 0): [0.5, 0.6], ("margin", 1.0, 0): [0.5, 0.55]}
+    configs = results.config_table(results.trial_table(_rounds(curves), 0.99))
+    text = results.display_table(configs).to_string()
+    assert "None" not in text and "nan" not in text.lower()
+    assert "not reached (> 20)" in text
 
 
 def test_expected_frame_is_synthetic_and_labelled() -> None:
@@ -143,12 +269,15 @@ def test_expected_plan(base: dict, labeled_max: float | None, plan: tuple) -> No
 
 def test_overview_experiment_skips_runs_and_empty_failures() -> None:
     rows = [
+        {"id": 4, "kind": "sweep", "status": "queued", "trials_done": 0},
         {"id": 3, "kind": "run", "status": "done", "trials_done": 1},
         {"id": 2, "kind": "sweep", "status": "failed", "trials_done": 0},
         {"id": 1, "kind": "sweep", "status": "done", "trials_done": 4},
     ]
-    assert results.overview_experiment(rows)["id"] == 1
-    assert results.overview_experiment(rows[:2]) is None
+    assert results.overview_experiment(rows)["id"] == 1  # newest with measured trials
+    assert [e["id"] for e in results.overview_choices(rows)] == [4, 1]
+    assert results.overview_experiment(rows[:1])["id"] == 4  # else the open one
+    assert results.overview_experiment(rows[1:3]) is None
 
 
 # --------------------------------------------------------------------------- the form
@@ -252,5 +381,39 @@ def test_fraction_figure_starts_each_strategy_at_the_baseline() -> None:
     figure = charts.fraction_figure(configs)
     (line,) = figure.data
     assert list(line.x) == [0.0, 50.0]
-    assert list(line.y) == pytest.approx([40.0, 25.0])
-    assert not math.isnan(line.error_y.array[1])
+    assert list(line.y) == pytest.approx([40.0, 25.0])  # the table's medians
+    # error bars: fastest (20) to slowest (30) margin trial around the median
+    assert list(line.error_y.arrayminus) == pytest.approx([0.0, 5.0])
+    assert list(line.error_y.array) == pytest.approx([0.0, 5.0])
+
+
+def test_curves_figure_one_colour_per_fraction_and_legend_always_shown() -> None:
+    bands = results.curve_bands(_rounds(CURVES))
+    expected = results.expected_frame(10, 10, 3, [0.0, 0.5])
+    figure = charts.curves_figure(bands, expected, 0.8)
+    by_name = {t.name: t for t in figure.data}
+    measured = by_name["margin · u = 50 %"].line.color
+    assert measured == charts.fraction_color(0.5)
+    assert charts._rgba(measured, 0.75) == by_name["expected (u = 50 %) — not measured"].line.color
+    assert by_name["random (baseline)"].line.dash == "dash"
+    assert by_name["margin · u = 50 %"].line.dash == "solid"
+    assert charts.fraction_color(0.1) != charts.fraction_color(1.0)
+    single = charts.curves_figure(None, expected[expected["fraction"] == 0], 0.8)
+    assert single.layout.showlegend is True  # one curve still says "not measured"
+    assert single.layout.annotations[0].text == "target 80%"
+    assert single.layout.annotations[0].yanchor == "bottom"  # above the line, at the left
+    assert single.layout.annotations[0].x == 0
+
+
+def test_curves_figure_axes_fit_the_plan_before_anything_is_measured() -> None:
+    empty = results.curve_bands(results.rounds_frame([]))
+    figure = charts.curves_figure(empty, None, 0.75, labeled_range=(20, 170))
+    assert list(figure.layout.yaxis.range) == [0.0, 1.02]
+    low, high = figure.layout.xaxis.range
+    assert low < 20 and 170 < high < 175
+
+
+def test_labeling_curve_axis_from_zero_with_whole_ticks() -> None:
+    figure = charts.labeling_curve_figure([{"labeled": 10, "test_accuracy": 0.5}])
+    assert figure.layout.xaxis.range[0] == 0 and figure.layout.xaxis.range[1] >= 11
+    assert figure.layout.xaxis.tickformat == "d"

@@ -91,10 +91,37 @@ def test_bald_picks_what_the_scores_say(digits) -> None:
     first = initial_indices(learner.config, digits.y_pool)
     learner.teach(first, digits.y_pool[first])
     learner.train_and_evaluate()
+    # Record the real MC dropout samples the query draws (the real method runs).
+    recorded = []
+    real_predict_mc = learner.classifier.predict_mc
+
+    def recording_predict_mc(x, passes, **kwargs):
+        out = real_predict_mc(x, passes, **kwargs)
+        recorded.append(out)
+        return out
+
+    learner.classifier.predict_mc = recording_predict_mc
+    unlabeled = learner.unlabeled_indices()
     selection = learner.query(10)
     assert selection.n_uncertain == 10
+    (mc,) = recorded
+    # BALD recomputed here from its definition on those fixed samples, in float64:
+    # entropy of the mean prediction minus the mean entropy of the passes.
+    samples = mc.astype(np.float64)
+
+    def entropy(p: np.ndarray) -> np.ndarray:
+        return -(p * np.log(np.clip(p, 1e-30, 1.0))).sum(axis=-1)
+
+    expected = entropy(samples.mean(axis=0)) - entropy(samples).mean(axis=0)
+    position = {int(i): k for k, i in enumerate(unlabeled)}
+    picked = np.array([position[int(i)] for i in selection.indices])
+    assert selection.scores == pytest.approx(expected[picked], abs=1e-6)
+    rest = np.setdiff1d(np.arange(len(unlabeled)), picked)
+    # The batch is BALD's top 10: no unpicked image scores higher than a picked one.
+    assert expected[picked].min() >= expected[rest].max() - 1e-9
+    top = np.argsort(-expected, kind="stable")[:10]
+    assert set(unlabeled[top].tolist()) == set(selection.indices.tolist())
     assert np.all(np.diff(selection.scores) <= 0)  # highest BALD first
-    assert selection.scores[0] > 0
 
 
 @pytest.mark.parametrize(
@@ -147,6 +174,7 @@ def test_cli_runs_a_new_strategy_and_shows_agreement(tmp_path, capsys) -> None:
 
 
 def test_cli_rejects_bad_strategy_settings(capsys) -> None:
-    code = main(["run", "--no-store", "--strategy", "bald", "--rounds", "1"])
+    # Without --dropout, bald gets 0.5 (tests/test_dropout_default.py); an explicit 0 is refused.
+    code = main(["run", "--no-store", "--strategy", "bald", "--dropout", "0", "--rounds", "1"])
     assert code == 2
     assert "error: strategy 'bald'" in capsys.readouterr().err

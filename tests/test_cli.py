@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy
 import pytest
 
 from tests.conftest import REPO_ROOT
@@ -91,16 +92,30 @@ def test_sweep_then_report_and_csv(tmp_path):
     )
     assert "experiment 1: done" in proc.stderr
     assert "margin" in proc.stdout and "random" in proc.stdout
-    listing = al("report", "--db", db).stdout
-    assert "done" in listing and "4" in listing
+    listing = al("report", "--db", db).stdout.splitlines()
+    # the listing's row: id, status, trials, done, failed, name
+    assert listing[1].split()[:5] == ["1", "done", "4", "4", "0"], listing
     csv_path = tmp_path / "rounds.csv"
     al("report", "1", "--db", db, "--csv", str(csv_path))
     rows = list(csv.DictReader(csv_path.open()))
     assert len(rows) == 2 * 2 * 3  # 2 configs x 2 seeds x 3 rounds
     assert {r["strategy"] for r in rows} == {"margin", "random"}
-    table = json.loads(al("report", "1", "--db", db, "--json").stdout)
+    report = json.loads(al("report", "1", "--db", db, "--json").stdout)
+    table = report["configurations"]
     assert {row["strategy"] for row in table} == {"margin", "random"}
     assert all(row["trials"] == 2 for row in table)
+    assert (report["trials_finished"], report["preliminary"]) == (4, False)
+    # Every trial says what produced it: CPU model, threads, library versions.
+    assert len(report["trials"]) == 4
+    for trial in report["trials"]:
+        environment = trial["environment"]
+        assert environment["numpy"] == numpy.__version__
+        assert environment["cpu_model"] and environment["cpu_count"] >= 1
+        assert environment["tensorflow"] and environment["keras"]
+        assert environment["intra_op_threads"] is not None
+    # The printed table and verdict say the same as the JSON.
+    text = al("report", "1", "--db", db).stdout
+    assert report["verdict"] in text
 
 
 @pytest.mark.parametrize("command", ["run", "sweep", "report"])

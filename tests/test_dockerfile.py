@@ -60,6 +60,8 @@ def test_every_copy_source_exists(instructions: list[tuple[str, str]]) -> None:
             copied.add(source.rstrip("/"))
     # What the app imports at run time is in the image.
     assert {"app.py", "al_core", "pages", "requirements.txt"} <= copied
+    # The server settings and the bundled page icon (app.py refers to it).
+    assert {".streamlit", "assets"} <= copied
 
 
 def test_requirements_installed_before_sources_for_layer_caching(

@@ -88,7 +88,11 @@ def test_label_skip_undo_finish_retrain_resume_export(
     assert _progress(app) == "Batch 1: 0 of 5 answered"
     assert "Picked at random" in _texts(app)
     assert app.get("image"), "the current image is shown"
+    # One class name per button; Streamlit shows the key "3" beside it once.
+    assert app.button(key="class_3").label == "class 3"
+    assert "0 labels, 0 not sure, 0 pseudo" in _texts(app)
     app.button(key="class_3").click().run()
+    assert "1 labels, 0 not sure, 0 pseudo" in _texts(app)  # counts follow every answer
     with Store(data_dir / "al.sqlite3") as store:
         (row,) = store.labels(session_id)
     assert (row["item"], row["label"], row["source"]) == (first[0], 3, "human")
@@ -98,6 +102,12 @@ def test_label_skip_undo_finish_retrain_resume_export(
     assert _progress(app) == "Batch 1: 2 of 5 answered"
     _button(app, "Undo").click().run()
     assert _progress(app) == "Batch 1: 1 of 5 answered"
+    assert f"Undid the skip of item {first[1]}." in _texts(app)
+    _button(app, "Not sure").click().run()
+    assert "1 labels, 1 not sure, 0 pseudo" in _texts(app)
+    _button(app, "Undo").click().run()
+    assert f"Undid your answer **not sure** for item {first[1]}." in _texts(app)
+    assert "1 labels, 0 not sure, 0 pseudo" in _texts(app)
     _button(app, "Not sure").click().run()
     for k in (0, 1, 2):
         app.button(key=f"class_{k}").click().run()
@@ -119,6 +129,14 @@ def test_label_skip_undo_finish_retrain_resume_export(
     assert not resumed.exception
     assert _progress(resumed) == "Batch 2: 0 of 5 answered"
     assert "4 labels, 1 not sure" in _texts(resumed)
+    # The audit's agreement per class: percentages, "—" for classes without labels.
+    audit = next(d.value for d in resumed.dataframe if "agreement" in d.value)
+    assert len(audit) == 10
+    for labeled, agreed, shown in zip(
+        audit["labeled"], audit["agreed"], audit["agreement"], strict=True
+    ):
+        assert shown == ("—" if labeled == 0 else f"{agreed / labeled:.0%}")
+    assert (audit["labeled"] == 0).sum() >= 6  # 4 labels cover at most 4 classes
 
     # The download buttons carry the stored labels (read where Streamlit keeps them).
     files = _record_downloads(monkeypatch)

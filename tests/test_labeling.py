@@ -355,7 +355,8 @@ def test_typed_class_names_and_user_data_held_out_curve(store: Store) -> None:
     _retrain(store, sid, worker)
     (point,) = labeling.learning_curve(store, sid)
     assert point["held_out"] == 2 and point["labeled"] == 12  # every 5th of 14 labels
-    assert point["test_accuracy"] in (0.0, 0.5, 1.0)
+    # Dark vs bright squares are trivially separable: both held-out images are right.
+    assert point["test_accuracy"] == 1.0
     rows = list(csv.DictReader(io.StringIO(labeling.export_csv(store, sid).decode())))
     assert rows[0]["file"] == names[int(rows[0]["item"])]
     with zipfile.ZipFile(io.BytesIO(labeling.export_zip(store, sid))) as archive:

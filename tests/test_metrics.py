@@ -11,6 +11,8 @@ from al_core.errors import ConfigError
 from al_core.metrics import (
     LabelsToTarget,
     Savings,
+    censored_median,
+    compare_with_random,
     labels_to_target,
     mean_curve,
     normalized_auc,
@@ -114,7 +116,8 @@ def test_summarize() -> None:
     mean, std, n = summarize([1.0, 2.0, 3.0, np.nan])
     assert (mean, n) == (2.0, 3)
     assert std == pytest.approx(1.0)
-    assert summarize([5.0]) == (5.0, 0.0, 1)
+    mean, std, n = summarize([5.0])
+    assert (mean, n) == (5.0, 1) and math.isnan(std)  # one value: spread unknown, not 0
     mean, std, n = summarize([np.nan, np.nan])
     assert math.isnan(mean) and math.isnan(std) and n == 0
 
@@ -150,7 +153,7 @@ def test_savings_seeds_without_overlap_fall_back_to_unpaired() -> None:
         [500.0], [1000.0], strategy_seeds=np.array([1]), random_seeds=np.array([2])
     )
     assert not res.paired
-    assert res.mean_fraction == pytest.approx(0.5) and res.std_fraction == 0.0
+    assert res.mean_fraction == pytest.approx(0.5) and math.isnan(res.std_fraction)
 
 
 def test_savings_negative_when_worse_than_random() -> None:
@@ -170,7 +173,7 @@ def test_savings_censored_trials_excluded() -> None:
     )
     assert res.paired and res.n_pairs == 1
     assert res.censored == 2 and res.censored_strategy == 1 and res.censored_random == 1
-    assert res.mean_fraction == pytest.approx(0.2) and res.std_fraction == 0.0
+    assert res.mean_fraction == pytest.approx(0.2) and math.isnan(res.std_fraction)
     unpaired = savings_vs_random([800.0, np.nan], [1000.0, np.nan, 1000.0])
     assert unpaired.n_pairs == 1 and unpaired.censored == 2
     assert unpaired.mean_fraction == pytest.approx(0.2)
@@ -192,6 +195,104 @@ def test_savings_errors() -> None:
         savings_vs_random([1.0, 2.0], [3.0], strategy_seeds=[0], random_seeds=[0])
     with pytest.raises(ConfigError, match="duplicate"):
         savings_vs_random([1.0, 2.0], [3.0], strategy_seeds=[0, 0], random_seeds=[0])
+
+
+# --------------------------------------------------------------------------- censored statistics
+
+NAN = math.nan
+
+
+@pytest.mark.parametrize(
+    ("labels", "median"),
+    [
+        ([86.0, 90.0, 120.0], 90.0),  # all reached: the plain median
+        ([86.0, 90.0, NAN], 90.0),  # one of three never reached: counted as the largest
+        ([60.0, NAN, NAN], NAN),  # two of three never reached: "not reached"
+        ([60.0, 70.0, 80.0, NAN], 75.0),  # even count: mean of the two middle (reached) ones
+        ([60.0, 70.0, NAN, NAN], NAN),  # half never reached: "not reached"
+        ([NAN], NAN),
+        ([], NAN),
+        ([50.0], 50.0),
+    ],
+)
+def test_censored_median_counts_trials_that_never_reached(labels: list, median: float) -> None:
+    result = censored_median(labels)
+    if math.isnan(median):
+        assert math.isnan(result)
+    else:
+        assert result == median
+
+
+def test_censored_median_is_not_the_mean_of_the_reaching_trials() -> None:
+    # The case: two of three trials reached at 80 and 92, one never did. Dropping
+    # the third gives 86, cheaper than a configuration whose three trials all took 88.
+    assert censored_median([80.0, 92.0, NAN]) == 92.0
+    assert censored_median([88.0, 88.0, 88.0]) == 88.0
+
+
+def test_compare_saving_comes_from_the_two_medians() -> None:
+    result = compare_with_random(
+        [60.0, 70.0, NAN], [100.0, 90.0, 80.0], strategy_seeds=[0, 1, 2], random_seeds=[0, 1, 2]
+    )
+    assert (result.labels, result.random_labels) == (70.0, 90.0)
+    assert result.saved_fraction == pytest.approx(1 - 70 / 90)
+    # spread: the two seed pairs where both reached (0: 60 vs 100, 1: 70 vs 90)
+    assert result.pair_savings == pytest.approx((0.4, 1 - 70 / 90))
+    assert result.saved_std == pytest.approx(np.std([0.4, 1 - 70 / 90], ddof=1))
+    assert result.outcome == "fewer"  # 22 % saved > 12 % spread
+
+
+def test_compare_one_pair_is_not_conclusive() -> None:
+    result = compare_with_random([50.0], [100.0], strategy_seeds=[0], random_seeds=[0])
+    assert result.saved_fraction == pytest.approx(0.5)
+    assert math.isnan(result.saved_std) and result.n_pairs == 1
+    assert result.outcome == "not conclusive"
+
+
+def test_compare_within_noise_when_the_saving_is_inside_the_spread() -> None:
+    # pairs save +40 %, -30 %, +10 %: std 35 %; medians 90 vs 100 save 10 %
+    result = compare_with_random(
+        [60.0, 130.0, 90.0], [100.0, 100.0, 100.0], strategy_seeds=[0, 1, 2], random_seeds=[0, 1, 2]
+    )
+    assert result.saved_fraction == pytest.approx(0.1)
+    assert result.saved_std == pytest.approx(np.std([0.4, -0.3, 0.1], ddof=1))
+    assert result.outcome == "within noise"
+
+
+def test_compare_tie_is_within_noise_even_with_zero_spread() -> None:
+    result = compare_with_random(
+        [100.0, 80.0], [100.0, 80.0], strategy_seeds=[0, 1], random_seeds=[0, 1]
+    )
+    assert result.saved_fraction == 0.0 and result.saved_std == 0.0
+    assert result.outcome == "within noise"
+
+
+def test_compare_more_labels_beyond_the_spread() -> None:
+    result = compare_with_random(
+        [150.0, 160.0, 140.0],
+        [100.0, 100.0, 100.0],
+        strategy_seeds=[0, 1, 2],
+        random_seeds=[0, 1, 2],
+    )
+    assert result.saved_fraction == pytest.approx(-0.5)
+    assert result.outcome == "more"
+
+
+def test_compare_not_comparable_when_a_median_is_not_reached() -> None:
+    result = compare_with_random(
+        [60.0, NAN, NAN], [100.0, 90.0, 80.0], strategy_seeds=[0, 1, 2], random_seeds=[0, 1, 2]
+    )
+    assert math.isnan(result.labels) and math.isnan(result.saved_fraction)
+    assert result.outcome == "not comparable"
+    flipped = compare_with_random([60.0, 70.0], [NAN, NAN])
+    assert math.isnan(flipped.random_labels) and flipped.outcome == "not comparable"
+
+
+def test_compare_unpaired_uses_the_random_median() -> None:
+    result = compare_with_random([50.0, 70.0], [100.0, 80.0, 120.0])
+    assert result.saved_fraction == pytest.approx(0.4)
+    assert result.pair_savings == pytest.approx((0.5, 0.3))
+    assert result.outcome == "fewer"  # 40 % > 14 % spread
 
 
 # --------------------------------------------------------------------------- mean_curve
@@ -217,3 +318,13 @@ def test_mean_curve_single_and_empty() -> None:
     np.testing.assert_array_equal(std, [0.0, 0.0])
     grid, mean, std, n = mean_curve([])
     assert n == 0 and grid.size == mean.size == std.size == 0
+
+
+def test_compare_rounds_the_medians_a_table_shows_before_the_saving() -> None:
+    # Medians 30.45 and 30.8 show as "30" and "31": the saving must be 1 - 30/31,
+    # not 1 - 30.45/30.8 (1 %), or a reader cannot recompute it from the table.
+    shown = compare_with_random([30.45], [30.8], decimals=0)
+    assert (shown.labels, shown.random_labels) == (30.0, 31.0)
+    assert shown.saved_fraction == pytest.approx(1 - 30 / 31)
+    exact = compare_with_random([30.45], [30.8])
+    assert exact.saved_fraction == pytest.approx(1 - 30.45 / 30.8)

@@ -188,29 +188,51 @@ def test_cancel_stops_queued_trials_at_once_and_keeps_running_ones_to_their_runn
         runner.cancel_experiment(store, 99)
 
 
+def _set_times(store: Store, trial_id: int, started: float, finished: float | None) -> None:
+    """Inject a trial's start / finish times (epoch seconds) for an exact ETA."""
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE trials SET started_at = ?, finished_at = ? WHERE id = ?",
+            (started, finished, trial_id),
+        )
+
+
 def test_progress_counts_rounds_and_estimates_the_time_left(store):
     experiment_id = runner.submit_experiment(store, BASE, ["margin"], [1.0], 2)  # 4 trials
     progress = runner.experiment_progress(store, experiment_id)
     assert progress["percent"] == 0 and progress["eta_seconds"] is None
-    assert progress["trials_detail"][0]["rounds_total"] == 4  # rounds=3 → 4 points
+    assert not progress["finished"]
+    # rounds=3: rounds 0 (the initial fit) to 3, so the last round's index is 3
+    assert progress["trials_detail"][0]["rounds_total"] == 3
+    assert progress["trials_detail"][0]["round"] is None  # nothing stored yet
     _register(store, "me", os.getpid(), workers=2)
     first = store.claim_trial("me")
-    time.sleep(0.05)
+    second = store.claim_trial("me")
     store.add_claimed_rounds(first["id"], "me", 1, [_round(0), _round(1)])
     progress = runner.experiment_progress(store, experiment_id)
     detail = {t["trial_id"]: t for t in progress["trials_detail"]}[first["id"]]
-    assert (detail["status"], detail["round"], detail["rounds_total"]) == ("running", 2, 4)
+    assert (detail["status"], detail["round"], detail["rounds_total"]) == ("running", 1, 3)
     assert progress["percent"] == pytest.approx(100 * 0.5 / 4)
-    # 14 rounds left (2 of this trial, 4 x 3 queued) at the measured pace, one running
-    per_round = progress["eta_seconds"] / 14
-    assert 0.02 < per_round < 5
+    assert progress["eta_seconds"] is None  # estimating: no trial has finished yet
     store.add_claimed_rounds(first["id"], "me", 1, [_round(2), _round(3)])
     store.finish_claimed_trial(first["id"], "me", 1, "done", stop_reason="rounds")
+    _set_times(store, first["id"], 1000.0, 1060.0)  # a finished trial took 60 s
+    store.add_claimed_rounds(second["id"], "me", 1, [_round(0)])  # 1 of 4 points
+    progress = runner.experiment_progress(store, experiment_id)
+    # work left: the second trial's 3/4 + two queued trials = 2.75 trials at 60 s each,
+    # on the one trial running now
+    assert progress["eta_seconds"] == pytest.approx(2.75 * 60.0)
+    third = store.claim_trial("me")
+    progress = runner.experiment_progress(store, experiment_id)
+    assert progress["eta_seconds"] == pytest.approx(2.75 * 60.0 / 2)  # two running now
     store.request_cancel(experiment_id)
+    for trial in (second, third):
+        store.finish_claimed_trial(trial["id"], "me", 1, "cancelled", stop_reason="cancelled")
     runner.finish_experiment(store, experiment_id)
     progress = runner.experiment_progress(store, experiment_id)
     assert (progress["done"], progress["cancelled"], progress["percent"]) == (1, 3, 100.0)
-    assert progress["eta_seconds"] == 0.0 and progress["status"] == "cancelled"
+    assert progress["finished"] and progress["status"] == "cancelled"
+    assert progress["eta_seconds"] is None  # no ETA once finished
 
 
 def test_planned_rounds_follow_the_stopping_rule():

@@ -1,0 +1,308 @@
+"""Batches that are diverse where it matters: Repeated MNIST vs plain MNIST.
+
+The BatchBALD paper's situation (Kirsch, van Amersfoort & Gal, 2019), through the
+one loop (``al_core.loop.run_loop``):
+
+- data: ``plain`` is MNIST with a ``--pool-size`` stratified pool (10,000 by
+  default); ``repeated`` is a pool of ``--pool-size / 3`` images, each repeated 3
+  times with Gaussian pixel noise of standard deviation 0.1, clipped to [0, 1]
+  (``TrialConfig(repeat=3, repeat_noise=0.1)``), so both pools have the same
+  number of rows; test accuracy on a fixed stratified ``--test-size`` subset;
+- 20 class-balanced initial labels, batches of 10, stop at 95 % test accuracy or
+  at ``--max-labels``;
+- model: the 2-conv CNN with dropout 0.5, ``--epochs`` per round from the same
+  initial weights; every strategy scores the same kind of random candidate subset
+  (``--candidates``; 0 scores the whole unlabeled pool);
+- strategies: random, margin (top-k), BALD top-k, BatchBALD and the hybrid
+  (margin short-list of 100, k-center on the penultimate layer); BALD and
+  BatchBALD use ``--mc-samples`` Monte-Carlo dropout passes;
+- per round: the redundancy (queried images that are near-copies of a labeled or
+  earlier-queried one: same source image, or embedding cosine >= 0.99) and the
+  selection time (``score_seconds``: predicting / MC passes plus the choice).
+
+``--timing`` measures the BatchBALD selection goal on its own: a CNN trained on 20
+labels, ``--mc-samples`` passes over a 10,000-image pool, then a batch of 10,
+timed separately (MC passes, BatchBALD's choice, BALD top-k for reference).
+
+Results are appended trial by trial to ``--out`` (JSON), so an interrupted run
+resumes; ``--report`` prints the tables from that file without training.
+Labels-to-target is interpolated between the last round below and the first
+at/above the target; a trial that hit the cap first counts as "more than the cap".
+
+Run (hours on 2 cores): ``source scripts/setup.sh && .venv/bin/python -m
+benchmarks.batch_diversity --seeds 0 1 2 --jobs 2
+--out benchmarks/out/batch_diversity.json``; the selection-time goal:
+``.venv/bin/python -m benchmarks.batch_diversity --timing``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TARGETS: tuple[float, ...] = (0.90, 0.95)
+STRATEGIES: tuple[str, ...] = ("random", "margin", "bald", "batchbald", "hybrid")
+POOLS: tuple[str, ...] = ("repeated", "plain")
+REPEATS, REPEAT_NOISE = 3, 0.1
+HYBRID_TOP_M = 100
+
+
+def trial_config(
+    pool: str,
+    strategy: str,
+    seed: int,
+    *,
+    pool_size: int,
+    test_size: int | None,
+    max_labels: int,
+    candidates: int | None,
+    mc_samples: int,
+    epochs: int,
+):  # -> TrialConfig
+    """The loop config of one (pool, strategy, seed) trial."""
+    from al_core.loop import TrialConfig
+
+    repeated = pool == "repeated"
+    return TrialConfig(
+        dataset="mnist",
+        pool_size=pool_size // REPEATS if repeated else pool_size,
+        test_size=test_size,
+        repeat=REPEATS if repeated else 1,
+        repeat_noise=REPEAT_NOISE if repeated else 0.0,
+        model="cnn",
+        dropout=0.5,
+        strategy=strategy,
+        fraction=1.0,
+        initial=20,
+        initial_mode="balanced",
+        batch=10,
+        budget=max_labels,
+        target=max(TARGETS),
+        stop_at_target=True,
+        epochs=epochs,
+        candidates=candidates,
+        mc_samples=mc_samples,
+        hybrid_top_m=HYBRID_TOP_M,
+        agreement_size=0,
+        seed=seed,
+    )
+
+
+def _run_trial(config_dict: dict[str, Any], threads: int) -> dict[str, Any]:
+    """Worker: run one trial; return its curve, redundancy and timings per round."""
+    from al_core import metrics, models
+    from al_core.loop import TrialConfig, run_loop
+    from al_core.runner import dataset_for
+
+    models.configure_runtime(threads)
+    config = TrialConfig.from_dict(config_dict)
+    start = time.perf_counter()
+    result = run_loop(dataset_for(config), config)
+    labeled, accuracy = result.curve()
+    queried = [r for r in result.rounds if r.queried]
+    return {
+        "pool": "repeated" if config.repeat > 1 else "plain",
+        "strategy": config.strategy,
+        "seed": config.seed,
+        "config": config.to_dict(),
+        "labeled": labeled.tolist(),
+        "accuracy": accuracy.tolist(),
+        "stop_reason": result.stop_reason,
+        "labels_to_target": {
+            f"{t:.2f}": (
+                lt.labels
+                if (lt := metrics.labels_to_target(labeled, accuracy, t)).reached
+                else None
+            )
+            for t in TARGETS
+        },  # fmt: skip
+        "redundant": [r.redundant for r in queried],
+        "score_seconds": [r.score_seconds for r in queried],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {"trials": {}}
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
+
+
+def summarize(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (pool, strategy): median labels to each target (None: a median
+    seed never reached it within the cap), redundancy and selection time."""
+    rows = []
+    for pool in POOLS:
+        for strategy in STRATEGIES:
+            mine = [t for t in trials if t["pool"] == pool and t["strategy"] == strategy]
+            if not mine:
+                continue
+            cap = max(t["config"]["budget"] for t in mine)
+            medians = {}
+            for target in TARGETS:
+                values = [t["labels_to_target"][f"{target:.2f}"] for t in mine]
+                median = float(np.median([np.inf if v is None else v for v in values]))
+                medians[target] = None if np.isinf(median) else median
+            redundant = [v for t in mine for v in t["redundant"]]
+            queried = sum(len(t["redundant"]) for t in mine) * mine[0]["config"]["batch"]
+            times = [s for t in mine for s in t["score_seconds"]]
+            rows.append(
+                {
+                    "pool": pool,
+                    "strategy": strategy,
+                    "seeds": sorted(t["seed"] for t in mine),
+                    "cap": cap,
+                    "medians": medians,
+                    "redundant_per_round": float(np.mean(redundant)) if redundant else None,
+                    "redundant_share": sum(redundant) / queried if queried else None,
+                    "select_median_s": float(np.median(times)) if times else None,
+                }
+            )
+    return rows
+
+
+def report(data: dict[str, Any]) -> None:
+    """Print the markdown table of ``data`` (a ``--out`` file's content)."""
+    rows = summarize(list(data["trials"].values()))
+    heads = " | ".join(f"labels to {t:.0%}" for t in TARGETS)
+    print(f"| pool | strategy | seeds | {heads} | redundant / round | share | select s |")
+    print("|---|---|---|" + "---|" * len(TARGETS) + "---|---|---|")
+    for row in rows:
+        cells = [
+            f"> {row['cap']}" if row["medians"][t] is None else f"{row['medians'][t]:.0f}"
+            for t in TARGETS
+        ]
+        per_round = row["redundant_per_round"]
+        share = row["redundant_share"]
+        seconds = row["select_median_s"]
+        print(
+            f"| {row['pool']} | {row['strategy']} | {len(row['seeds'])} | {' | '.join(cells)} | "
+            f"{'—' if per_round is None else f'{per_round:.2f}'} | "
+            f"{'—' if share is None else f'{share:.0%}'} | "
+            f"{'—' if seconds is None else f'{seconds:.1f}'} |"
+        )
+
+
+def timing(pool_size: int, mc_samples: int, epochs: int, threads: int) -> dict[str, float]:
+    """The selection-time goal: a batch of 10 from ``pool_size`` images, ``mc_samples``
+    MC passes, a CNN trained on 20 balanced labels. Returns seconds per step."""
+    from al_core import models, strategies
+    from al_core.datasets import load_dataset
+    from al_core.loop import TrialConfig, initial_indices
+
+    models.configure_runtime(threads)
+    data = load_dataset("mnist", pool_size=pool_size, test_size=1000, seed=0)
+    config = TrialConfig(dataset="mnist", model="cnn", dropout=0.5, initial=20,
+                         initial_mode="balanced", epochs=epochs, seed=0)  # fmt: skip
+    first = initial_indices(config, data.y_pool)
+    classifier = models.Classifier("cnn", data.image_shape, data.num_classes,
+                                   training=config.training(), seed=0)  # fmt: skip
+    classifier.fit(data.x_pool[first], data.y_pool[first], fit_seed=0)
+    rest = np.setdiff1d(np.arange(len(data.x_pool)), first)
+    start = time.perf_counter()
+    mc = classifier.predict_mc(data.x_pool[rest], mc_samples)
+    mc_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    picks, gains = strategies.batchbald(mc, 10, rng=np.random.default_rng(0))
+    batchbald_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    strategies.top_k(strategies.bald(mc), 10)
+    bald_seconds = time.perf_counter() - start
+    return {
+        "pool": float(len(rest)),
+        "mc_passes_s": mc_seconds,
+        "batchbald_select_s": batchbald_seconds,
+        "bald_topk_s": bald_seconds,
+        "batch_information_nats": float(gains.sum()),
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--pools", nargs="+", default=list(POOLS), choices=POOLS)
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
+    parser.add_argument("--pool-size", type=int, default=10_000, help="pool rows (10,000)")
+    parser.add_argument("--test-size", type=int, default=2000, help="0: all 10,000")
+    parser.add_argument("--max-labels", type=int, default=600, help="label cap per trial")
+    parser.add_argument("--candidates", type=int, default=2000, help="0: the whole pool")
+    parser.add_argument("--mc-samples", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/batch_diversity.json"))
+    parser.add_argument("--report", action="store_true", help="only report --out")
+    parser.add_argument("--timing", action="store_true", help="only the selection-time goal")
+    args = parser.parse_args(argv)
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error("--seeds must be distinct")
+    if args.pool_size < 3 * 20 or args.max_labels <= 20 or args.jobs < 1:
+        parser.error("--pool-size must be >= 60, --max-labels > 20 and --jobs >= 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    if args.timing:
+        result = timing(args.pool_size, args.mc_samples, args.epochs, os.cpu_count() or 1)
+        print(json.dumps(result, indent=1))
+        return 0
+    data = _load(args.out)
+    if not args.report:
+        todo = []
+        for seed in args.seeds:  # seed-major: every configuration gets seed 0 first
+            for pool in args.pools:
+                for strategy in args.strategies:
+                    config = trial_config(
+                        pool,
+                        strategy,
+                        seed,
+                        pool_size=args.pool_size,
+                        test_size=args.test_size or None,
+                        max_labels=args.max_labels,
+                        candidates=args.candidates or None,
+                        mc_samples=args.mc_samples,
+                        epochs=args.epochs,
+                    )
+                    key = f"{pool}/{strategy}/{seed}"
+                    done = data["trials"].get(key)
+                    if done is None or done["config"] != config.to_dict():
+                        todo.append((key, config.to_dict()))
+        started = time.perf_counter()
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(args.jobs, mp_context=context) as pool_executor:
+            futures = {
+                pool_executor.submit(_run_trial, config, threads): key for key, config in todo
+            }
+            for future in as_completed(futures):
+                result = future.result()
+                data["trials"][futures[future]] = result
+                _save(args.out, data)
+                print(
+                    f"{futures[future]}: labels to target {result['labels_to_target']}, "
+                    f"redundant {result['redundant']} ({result['stop_reason']}, "
+                    f"{result['seconds']:.0f} s)",
+                    flush=True,
+                )
+        print(f"wall time of this invocation: {time.perf_counter() - started:.0f} s", flush=True)
+    if data["trials"]:
+        report(data)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
