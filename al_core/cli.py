@@ -766,6 +766,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     with _open_store(args) as store:
         if not args.experiments:
             rows = store.experiments()
+            if args.json:  # the listing as data: one object per experiment ([] when none)
+                keys = ("id", "name", "status", "trials", "trials_done", "trials_failed")
+                print(json.dumps([{k: e[k] for k in keys} for e in rows]))
+                return 0
             if not rows:
                 print("no experiments yet; start one with `python -m al_core sweep`")
                 return 0

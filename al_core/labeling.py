@@ -135,7 +135,7 @@ class SessionConfig:
     model: str = "mlp"
     strategy: str = "least_confidence"
     batch: int = 10
-    cold_start: str = "random"
+    cold_start: str = "clusters"
     candidates: int | None = 10_000
     # Training, as in the simulation loop (TrialConfig): None takes the model's
     # default, filled in on construction so that the stored config says what ran.

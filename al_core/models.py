@@ -258,6 +258,7 @@ def build_model(
     dropout: float = 0.0,
     learning_rate: float = 1e-3,
     weights: str | None = None,
+    steps_per_execution: int = 1,
 ) -> keras.Model:
     """Build and compile a fresh classifier.
 
@@ -270,6 +271,7 @@ def build_model(
     dropout : dropout rate in [0, 1); 0 builds the plain variant.
     learning_rate : Adam's learning rate.
     weights : path of the base's weights file (``transfer`` only).
+    steps_per_execution : gradient steps per TensorFlow call (Keras' compile setting).
     """
     check_model_name(name)
     if not 0.0 <= dropout < 1.0:
@@ -292,7 +294,7 @@ def build_model(
         # XLA would recompile every fresh model each round; on CPU that costs
         # more than it saves for these small networks.
         jit_compile=False,
-        steps_per_execution=STEPS_PER_EXECUTION,
+        steps_per_execution=steps_per_execution,
     )
     return model
 
@@ -336,20 +338,22 @@ def defaults_text(setting: str) -> str:
     return ", ".join(f"{name} {getattr(d, setting):g}" for name, d in MODEL_DEFAULTS.items())
 
 
-def fit_steps(n: int, *, epochs: int, min_steps: int, batch_size: int) -> int:
+def fit_steps(
+    n: int, *, epochs: int, min_steps: int, batch_size: int, unit: int = STEPS_PER_EXECUTION
+) -> int:
     """Gradient steps of one fit on ``n`` labels: the training rule, in one place.
 
     ``max(epochs × ceil(n / batch), min_steps)``, rounded up to a multiple of
-    :data:`STEPS_PER_EXECUTION`. With 20–100 labels an epoch is one to four
-    steps, so ``epochs`` alone would leave small-set models untrained; the step
-    floor ``min_steps`` brings them near convergence, while large labeled sets
-    are trained for ``epochs`` passes as usual.
+    ``unit`` (the steps run per TensorFlow call). With 20–100 labels an epoch is
+    one to four steps, so ``epochs`` alone would leave small-set models
+    untrained; the step floor ``min_steps`` brings them near convergence, while
+    large labeled sets are trained for ``epochs`` passes as usual.
     """
     if n < 1:
         raise ConfigError("cannot train on an empty labeled set; give at least one label")
     per_pass = math.ceil(n / min(batch_size, n))
     steps = max(epochs * per_pass, min_steps)
-    return math.ceil(steps / STEPS_PER_EXECUTION) * STEPS_PER_EXECUTION
+    return math.ceil(steps / unit) * unit
 
 
 @dataclass(frozen=True)
@@ -412,11 +416,21 @@ class TrainingConfig:
             ),
         )
 
+    @property
+    def steps_per_execution(self) -> int:
+        """Steps per TensorFlow call: one with ``patience`` (it judges every pass)."""
+        return 1 if self.patience is not None else STEPS_PER_EXECUTION
+
     def steps_for(self, n: int) -> int:
-        """Gradient steps of a fit on ``n`` labels (settings must be resolved)."""
+        """Gradient steps of a fit on ``n`` labels without early stopping (the cap
+        with ``patience``); the settings must be resolved (:meth:`for_model`)."""
         assert self.epochs is not None and self.min_steps is not None, "call for_model first"
         return fit_steps(
-            n, epochs=self.epochs, min_steps=self.min_steps, batch_size=self.batch_size
+            n,
+            epochs=self.epochs,
+            min_steps=self.min_steps,
+            batch_size=self.batch_size,
+            unit=self.steps_per_execution,
         )
 
 
@@ -443,9 +457,8 @@ def _repeated_batches(x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> An
     )
 
 
-def _scaled(value: int, factor: float, whole_executions: bool) -> int:
-    """``value × factor``, at least 1 (a multiple of STEPS_PER_EXECUTION for steps)."""
-    unit = STEPS_PER_EXECUTION if whole_executions else 1
+def _scaled(value: int, factor: float, unit: int) -> int:
+    """``value × factor`` rounded up to a multiple of ``unit`` (at least ``unit``)."""
     return max(unit, math.ceil(value * factor / unit) * unit)
 
 
@@ -498,6 +511,7 @@ class Classifier:
             dropout=self.training.dropout,
             learning_rate=self.training.learning_rate,
             weights=weights,
+            steps_per_execution=self.training.steps_per_execution,
         )
         self.model.optimizer.build(self.model.trainable_variables)
         self._optimizers = [self.model.optimizer]
@@ -557,13 +571,12 @@ class Classifier:
             callbacks = []
             validation = None
         else:
-            # Pass by pass (rounded up to whole executions), stopping on the
-            # monitored loss once the step floor is reached.
-            pass_steps = math.ceil(per_pass / STEPS_PER_EXECUTION) * STEPS_PER_EXECUTION
-            floor_passes = math.ceil(training.min_steps / pass_steps)
+            # Pass by pass, stopping on the monitored loss once the step floor is
+            # reached; the epoch cap still allows at least the floor.
+            floor_passes = math.ceil(training.min_steps / per_pass)
             schedule = {
                 "epochs": max(training.epochs, floor_passes),
-                "steps_per_epoch": pass_steps,
+                "steps_per_epoch": per_pass,
             }
             callbacks = [
                 keras.callbacks.EarlyStopping(
@@ -588,16 +601,18 @@ class Classifier:
                     loss="sparse_categorical_crossentropy",
                     metrics=["accuracy"],
                     jit_compile=False,
-                    steps_per_execution=STEPS_PER_EXECUTION,
+                    steps_per_execution=training.steps_per_execution,
                 )
             phase_schedule = dict(schedule)
             if factor != 1.0:
                 key = "steps_per_epoch" if training.patience is None else "epochs"
-                phase_schedule[key] = _scaled(schedule[key], factor, key == "steps_per_epoch")
+                unit = training.steps_per_execution if key == "steps_per_epoch" else 1
+                phase_schedule[key] = _scaled(schedule[key], factor, unit)
             history = self.model.fit(
                 batches,
                 validation_data=validation,
                 callbacks=callbacks,
+                shuffle=False,  # the stream reshuffles every pass itself
                 verbose=0,
                 **phase_schedule,
             )

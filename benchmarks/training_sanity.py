@@ -115,6 +115,10 @@ def measure(
     return rows
 
 
+def _accuracies(rows: list[dict[str, Any]], model: str, size: int) -> np.ndarray:
+    return np.array([r["accuracy"] for r in rows if r["model"] == model and r["size"] == size])
+
+
 def summarize(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
     """A markdown table per data set and the list of goal failures (empty: goal met)."""
     lines, failures = [], []
@@ -129,16 +133,10 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[str, list[str]]:
             "|---:|---:|" + "---:|" * len(models),
         ]
         for size in sizes:
-
-            def accuracies(model: str, size: int = size) -> np.ndarray:
-                return np.array(
-                    [r["accuracy"] for r in subset if r["model"] == model and r["size"] == size]
-                )
-
-            base = accuracies("logreg")
+            base = _accuracies(subset, "logreg", size)
             cells = [f"{100 * base.mean():.1f} ± {100 * base.std():.1f}"]
             for model in models:
-                acc = accuracies(model)
+                acc = _accuracies(subset, model, size)
                 gap = 100 * (acc.mean() - base.mean())
                 picked = [r for r in subset if r["model"] == model and r["size"] == size]
                 seconds = float(np.median([r["seconds"] for r in picked]))

@@ -148,7 +148,7 @@ def _new_session_form() -> None:
             side = st.selectbox("Convert images to (pixels)", IMAGE_SIDES, index=1)
             pool["image_size"] = (side, side)
         left, middle, right = st.columns(3)
-        model = left.selectbox("Model", MODELS, index=MODELS.index("mlp"))
+        model = left.selectbox("Model", MODELS, index=MODELS.index(labeling.SessionConfig.model))
         strategy = middle.selectbox("Strategy", labeling.strategy_choices())
         batch = right.number_input(
             "Batch size", min_value=1, max_value=100, value=10, key="new_batch"
@@ -156,6 +156,7 @@ def _new_session_form() -> None:
         cold_start = left.radio(
             "First batch",
             labeling.COLD_STARTS,
+            index=labeling.COLD_STARTS.index(labeling.SessionConfig.cold_start),
             format_func={"random": "random", "clusters": "cluster-diverse (k-means)"}.get,
         )
         seed = middle.number_input("Seed", min_value=0, value=0, key="new_seed")

@@ -296,6 +296,7 @@ def _form(**changes: object) -> dict:
         budget=0,
         target=0.9,
         epochs=3,
+        min_steps=25,
         pool_size_of=lambda config: 100,
     )
     values.update(changes)

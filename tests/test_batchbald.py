@@ -197,7 +197,17 @@ def test_bad_arguments() -> None:
 
 def test_cli_runs_batchbald_on_a_redundant_pool(tmp_path, capsys) -> None:
     """End to end: real dropout CNN on repeated digits, the loop's batch, the store."""
-    args = ["run", "--db", str(tmp_path / "al.sqlite3"), "--model", "cnn", "--epochs", "2"]
+    args = [
+        "run",
+        "--db",
+        str(tmp_path / "al.sqlite3"),
+        "--model",
+        "cnn",
+        "--epochs",
+        "2",
+        "--min-steps",
+        "25",
+    ]
     args += ["--strategy", "batchbald", "--mc-samples", "4", "--rounds", "1", "--batch", "6"]
     args += ["--candidates", "200", "--agreement-size", "0", "--learning-rate", "0.01"]
     args += ["--repeat", "2", "--repeat-noise", "0.1", "--json"]

@@ -26,6 +26,7 @@ def fast(**changes) -> TrialConfig:
         model="cnn",
         dropout=0.5,
         epochs=3,
+        min_steps=25,
         learning_rate=0.01,
         initial=20,
         initial_mode="balanced",
@@ -43,7 +44,7 @@ def fast(**changes) -> TrialConfig:
 def test_predict_mc_and_embed(digits) -> None:
     x, y = digits.x_pool[:200], digits.y_pool[:200]
     dropout = Classifier(
-        "cnn", digits.image_shape, 10, training=TrainingConfig(epochs=2, dropout=0.5)
+        "cnn", digits.image_shape, 10, training=TrainingConfig(epochs=2, min_steps=25, dropout=0.5)
     )
     dropout.fit(x, y)
     mc = dropout.predict_mc(x[:50], 4, batch_size=16)  # several batches per pass
@@ -54,7 +55,9 @@ def test_predict_mc_and_embed(digits) -> None:
     assert features.shape == (50, 128) and features.dtype == np.float32
     assert dropout.embed(x[:0]).shape == (0, 128)
 
-    plain = Classifier("mlp", digits.image_shape, 10, training=TrainingConfig(epochs=1))
+    plain = Classifier(
+        "mlp", digits.image_shape, 10, training=TrainingConfig(epochs=1, min_steps=25)
+    )
     plain.fit(x, y)
     same = plain.predict_mc(x[:20], 3)
     np.testing.assert_allclose(same[0], same[2], rtol=1e-6)  # no dropout: all passes equal
@@ -153,7 +156,19 @@ def test_old_configs_still_load() -> None:
 
 def test_cli_runs_a_new_strategy_and_shows_agreement(tmp_path, capsys) -> None:
     db = str(tmp_path / "al.sqlite3")
-    args = ["run", "--db", db, "--model", "cnn", "--dropout", "0.5", "--epochs", "2"]
+    args = [
+        "run",
+        "--db",
+        db,
+        "--model",
+        "cnn",
+        "--dropout",
+        "0.5",
+        "--epochs",
+        "2",
+        "--min-steps",
+        "25",
+    ]
     args += ["--strategy", "variation_ratios", "--mc-samples", "4", "--rounds", "1"]
     args += ["--candidates", "200", "--agreement-size", "100", "--learning-rate", "0.01"]
     assert main(args) == 0

@@ -34,6 +34,7 @@ from tests.browser import (
 DEMO_OVERRIDES = {
     "rounds": 3,
     "epochs": 10,
+    "min_steps": 25,
     "learning_rate": 0.05,
     "model": "softmax",
     "fractions": [0, 0.5, 1],

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 TIMINGS = {"train_seconds", "eval_seconds", "score_seconds"}
-QUICK = ["--model", "softmax", "--epochs", "3", "--learning-rate", "0.02"]
+QUICK = ["--model", "softmax", "--epochs", "3", "--min-steps", "25", "--learning-rate", "0.02"]
 
 
 def al(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -153,3 +153,38 @@ def test_corrupt_database_is_refused_and_kept(tmp_path):
     assert proc.returncode == 2
     assert "not a readable SQLite database" in proc.stderr
     assert db.read_bytes() == b"\x00garbage" * 64
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--min-steps", "0"], "min_steps must be an integer >= 1, got 0; e.g. --min-steps"),
+        (["run", "--min-steps", "-3"], "min_steps must be an integer >= 1, got -3"),
+        (["run", "--epochs", "0"], "epochs must be an integer >= 1, got 0; e.g. --epochs 10"),
+        (["run", "--learning-rate", "0"], "learning rate must be > 0, got 0.0; e.g."),
+        (["sweep", "--learning-rate", "-0.01"], "learning rate must be > 0, got -0.01"),
+        (["sweep", "--min-steps", "0", "--detach"], "min_steps must be an integer >= 1"),
+    ],
+)
+def test_training_settings_that_cannot_work_store_nothing(tmp_path, args, message):
+    db = tmp_path / "al.sqlite3"
+    al("report", "--db", str(db))  # an existing, empty store
+    before = db.read_bytes()
+    proc = al(*args, "--db", str(db), check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    listing = al("report", "--db", str(db), "--json")
+    assert json.loads(listing.stdout) == [], listing.stdout
+    assert db.read_bytes() == before
+
+
+def test_run_stores_the_resolved_training_and_the_steps_of_every_fit(tmp_path):
+    db = str(tmp_path / "al.sqlite3")
+    out = al("run", "--model", "mlp", "--rounds", "1", "--json", "--db", db).stdout
+    run = json.loads(out)
+    # Unset training settings are stored as the values that ran (the model's defaults) …
+    assert run["config"]["min_steps"] == 300 and run["config"]["epochs"] == 20
+    assert run["config"]["learning_rate"] == 0.001
+    # … and each round says how many gradient steps its fit ran: 20 and 30 labels in
+    # batches of 32 are one step a pass, so the 300-step floor decides.
+    assert [r["steps"] for r in run["rounds"]] == [300, 300]

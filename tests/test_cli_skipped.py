@@ -49,7 +49,8 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
-RUN = ["run", "--model", "softmax", "--epochs", "1", "--initial", "4", "--batch", "2",
+RUN = ["run", "--model", "softmax", "--epochs", "1", "--min-steps", "25", "--initial", "4",
+       "--batch", "2",
        "--rounds", "1", "--no-store"]  # fmt: skip
 
 
@@ -74,8 +75,8 @@ def test_run_lists_skipped_files_with_reasons_in_text_and_json(folder: Path) -> 
 def test_sweep_lists_skipped_files(folder: Path, tmp_path: Path) -> None:
     sweep = al(
         "sweep", "--dataset", f"folder:{folder}", "--model", "softmax", "--epochs", "1",
-        "--initial", "4", "--batch", "2", "--rounds", "1", "--fractions", "0", "--trials",
-        "1", "--workers", "1", "--db", str(tmp_path / "al.sqlite3"),
+        "--min-steps", "25", "--initial", "4", "--batch", "2", "--rounds", "1", "--fractions", "0",
+        "--trials", "1", "--workers", "1", "--db", str(tmp_path / "al.sqlite3"),
     )  # fmt: skip
     assert sweep.returncode == 0, sweep.stderr
     assert f"{BROKEN + 1} file(s) skipped:" in sweep.stderr

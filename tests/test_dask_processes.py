@@ -24,7 +24,7 @@ from tests.conftest import REPO_ROOT, require_or_skip
 BIN = Path(sys.executable).parent
 # The README's Dask section runs exactly these flags.
 SWEEP = [
-    "sweep", "--dataset", "digits", "--model", "softmax", "--epochs", "3",
+    "sweep", "--dataset", "digits", "--model", "softmax", "--epochs", "3", "--min-steps", "25",
     "--learning-rate", "0.02", "--strategies", "margin", "--fractions", "0,1",
     "--trials", "1", "--rounds", "2", "--workers", "2",
 ]  # fmt: skip

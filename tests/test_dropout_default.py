@@ -14,7 +14,8 @@ from al_core.forms import sweep_request
 from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
 from al_core.store import Store
 
-QUICK = ["--model", "softmax", "--epochs", "2", "--initial", "20", "--batch", "5",
+QUICK = ["--model", "softmax", "--epochs", "2", "--min-steps", "25", "--initial", "20",
+         "--batch", "5",
          "--rounds", "1", "--mc-samples", "3", "--candidates", "100"]  # fmt: skip
 
 
@@ -81,6 +82,7 @@ def test_experiment_form_gives_the_grid_dropout() -> None:
         return sweep_request(
             dataset="digits", model="softmax", strategies=strategies, fractions="0, 1",
             trials=1, initial=20, batch=10, rounds=1, budget=None, target=0.9, epochs=2,
+            min_steps=25,
         ).base  # fmt: skip
 
     assert form(["margin", "bald"]).dropout == 0.5

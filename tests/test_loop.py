@@ -20,7 +20,14 @@ def digits():
 def fast(**changes) -> TrialConfig:
     """A quick config: softmax regression, few epochs."""
     values = dict(
-        model="softmax", epochs=5, learning_rate=0.02, initial=20, batch=10, rounds=3, seed=0
+        model="softmax",
+        epochs=5,
+        min_steps=25,
+        learning_rate=0.02,
+        initial=20,
+        batch=10,
+        rounds=3,
+        seed=0,
     )
     values.update(changes)
     return TrialConfig(**values)
@@ -158,7 +165,9 @@ def test_cancellation_stops_at_a_round_boundary(digits):
         ({"batch": 0}, "batch size must be >= 1"),
         ({"target": 0.0}, r"target accuracy must be in \(0, 1\]"),
         ({"target": 90.0}, r"target accuracy must be in \(0, 1\]"),
-        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"epochs": 0}, "epochs must be an integer >= 1"),
+        ({"min_steps": 0}, "min_steps must be an integer >= 1, got 0; e.g. --min-steps"),
+        ({"learning_rate": 0.0}, "learning rate must be > 0"),
         ({"initial_mode": "magic"}, "unknown initial mode"),
     ],
 )

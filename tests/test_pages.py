@@ -29,7 +29,14 @@ OVERVIEW, EXPERIMENTS, RESULTS = (
 )
 SWEEP_TARGET = 0.85
 # A demo small enough to finish in seconds when a test's runner picks it up.
-TINY_DEMO = {"rounds": 1, "epochs": 2, "model": "softmax", "fractions": [0, 1], "trials": 1}
+TINY_DEMO = {
+    "rounds": 1,
+    "epochs": 2,
+    "min_steps": 25,
+    "model": "softmax",
+    "fractions": [0, 1],
+    "trials": 1,
+}
 
 
 def _page(path: str) -> AppTest:
@@ -60,7 +67,7 @@ def swept_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         sys.executable, "-m", "al_core", "sweep", "--db", str(folder / "al.sqlite3"),
         "--dataset", "digits", "--model", "softmax", "--strategies", "margin",
         "--fractions", "0,1", "--trials", "2", "--initial", "20", "--batch", "20",
-        "--rounds", "4", "--epochs", "10", "--learning-rate", "0.05",
+        "--rounds", "4", "--epochs", "10", "--min-steps", "25", "--learning-rate", "0.05",
         "--target", str(SWEEP_TARGET), "--name", "page-test sweep", "--threads", "2",
     ]  # fmt: skip
     subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=240)
@@ -168,7 +175,7 @@ def test_experiments_empty(empty: Path) -> None:
 
 
 def _fill_form(app: AppTest, **values: object) -> AppTest:
-    defaults = {"epochs": 2, "rounds": 1, "trials": 1, "fractions": "0, 1"}
+    defaults = {"epochs": 2, "min_steps": 25, "rounds": 1, "trials": 1, "fractions": "0, 1"}
     for key, value in {**defaults, **values}.items():
         app.get_by_key(key).set_value(value)
     return app

@@ -59,7 +59,8 @@ def read_only_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     db = folder / "al.sqlite3"
     run = subprocess.run(
         [sys.executable, "-m", "al_core", "run", "--dataset", "digits", "--model", "softmax",
-         "--epochs", "3", "--learning-rate", "0.05", "--rounds", "2", "--target", "0.5",
+         "--epochs", "3", "--min-steps", "25", "--learning-rate", "0.05", "--rounds", "2",
+         "--target", "0.5",
          "--db", str(db)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

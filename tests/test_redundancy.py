@@ -26,7 +26,8 @@ def digits():
 
 
 def quick(**changes) -> TrialConfig:
-    values = dict(model="softmax", epochs=5, learning_rate=0.05, initial=20, batch=9, rounds=2,
+    values = dict(model="softmax", epochs=5, min_steps=25, learning_rate=0.05, initial=20,
+                  batch=9, rounds=2,
                   agreement_size=0, seed=0)  # fmt: skip
     values.update(changes)
     return TrialConfig(**values)

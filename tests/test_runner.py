@@ -18,9 +18,12 @@ import pytest
 from al_core import runner
 from al_core.errors import ConfigError, StoreError
 from al_core.loop import TrialConfig
+from al_core.models import MODEL_DEFAULTS
 from al_core.store import Store, claim_stop_reason
 
-BASE = TrialConfig(dataset="digits", model="softmax", epochs=2, initial=20, batch=10, rounds=3)
+BASE = TrialConfig(
+    dataset="digits", model="softmax", epochs=2, min_steps=25, initial=20, batch=10, rounds=3
+)
 
 
 def _round(index: int) -> dict:
@@ -59,12 +62,19 @@ def store(tmp_path):
 
 
 def test_presets_match_the_documented_protocols():
-    assert set(runner.PRESETS) == {"demo", "cifar10-fraction", "mnist-400"}
+    assert set(runner.PRESETS) == {"demo", "cifar10-fraction", "mnist-400", "repeated-mnist"}
     demo = runner.PRESETS["demo"]
     assert demo.base.dataset == "digits" and demo.trials == 3
-    assert demo.fractions == tuple(i / 10 for i in range(11))
+    assert demo.fractions[0] == 0.0 and demo.fractions[-1] == 1.0  # random … all uncertainty
+    assert demo.base.epochs == MODEL_DEFAULTS["cnn"].epochs  # trained by the default rule
     specs = runner.plan_trials(demo.base, demo.strategies, demo.fractions, demo.trials)
-    assert len(specs) == 33  # 11 fractions x 3 seeds, fraction 0 being the random baseline
+    # fraction 0 is the random baseline; every fraction gets 3 seeds …
+    assert len(specs) == 3 * len(demo.fractions)
+    # … started round-robin: every fraction's first seed before any second seed.
+    first_pass = specs[: len(demo.fractions)]
+    assert [s.seed for s in first_pass] == [0] * len(demo.fractions)
+    assert [s.fraction for s in first_pass] == list(demo.fractions)
+    assert [s.seed for s in specs] == sorted(s.seed for s in specs)
     cifar = runner.PRESETS["cifar10-fraction"]
     assert (cifar.base.initial, cifar.base.batch, cifar.base.val_size) == (1000, 1000, 1000)
     assert cifar.target == 0.5 and cifar.base.model == "cnn" and cifar.base.rounds is None
@@ -72,10 +82,27 @@ def test_presets_match_the_documented_protocols():
     assert (mnist.base.pool_size, mnist.base.test_size, mnist.base.budget) == (4000, 400, 400)
     assert mnist.base.model == "softmax" and mnist.strategies == ("least_confidence",)
     assert runner.planned_rounds(mnist.base.to_dict()) == 40  # 10 then 39 batches of 10
+    repeated = runner.PRESETS["repeated-mnist"]
+    assert (repeated.base.repeat, repeated.base.repeat_noise) == (3, 0.1)  # the paper's
+    assert (repeated.base.initial, repeated.base.initial_mode, repeated.base.batch) == (
+        20,
+        "balanced",
+        10,
+    )
+    specs = runner.plan_trials(
+        repeated.base, repeated.strategies, repeated.fractions, repeated.trials
+    )
+    assert {(s.strategy, s.fraction) for s in specs} == {
+        ("random", 0.0),
+        ("bald", 1.0),
+        ("batchbald", 1.0),
+    }
 
 
 def test_submit_preset_applies_overrides_and_refuses_unknown_ones(store):
-    experiment_id = runner.submit_preset(store, "demo", epochs=2, trials=1, fractions=[0, 1])
+    experiment_id = runner.submit_preset(
+        store, "demo", epochs=2, min_steps=25, trials=1, fractions=[0, 1]
+    )
     trials = store.trials(experiment_id)
     assert [(t["strategy"], t["fraction"]) for t in trials] == [("random", 0.0), ("margin", 1.0)]
     assert all(t["config"]["epochs"] == 2 and t["status"] == "queued" for t in trials)

@@ -29,11 +29,17 @@ from tests.conftest import REPO_ROOT
 
 ROUNDS = 6
 BASE = TrialConfig(
-    dataset="digits", model="softmax", epochs=3, learning_rate=0.02, rounds=ROUNDS, seed=0
+    dataset="digits",
+    model="softmax",
+    epochs=3,
+    min_steps=25,
+    learning_rate=0.02,
+    rounds=ROUNDS,
+    seed=0,
 )
 GRID_FLAGS = [
     "--strategies", "margin", "--fractions", "0,1", "--trials", "1", "--rounds", str(ROUNDS),
-    "--model", "softmax", "--epochs", "3", "--learning-rate", "0.02",
+    "--model", "softmax", "--epochs", "3", "--min-steps", "25", "--learning-rate", "0.02",
 ]  # fmt: skip
 TIMING = {"id", "trial_id", "created_at", "train_seconds", "eval_seconds", "score_seconds"}
 
