@@ -1,18 +1,23 @@
 """Background sweeps: the ``demo`` preset with 1 worker, then 2, in one run.
 
-Each run queues the preset's whole grid (digits, seed CNN, uncertainty fraction
-0–100 % by 10 × 3 trials = 33 trials) in a fresh SQLite store and serves it with
-an :class:`al_core.runner.Runner` in this process: spawn-started pool workers,
-``cores ÷ workers`` TensorFlow threads each, rounds flowing back through the
-spool. It prints the wall time of each run (from queueing to the last trial
-stored, worker start-up included), the speed-up 1 → 2 workers (target ≥ 1.7 on
-2 cores), and per trial the peak resident memory of the worker that ran it
-(psutil RSS sampled at each round boundary), and the workers' busy share (time
-inside trials ÷ workers × wall time). It also checks that both runs
-stored the same curves: the same labeled counts, accuracies and queried items in
-every round. Float model outputs (losses, scores) may differ in the last bits,
-since TensorFlow sums in a different order with 1 thread than with 2; their
-largest gap is printed.
+Each run queues the preset's whole grid (the demo: digits, seed CNN, uncertainty
+fraction 0–100 % by 20 × 3 trials = 18 trials) in a fresh SQLite store and serves
+it with an :class:`al_core.runner.Runner` in this process: spawn-started pool
+workers, ``cores ÷ workers`` TensorFlow threads each, rounds flowing back through
+the spool. The **baseline** is the run with the fewest workers — the 1-worker run
+by default (``--workers`` is run in increasing order); every speed-up is that
+run's wall time divided by another's. Before the timed runs, a throwaway warm-up
+run (one trial of one round, 1 worker, in its own store, not timed) loads
+TensorFlow, the data set and the worker code from disk once, so the baseline does
+not pay for a cold file cache that the later runs would not. It prints the wall
+time of each run (from queueing to the last trial stored, worker start-up
+included), the speed-up 1 → 2 workers (target ≥ 1.7 on 2 cores), and per trial
+the peak resident memory of the worker that ran it (psutil RSS sampled at each
+round boundary), and the workers' busy share (time inside trials ÷ workers ×
+wall time). It also checks that both runs stored the same curves: the same
+labeled counts, accuracies and queried items in every round. Float model outputs
+(losses, scores) may differ in the last bits, since TensorFlow sums in a
+different order with 1 thread than with 2; their largest gap is printed.
 
 Run: ``source scripts/setup.sh && .venv/bin/python -m benchmarks.sweep_workers
 --out benchmarks/out/sweep_workers.json``
@@ -55,11 +60,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if any(n < 1 for n in args.workers) or len(set(args.workers)) != len(args.workers):
         parser.error("--workers takes distinct counts >= 1, e.g. 1 2")
+    args.workers = sorted(args.workers)  # the first, fewest workers, is the baseline
     return args
+
+
+def warm_up(preset: str, folder: Path) -> float:
+    """A throwaway run of one trial of one round with 1 worker (not timed in the
+    comparison): TensorFlow, the data set and the worker code come off the disk
+    once, before the baseline. Returns its wall seconds."""
+    started = time.perf_counter()
+    run_once(preset, 1, {"trials": 1, "rounds": 1, "fractions": (1.0,)}, folder / "warm-up")
+    return time.perf_counter() - started
 
 
 def run_once(preset: str, workers: int, overrides: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Queue the preset in a fresh store and serve it with ``workers`` workers."""
+    folder.mkdir(parents=True, exist_ok=True)
     db = folder / f"workers-{workers}.sqlite3"
     with Store(db) as store:
         started = time.perf_counter()
@@ -150,13 +166,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="sweep-workers-") as folder:
+        print("warm-up: one trial of one round with 1 worker (not timed)…", file=sys.stderr)
+        warm_up_seconds = warm_up(args.preset, Path(folder))
+        print(f"warm-up took {warm_up_seconds:.1f} s", file=sys.stderr)
         results = []
         for workers in args.workers:
             print(f"running preset {args.preset!r} with {workers} worker(s)…", file=sys.stderr)
             results.append(run_once(args.preset, workers, overrides, Path(folder)))
     load_after = os.getloadavg()
 
+    base = results[0]
     print(f"preset {args.preset} ({results[0]['trials']} trials), {runner.available_cores()} cores")
+    print(
+        f"baseline: the {base['workers']}-worker run (speed-ups are its wall time ÷ another "
+        f"run's); warm-up run before it, not timed: {warm_up_seconds:.1f} s"
+    )
     print(
         f"{'workers':>7} {'threads':>7} {'done':>5} {'wall s':>8} {'trial s (median)':>16} "
         f"{'peak RSS MiB median / max':>26} {'busy':>5}"
@@ -166,14 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{r['workers']:>7} {r['threads_per_worker']:>7} {r['done']:>5} "
             f"{r['wall_seconds']:>8.1f} {r['trial_seconds_median']:>16.2f} "
             f"{r['peak_rss_mib_median']:>15.0f} / {r['peak_rss_mib_max']:<8.0f} "
-            f"{r['busy_share']:>5.0%}"
+            f"{r['busy_share']:>5.0%}" + ("  (baseline)" if r is base else "")
         )
-    base = results[0]
     for r in results[1:]:
         speedup = base["wall_seconds"] / r["wall_seconds"]
         verdict = "meets" if speedup >= TARGET_SPEEDUP else "misses"
         print(
-            f"speed-up {base['workers']} → {r['workers']} workers: {speedup:.2f}× "
+            f"speed-up {base['workers']} (baseline) → {r['workers']} workers: {speedup:.2f}× "
             f"({verdict} the {TARGET_SPEEDUP}× target)"
         )
         differences, float_gap = compare_curves(base["curves"], r["curves"])
@@ -195,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out.write_text(
             json.dumps(
                 {"preset": args.preset, "overrides": overrides, "runs": summary,
+                 "baseline_workers": base["workers"], "warm_up_seconds": warm_up_seconds,
                  "load_before": load_before, "load_after": load_after},
                 indent=2,
             )

@@ -52,14 +52,37 @@ def test_loop_overhead_flags_and_summary() -> None:
     assert (args.rounds, args.epochs, args.initial, args.batch) == (2, 1, 1000, 1000)
     with pytest.raises(SystemExit):
         loop_overhead.parse_args(["--epochs", "0"])
+    assert loop_overhead.parse_args(["--min-steps", "25"]).min_steps == 25
+    with pytest.raises(SystemExit):
+        loop_overhead.parse_args(["--min-steps", "0"])
     bare = {"fit": 1.0, "evaluate": 0.5, "predict": 2.5, "total": 4.0}
     rounds = [
-        {"round": i, "labeled": 10 * (i + 1), "scored": i < 2, "loop_wall": wall, "bare": bare}
-        for i, wall in enumerate((4.4, 4.0, 1.0))
-    ]
+        {"round": i, "labeled": 10 * (i + 1), "scored": i < 2, "loop_wall": wall,
+         "loop_keras": keras, "bare": bare}
+        for i, (wall, keras) in enumerate(((4.4, 4.356), (4.0, 3.8), (1.0, 0.5)))
+    ]  # fmt: skip
     summary = loop_overhead.summarize({"rounds": rounds})
     assert summary["rounds"] == 2  # the last round does not score the pool
     assert summary["ratio_of_medians"] == pytest.approx(4.2 / 4.0)
+    # Outside Keras: 0.044 s (1 %) and 0.2 s (5 %); the last round is not counted.
+    assert summary["outside_keras_max_s"] == pytest.approx(0.2)
+    assert summary["outside_keras_share_median"] == pytest.approx(0.03)
+    assert summary["outside_keras_share_max"] == pytest.approx(0.05)
+
+
+def test_loop_overhead_times_classifier_calls_and_restores_them() -> None:
+    import numpy as np
+
+    from al_core.models import Classifier
+
+    original_fit = Classifier.fit
+    with loop_overhead.timed_classifier_calls() as spent:
+        classifier = Classifier("softmax", (8, 8, 1), 10)
+        built = spent[0]
+        classifier.predict_proba(np.zeros((4, 8, 8, 1), np.float32))
+    assert 0 < built < spent[0]  # construction and the prediction both counted
+    assert Classifier.fit is original_fit
+    assert "wrapper" not in Classifier.predict_proba.__code__.co_name
 
 
 def test_sweep_workers_compares_decisions_exactly_and_floats_by_gap() -> None:

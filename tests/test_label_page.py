@@ -86,7 +86,8 @@ def test_label_skip_undo_finish_retrain_resume_export(
     first = _wait_for_round(data_dir, session_id, 0)
     app.run()
     assert _progress(app) == "Batch 1: 0 of 5 answered"
-    assert "Picked at random" in _texts(app)
+    # The default first batch is cluster-diverse: said so, with why there is no model yet.
+    assert "Picked nearest to a k-means centroid: there is no trained model yet" in _texts(app)
     assert app.get("image"), "the current image is shown"
     # One class name per button; Streamlit shows the key "3" beside it once.
     assert app.button(key="class_3").label == "class 3"

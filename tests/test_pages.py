@@ -19,7 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from al_core import results
-from al_core.runner import experiment_progress, runner_health
+from al_core.runner import PRESETS, experiment_progress, runner_health
 from al_core.store import Store
 from tests.app_helpers import stop_background_work
 
@@ -163,6 +163,40 @@ def test_overview_populated_shows_measured_curves_and_headline(swept: Path) -> N
     assert _figure(app)["layout"]["showlegend"] is True
     app.toggle[0].set_value(True).run()
     assert "expected (u = 0 %) — not measured" in _trace_names(app)
+
+
+@pytest.mark.slow
+def test_overview_plots_a_trial_of_the_shipped_demo_unmodified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's own training, not a stand-in: one trial (margin, u = 100 %, seed 0)
+    of the shipped preset clears the linear floor and the page plots exactly it."""
+    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
+    command = [
+        sys.executable, "-m", "al_core", "sweep", "--db", str(tmp_path / "al.sqlite3"),
+        "--preset", "demo", "--fractions", "1", "--trials", "1", "--no-baseline",
+        "--workers", "1",
+    ]  # fmt: skip
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=300)
+    demo = PRESETS["demo"].base
+    with Store(tmp_path / "al.sqlite3") as store:
+        (experiment,) = store.experiments()
+        (trial,) = store.trials(experiment["id"])
+        rounds = store.rounds(trial["id"])
+        bands = results.curve_bands(results.rounds_frame(store.experiment_rounds([1])))
+    assert trial["config"] == demo.replace(fraction=1.0, seed=0).to_dict()  # as shipped
+    assert [r["labeled"] for r in rounds] == list(range(20, 101, 10))
+    assert all(r["steps"] == demo.training().steps_for(r["labeled"]) for r in rounds)
+    # Above scikit-learn's LogisticRegression on random digits labels (about 61 % at 20,
+    # 80 % at 50, 88 % at 100), the line under which a curve is about training.
+    accuracy = {r["labeled"]: r["test_accuracy"] for r in rounds}
+    assert accuracy[20] >= 0.55 and accuracy[50] >= 0.80 and accuracy[100] >= 0.88, accuracy
+    app = _page(OVERVIEW).run()
+    assert not app.exception
+    (measured,) = [t for t in _figure(app)["data"] if t.get("name") == "margin · u = 100 %"]
+    assert measured["x"] == [r["labeled"] for r in rounds]
+    assert measured["y"] == pytest.approx(bands["mean"].tolist())
+    assert measured["y"] == pytest.approx([r["test_accuracy"] for r in rounds])
 
 
 # --------------------------------------------------------------------------- experiments
