@@ -7,6 +7,9 @@ import streamlit as st
 from al_core import charts, results
 from al_core.store import Store
 
+#: Small multiples drawn at most: beyond a handful, charts are unreadable and slow.
+MAX_CHARTS = 6
+
 st.title("Results")
 
 with Store() as store:
@@ -89,11 +92,23 @@ if show_expected:
     )
 if bands.empty:
     st.info("No measured rounds for these experiments and fractions yet.")
-columns = st.columns(min(len(chosen), 2))
-for position, experiment_id in enumerate(chosen):
+charted = chosen[:MAX_CHARTS]
+if len(chosen) > len(charted):
+    st.caption(
+        f"Curves of the first {len(charted)} of the {len(chosen)} selected experiments "
+        "(narrow the selection to see others); the tables below cover all of them."
+    )
+columns = st.columns(min(len(charted), 2))
+for position, experiment_id in enumerate(charted):
     config = by_id[experiment_id]["config"]
-    own = results.curve_bands(rounds[rounds["experiment_id"] == experiment_id])
-    own = own[own["fraction"].isin(shown_fractions)]
+    own = bands[bands["experiment_id"] == experiment_id]
+    # One chart per experiment: its curves need no "exp N ·" prefix.
+    own = own.assign(
+        label=[
+            results.config_label(s, f)
+            for s, f in zip(own["strategy"], own["fraction"], strict=True)
+        ]
+    )
     initial, batch, planned = results.expected_plan(
         config["base"], own["labeled"].max() if len(own) else None
     )
