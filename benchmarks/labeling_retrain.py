@@ -4,8 +4,9 @@ Target: at most 5 s per retrain on 2 cores with the default labeling model.
 
 A session is created over the full MNIST training split (60k pool; test split
 subset of ``--test-size`` images, the page's default 1,000) with the default
-session settings: model ``mlp`` (Flatten → Dense 128 → Dense 64 → softmax), 20
-epochs, least confidence, batches of 10, and ``candidates=10,000``: each query
+session settings: model ``mlp`` (Flatten → Dense 128 → Dense 64 → softmax) with
+its default training (``max(20 passes, 300 steps)`` per fit), least confidence,
+batches of 10, a cluster-diverse first batch, and ``candidates=10,000``: each query
 scores a random subset of 10,000 unlabeled images, not all 60,000 (documented
 in ``al_core.labeling.SessionConfig``). The hidden truth answers every batch
 (the annotator); then one retrain job runs exactly as the ``label-worker``
@@ -70,7 +71,7 @@ def main() -> None:
         start = time.perf_counter()
         store.request_session_job(session_id, "train")
         labeling.process_jobs(store, session_id, worker)
-        cold_start = time.perf_counter() - start  # loads the 60k pool, then a random batch
+        cold_start = time.perf_counter() - start  # loads the 60k pool, then the first batch
         truth = np.load(labeling.session_dir(store, session_id) / "truth.npy")
         pool = len(truth)
         in_process, parts = [], []
@@ -121,7 +122,7 @@ def main() -> None:
         "load_average_at_end": os.getloadavg(),
     }
     print(f"pool {pool} images; candidates {config.candidates}; model {config.model}")
-    print(f"cold start (pool load + random batch): {cold_start:.2f} s")
+    print(f"cold start (pool load + first batch, k-means by default): {cold_start:.2f} s")
     print(f"first retrain (builds the model): {in_process[0]:.2f} s")
     print(
         f"retrain + requery, in process: median {figures['in_process_median_seconds']:.2f} s, "
