@@ -24,6 +24,9 @@ from al_core.runner import (
 )
 from al_core.store import Store
 from al_core.strategies import MC_STRATEGIES, SCORERS
+from pages import require_app_navigation
+
+require_app_navigation()
 
 REFRESH_SECONDS = 2.0
 MAX_FINISHED_SHOWN = 10

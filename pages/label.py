@@ -18,6 +18,9 @@ from al_core.datasets import BUILTIN_DATASETS
 from al_core.errors import ALError
 from al_core.models import MODELS
 from al_core.store import Store
+from pages import require_app_navigation
+
+require_app_navigation()
 
 SOURCES = {
     "builtin": "Built-in data set",

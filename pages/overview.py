@@ -16,6 +16,9 @@ from al_core.errors import ALError
 from al_core.forms import demo_overrides
 from al_core.runner import PRESETS, ensure_runner, experiment_progress, submit_preset
 from al_core.store import Store
+from pages import require_app_navigation
+
+require_app_navigation()
 
 REFRESH_SECONDS = 2.0
 

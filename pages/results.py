@@ -6,6 +6,9 @@ import streamlit as st
 
 from al_core import charts, results
 from al_core.store import Store
+from pages import require_app_navigation
+
+require_app_navigation()
 
 #: Small multiples drawn at most: beyond a handful, charts are unreadable and slow.
 MAX_CHARTS = 6

@@ -195,15 +195,16 @@ NAV_LINKS = ["Overview", "Experiments", "Results", "Label"]
 
 
 def test_four_pages_from_pages_folder_and_nothing_fetched_from_outside(tmp_path: Path) -> None:
-    """``st.navigation`` over ``pages/``: exactly four links on a first visit, after a
-    reload and on a deep link to /label (Streamlit ignores the folder's legacy
-    auto-discovery once st.navigation runs); the page icon is the bundled file and
+    """``st.navigation`` over ``pages/``: exactly four links on a fresh server's very
+    first visit straight to a deep link (/label: Streamlit would serve the folder the
+    legacy way until some session ran st.navigation; pages/__init__.py turns that
+    off), then on the root and after a reload; the page icon is the bundled file and
     the browser asks nothing of any other host (no external font or favicon)."""
     from playwright.sync_api import expect, sync_playwright
 
     require_browser()
     assert sorted(p.name for p in (REPO / "pages").glob("*.py")) == [
-        "experiments.py", "label.py", "overview.py", "results.py",
+        "__init__.py", "experiments.py", "label.py", "overview.py", "results.py",
     ]  # fmt: skip
     assert not (REPO / "app_pages").exists()
     app = StreamlitServer(tmp_path, log_name="streamlit-pages.log")
@@ -218,9 +219,10 @@ def test_four_pages_from_pages_folder_and_nothing_fetched_from_outside(tmp_path:
             nav = page.get_by_test_id("stSidebarNav")
             try:
                 for url, heading in [
+                    (f"{app.url}/label", "Label"),  # first visit of a fresh server: deep link
                     (app.url, "Does active learning save labels?"),
                     (None, "Does active learning save labels?"),  # reload
-                    (f"{app.url}/label", "Label"),  # deep link
+                    (f"{app.url}/label", "Label"),  # deep link again
                 ]:
                     if url is None:
                         page.reload()
