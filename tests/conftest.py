@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,22 @@ if "KERAS_HOME" not in os.environ:
 os.environ["AL_DATA_DIR"] = tempfile.mkdtemp(prefix="al-tests-data-")
 atexit.register(shutil.rmtree, os.environ["AL_DATA_DIR"], ignore_errors=True)
 CHECKOUT_DB = REPO_ROOT / "data" / "al.sqlite3"
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored() -> Iterator[None]:
+    """Put pytest's ``__main__`` back after every test.
+
+    Streamlit's AppTest runs a page as the ``__main__`` module and leaves it in
+    ``sys.modules``. A process started with the spawn method afterwards (the
+    runner's pool, a Dask nanny's worker) re-runs the parent's main module first,
+    here a page script, and dies before it starts (e.g. on the page's
+    ``st.stop()``).
+    """
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture(autouse=True)

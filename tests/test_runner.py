@@ -136,7 +136,7 @@ def test_concurrent_claims_never_give_one_trial_twice(tmp_path):
     ]
     for process in claimers:
         process.start()
-    claims = dict(results.get(timeout=300) for _ in claimers)  # spawn + imports under load
+    claims = dict(results.get(timeout=120) for _ in claimers)
     for process in claimers:
         process.join(timeout=30)
     every = [t for ids in claims.values() for t in ids]
