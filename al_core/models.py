@@ -444,7 +444,7 @@ class FitResult:
     final_loss: float
 
 
-def _repeated_batches(x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> Any:
+def repeated_batches(x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> Any:
     """An endless ``tf.data`` stream of ``batch``-sized batches of ``(x, y)``,
     reshuffled (deterministically, from ``seed``) at every pass."""
     import tensorflow as tf
@@ -563,7 +563,7 @@ class Classifier:
         batch = min(training.batch_size, n)
         steps = training.steps_for(n)
         per_pass = math.ceil(n / batch)
-        batches = _repeated_batches(x, y, batch, fit_seed)
+        batches = repeated_batches(x, y, batch, fit_seed)
         if training.patience is None:
             # One Keras epoch of all the steps: per-epoch overhead would dominate
             # when a pass over 20 labels is a single step.

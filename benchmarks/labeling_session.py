@@ -43,10 +43,10 @@ def run_truth_session(
     """
     from al_core import labeling
 
-    session_id = labeling.create_session(
+    created = labeling.create_session(
         store, f"truth {seed}", dataset="digits", seed=seed, **settings
     )
-    session_id = session_id.session_id
+    session_id = created.session_id
     deadline = time.monotonic() + timeout
     labeling.request_retrain(store, session_id)  # the cold-start batch
     expected_round = 0

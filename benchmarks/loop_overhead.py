@@ -98,11 +98,15 @@ def timed_classifier_calls() -> Iterator[list[float]]:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Run the interleaved loop / bare rounds; returns per-round timings (seconds)."""
     import keras
-    import tensorflow as tf
 
     from al_core.datasets import load_dataset
     from al_core.loop import RoundRecord, TrialConfig, run_loop
-    from al_core.models import PREDICT_BATCH, build_model, configure_runtime
+    from al_core.models import (
+        PREDICT_BATCH,
+        build_model,
+        configure_runtime,
+        repeated_batches,
+    )
 
     configure_runtime(args.threads)
     dataset = load_dataset("mnist", pool_size=args.pool_size, seed=0)
@@ -147,12 +151,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         for variable, value in zip(bare_model.optimizer.variables, initial_optimizer, strict=True):
             variable.assign(value)
         keras.utils.set_random_seed(round_index)
-        stream = (
-            tf.data.Dataset.from_tensor_slices((x, y))
-            .shuffle(labeled, seed=round_index, reshuffle_each_iteration=True)
-            .repeat()
-            .batch(batch)
-        )
+        stream = repeated_batches(x, y, batch, round_index)  # the loop's own input stream
         bare_model.fit(stream, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
         fitted = time.perf_counter()
         bare_model.evaluate(dataset.x_test, dataset.y_test, batch_size=PREDICT_BATCH, verbose=0)
