@@ -66,7 +66,8 @@ def trial_config(
     max_labels: int,
     candidates: int | None,
     mc_samples: int,
-    epochs: int,
+    epochs: int | None,
+    min_steps: int | None = None,
 ):  # -> TrialConfig
     """The loop config of one (pool, strategy, seed) trial."""
     from al_core.loop import TrialConfig
@@ -89,6 +90,7 @@ def trial_config(
         target=max(TARGETS),
         stop_at_target=True,
         epochs=epochs,
+        min_steps=min_steps,
         candidates=candidates,
         mc_samples=mc_samples,
         hybrid_top_m=HYBRID_TOP_M,
@@ -241,7 +243,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-labels", type=int, default=600, help="label cap per trial")
     parser.add_argument("--candidates", type=int, default=2000, help="0: the whole pool")
     parser.add_argument("--mc-samples", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs per fit (default: the cnn's, 10)"
+    )
+    parser.add_argument(
+        "--min-steps",
+        type=int,
+        default=None,
+        help="gradient steps per fit at least (default: the cnn's, 300)",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/batch_diversity.json"))
     parser.add_argument("--report", action="store_true", help="only report --out")
@@ -277,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         candidates=args.candidates or None,
                         mc_samples=args.mc_samples,
                         epochs=args.epochs,
+                        min_steps=args.min_steps,
                     )
                     key = f"{pool}/{strategy}/{seed}"
                     done = data["trials"].get(key)

@@ -91,7 +91,8 @@ def trial_config(
     max_labels: int,
     candidates: int,
     mc_samples: int,
-    epochs: int,
+    epochs: int | None,
+    min_steps: int | None = None,
     test_size: int | None,
 ):  # -> TrialConfig
     """The loop config of one (strategy, seed) trial."""
@@ -111,6 +112,7 @@ def trial_config(
         target=TARGET,
         stop_at_target=True,
         epochs=epochs,
+        min_steps=min_steps,
         candidates=candidates,
         mc_samples=mc_samples,
         hybrid_top_m=HYBRID_TOP_M,
@@ -282,7 +284,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-labels", type=int, default=1000, help="label cap per trial")
     parser.add_argument("--candidates", type=int, default=2000)
     parser.add_argument("--mc-samples", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs per fit (default: the cnn's, 10)"
+    )
+    parser.add_argument(
+        "--min-steps",
+        type=int,
+        default=None,
+        help="gradient steps per fit at least (default: the cnn's, 300)",
+    )
     parser.add_argument("--test-size", type=int, default=2000, help="0: all 10,000")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/label_efficiency.json"))
@@ -302,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     candidates=args.candidates,
                     mc_samples=args.mc_samples,
                     epochs=args.epochs,
+                    min_steps=args.min_steps,
                     test_size=args.test_size or None,
                 )
                 key = f"{strategy}/{seed}"

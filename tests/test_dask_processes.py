@@ -7,6 +7,7 @@ through them. Its curves must equal the same sweep's on the local process pool.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -49,6 +50,8 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL to the whole process group: a ``dask worker``'s nanny
+    processes must not outlive the test and rejoin a later test's cluster."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -56,6 +59,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _outside_env() -> dict[str, str]:
@@ -78,6 +83,7 @@ def cluster(tmp_path: Path) -> Iterator[str]:
     scheduler = subprocess.Popen(
         ["dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
         cwd=elsewhere, env=_outside_env(), stdout=logs[0], stderr=subprocess.STDOUT,
+        start_new_session=True,
     )  # fmt: skip
     worker = None
     try:
@@ -85,6 +91,7 @@ def cluster(tmp_path: Path) -> Iterator[str]:
         worker = subprocess.Popen(
             ["dask", "worker", address, "--nthreads", "1", "--nworkers", "2", "--no-dashboard"],
             cwd=elsewhere, env=_outside_env(), stdout=logs[1], stderr=subprocess.STDOUT,
+            start_new_session=True,
         )  # fmt: skip
         yield address
     finally:
@@ -105,6 +112,11 @@ def _curves(db: Path) -> dict[tuple, list[dict]]:
             ]
             for t in store.trials(experiment["id"])
         }
+
+
+def _environments(db: Path) -> dict[tuple, dict | None]:
+    with Store(db) as store:
+        return {(t["strategy"], t["fraction"]): t.get("environment") for t in store.trials(1)}
 
 
 def _sweep(db: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -128,7 +140,10 @@ def test_sweep_on_separate_dask_processes_matches_the_process_pool(
     )
     assert sorted(dask_curves) == [("margin", 1.0, 0), ("random", 0.0, 0)]
     assert all(len(rounds) == 3 for rounds in dask_curves.values())  # round 0 + 2 rounds
-    assert dask_curves == local_curves
+    assert dask_curves == local_curves, (
+        "curves differ between Dask and the process pool; environments: "
+        f"{_environments(tmp_path / 'dask.sqlite3')} vs {_environments(tmp_path / 'local.sqlite3')}"
+    )
     with Store(tmp_path / "dask.sqlite3") as store:
         trials = store.trials(1)
     assert {t["status"] for t in trials} == {"done"}
