@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.label_efficiency import checkpoint_table, load_results, save_results
+
 TARGETS: tuple[float, ...] = (0.90, 0.95)
 STRATEGIES: tuple[str, ...] = ("random", "margin", "bald", "batchbald", "hybrid")
 POOLS: tuple[str, ...] = ("repeated", "plain")
@@ -133,17 +135,6 @@ def _run_trial(config_dict: dict[str, Any], threads: int) -> dict[str, Any]:
     }
 
 
-def _load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {"trials": {}}
-
-
-def _save(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
-
-
 def summarize(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (pool, strategy): median labels to each target (None: a median
     seed never reached it within the cap), redundancy and selection time."""
@@ -197,6 +188,18 @@ def report(data: dict[str, Any]) -> None:
             f"{'—' if share is None else f'{share:.0%}'} | "
             f"{'—' if seconds is None else f'{seconds:.1f}'} |"
         )
+    for pool in POOLS:
+        trials = [t for t in data["trials"].values() if t["pool"] == pool]
+        if not trials:
+            continue
+        points = list(range(20, 1 + max(max(t["labeled"]) for t in trials), 40))
+        table = checkpoint_table(trials, points, STRATEGIES)
+        print(f"\n{pool} pool, median test accuracy over seeds:\n")
+        print("| labels | " + " | ".join(table) + " |")
+        print("|---|" + "---|" * len(table))
+        for i, point in enumerate(points):
+            cells = ["—" if v[i] is None else f"{v[i]:.3f}" for v in table.values()]
+            print(f"| {point} | " + " | ".join(cells) + " |")
 
 
 def timing(pool_size: int, mc_samples: int, epochs: int, threads: int) -> dict[str, float]:
@@ -271,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = timing(args.pool_size, args.mc_samples, args.epochs, os.cpu_count() or 1)
         print(json.dumps(result, indent=1))
         return 0
-    data = _load(args.out)
+    data = load_results(args.out)
     if not args.report:
         todo = []
         for seed in args.seeds:  # seed-major: every configuration gets seed 0 first
@@ -302,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for future in as_completed(futures):
                 result = future.result()
                 data["trials"][futures[future]] = result
-                _save(args.out, data)
+                save_results(args.out, data)
                 print(
                     f"{futures[future]}: labels to target {result['labels_to_target']}, "
                     f"redundant {result['redundant']} ({result['stop_reason']}, "

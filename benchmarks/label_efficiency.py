@@ -148,13 +148,15 @@ def _run_trial(config_dict: dict[str, Any], threads: int) -> dict[str, Any]:
     }
 
 
-def _load(path: Path) -> dict[str, Any]:
+def load_results(path: Path) -> dict[str, Any]:
+    """A ``--out`` file's content (``{"trials": {key: result}}``), empty if absent."""
     if path.is_file():
         return json.loads(path.read_text())
     return {"trials": {}}
 
 
-def _save(path: Path, data: dict[str, Any]) -> None:
+def save_results(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` to ``path`` atomically (a crash never leaves half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1))
@@ -185,12 +187,15 @@ def summarize(trials: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def checkpoint_table(
-    trials: list[dict[str, Any]], points: Sequence[int]
+    trials: list[dict[str, Any]],
+    points: Sequence[int],
+    strategies: Sequence[str] = STRATEGIES,
 ) -> dict[str, list[float | None]]:
-    """Median test accuracy per strategy at each labeled count (None: not measured by
-    every seed, e.g. a trial stopped earlier at the target or the cap)."""
+    """Median test accuracy per strategy (in ``strategies`` order) at each labeled
+    count (None: not measured by every seed, e.g. a trial stopped earlier at the
+    target or the cap). Each trial has ``strategy``, ``labeled`` and ``accuracy``."""
     table: dict[str, list[float | None]] = {}
-    for strategy in STRATEGIES:
+    for strategy in strategies:
         rows = [t for t in trials if t["strategy"] == strategy]
         if not rows:
             continue
@@ -300,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true", help="only report --out")
     args = parser.parse_args(argv)
 
-    data = _load(args.out)
+    data = load_results(args.out)
     if not args.report:
         todo = []
         for seed in args.seeds:  # seed-major: every strategy gets seed 0 first
@@ -327,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for future in as_completed(futures):
                 result = future.result()
                 data["trials"][futures[future]] = result
-                _save(args.out, data)
+                save_results(args.out, data)
                 print(
                     f"{futures[future]}: labels to {TARGET:.0%} = {result['labels_to_target']} "
                     f"({result['stop_reason']}, {result['seconds']:.0f} s)",

@@ -37,14 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.labeling_session import answer_with_truth
+
 TARGET_SECONDS = 5.0
-
-
-def _answer_batch(store, session_id: int, truth: np.ndarray) -> None:  # noqa: ANN001
-    from al_core import labeling
-
-    for item in labeling.current_batch(store, session_id).items:
-        labeling.answer(store, session_id, item.item, int(truth[int(item.item)]), seconds=1.0)
 
 
 def main() -> None:
@@ -76,7 +71,7 @@ def main() -> None:
         pool = len(truth)
         in_process, parts = [], []
         for _ in range(args.rounds):
-            _answer_batch(store, session_id, truth)
+            answer_with_truth(store, session_id, truth)
             start = time.perf_counter()
             store.request_session_job(session_id, "train")
             labeling.process_jobs(store, session_id, worker)
@@ -88,7 +83,7 @@ def main() -> None:
 
         waits = []
         for round_index in range(args.worker_rounds + 1):
-            _answer_batch(store, session_id, truth)
+            answer_with_truth(store, session_id, truth)
             before = store.latest_session_batch(session_id)["round"]
             start = time.perf_counter()
             labeling.request_retrain(store, session_id)

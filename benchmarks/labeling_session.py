@@ -32,6 +32,17 @@ import numpy as np
 GOALS: tuple[tuple[int, float], ...] = ((30, 0.75), (100, 0.88))
 
 
+def answer_with_truth(store: Any, session_id: int, truth: np.ndarray) -> int:
+    """Answer the session's current batch with the hidden labels ``truth`` (n_pool,),
+    as a labeler clicking the right class would (1 s each); returns how many."""
+    from al_core import labeling
+
+    items = labeling.current_batch(store, session_id).items
+    for item in items:
+        labeling.answer(store, session_id, item.item, int(truth[int(item.item)]), seconds=1.0)
+    return len(items)
+
+
 def run_truth_session(
     store: Any, *, seed: int = 0, labels: int = 100, timeout: float = 300.0, **settings: Any
 ) -> list[dict[str, Any]]:
@@ -61,8 +72,7 @@ def run_truth_session(
             time.sleep(0.1)
         # The worker writes the hidden labels with the pool, before the first batch.
         truth = np.load(labeling.session_dir(store, session_id) / "truth.npy")
-        for item in batch.items:
-            labeling.answer(store, session_id, item.item, int(truth[int(item.item)]), seconds=1.0)
+        answer_with_truth(store, session_id, truth)
         done = labeling.counts(store, session_id)["human"]
         labeling.request_retrain(store, session_id)
         expected_round += 1

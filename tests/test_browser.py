@@ -235,6 +235,10 @@ def test_four_pages_from_pages_folder_and_nothing_fetched_from_outside(tmp_path:
                     titles = [t.strip().splitlines()[-1] for t in links.all_inner_texts()]
                     assert titles == NAV_LINKS
                 expect(page.get_by_role("button", name="Create session")).to_be_visible()
+                # client.toolbarMode = "viewer": no "Deploy" button (Streamlit Cloud) on
+                # localhost, where "auto" would show it.
+                expect(page.get_by_test_id("stMainMenu")).to_be_visible()
+                expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)
                 page.wait_for_timeout(1000)  # let the form's widgets replace their skeletons
                 page.screenshot(path=ARTIFACTS / "pages-deep-link-label.png", full_page=True)
                 icon = page.locator("link[rel='shortcut icon']").get_attribute("href") or ""

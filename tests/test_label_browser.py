@@ -49,7 +49,7 @@ def prepared_session(data_dir: Path, batch: int = BATCH) -> tuple[int, list[str]
     """A digits session whose first batch is queried (by the worker's code, here)."""
     with Store(data_dir / "al.sqlite3") as store:
         session_id = labeling.create_session(
-            store, "browser", dataset="digits", batch=batch, epochs=5
+            store, "browser", dataset="digits", batch=batch, epochs=5, min_steps=25
         ).session_id
         store.request_session_job(session_id, "train")
         labeling.process_jobs(store, session_id, labeling.SessionWorker(session_id))
