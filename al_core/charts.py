@@ -52,6 +52,7 @@ def curves_figure(
     title: str | None = None,
     labeled_range: tuple[float, float] | None = None,
     height: int | None = None,
+    colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Test accuracy vs number of labeled images.
 
@@ -63,6 +64,8 @@ def curves_figure(
     labeled_range : (first, last) labeled count of the plan: the x axis spans it
         (and the y axis 0–100 %) even before anything is measured
     height : figure height in pixels (default: Plotly's)
+    colors : a colour per measured curve's label, replacing its fraction's colour
+        (e.g. :data:`STORY_COLORS`: strategies that share a fraction told apart)
 
     Traces: per measured configuration a band (named ``"<label> band"``, no
     legend entry) then its mean line named by its label; per expected curve a
@@ -76,7 +79,7 @@ def curves_figure(
         curve = bands[bands["label"] == label]
         fraction = float(curve["fraction"].iloc[0])
         baseline = fraction == 0
-        color = fraction_color(fraction)
+        color = (colors or {}).get(label) or fraction_color(fraction)
         symbol = SYMBOLS[strategies.index(curve["strategy"].iloc[0]) % len(SYMBOLS)]
         x = curve["labeled"].tolist()
         figure.add_trace(
@@ -150,6 +153,52 @@ def curves_figure(
         margin={"l": 10, "r": 10, "t": 40 if title else 30, "b": 10},
         hovermode="closest",
         height=height,
+    )
+    return figure
+
+
+#: Colours of the diversity story's configurations (by their story labels): BALD
+#: top-k and BatchBALD share the fraction 1, so the fraction's colour cannot tell them
+#: apart (Dark2 orange and purple; the baseline stays grey).
+STORY_COLORS = {
+    "random (baseline)": BASELINE_COLOR,
+    "BALD top-k": "#d95f02",
+    "BatchBALD": "#7570b3",
+}
+
+
+def redundancy_figure(table: pd.DataFrame, batch: int | None = None) -> go.Figure:
+    """Near-copies per queried batch, one bar per configuration.
+
+    ``table`` is a :func:`al_core.results.story_redundancy_table` frame: each bar's
+    height is its "near-copies per batch" cell read as a number and its label that
+    cell's text, so the figure shows exactly the table's figures. ``batch`` (the
+    batch size) sets the y axis to 0..batch, so that a full batch of copies would
+    fill it.
+    """
+    names = table["strategy"].tolist()
+    cells = table["near-copies per batch"].tolist()
+    figure = go.Figure(
+        go.Bar(
+            x=names,
+            y=[float(cell) for cell in cells],
+            text=cells,
+            textposition="outside",
+            cliponaxis=False,  # a label above a bar near the top stays whole
+            marker_color=[STORY_COLORS.get(name, fraction_color(1.0)) for name in names],
+            hovertemplate="%{x}: %{text} near-copies per batch<extra></extra>",
+        )
+    )
+    per = f"batch of {batch}" if batch else "batch"
+    yaxis: dict[str, Any] = {"title": f"near-copies per {per} (mean)", "rangemode": "tozero"}
+    if batch:
+        yaxis["range"] = [0, batch * 1.08]
+    figure.update_layout(
+        xaxis_title=None,
+        yaxis=yaxis,
+        showlegend=False,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        height=320,
     )
     return figure
 

@@ -10,14 +10,15 @@ one batch must fit in the pool.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from al_core.errors import ConfigError
 from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
-from al_core.runner import EXECUTORS, dataset_for
+from al_core.runner import EXECUTORS, GRID_KEYS, dataset_for, get_preset
 
 
 @dataclass(frozen=True)
@@ -155,12 +156,19 @@ def sweep_request(
     )
 
 
-def demo_overrides(text: str | None) -> dict[str, object]:
-    """Parse ``AL_DEMO_OVERRIDES`` for the demo preset: a JSON object of trial-config
-    fields or grid keys (see :func:`al_core.runner.submit_preset`), e.g.
+def overrides_variable(preset: str) -> str:
+    """The environment variable that shrinks a preset the Overview launches:
+    ``AL_<NAME>_OVERRIDES`` with the name upper-cased and ``-`` as ``_``
+    (``demo`` → ``AL_DEMO_OVERRIDES``, ``repeated-mnist`` → ``AL_REPEATED_MNIST_OVERRIDES``)."""
+    return "AL_" + re.sub(r"[^A-Za-z0-9]", "_", preset).upper() + "_OVERRIDES"
+
+
+def parse_overrides(text: str | None, variable: str = "AL_DEMO_OVERRIDES") -> dict[str, object]:
+    """Parse a preset's overrides (the value of ``variable``): a JSON object of
+    trial-config fields or grid keys (see :func:`al_core.runner.submit_preset`), e.g.
     ``{"rounds": 2, "epochs": 3, "model": "softmax", "fractions": [0, 1]}``.
 
-    Empty or unset → ``{}``; anything but a JSON object is refused.
+    Empty or unset → ``{}``; anything but a JSON object is refused, naming ``variable``.
     """
     if not text or not text.strip():
         return {}
@@ -168,8 +176,47 @@ def demo_overrides(text: str | None) -> dict[str, object]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(
-            f'AL_DEMO_OVERRIDES is not valid JSON ({exc}); write e.g. {{"rounds": 2, "epochs": 3}}'
+            f'{variable} is not valid JSON ({exc}); write e.g. {{"rounds": 2, "epochs": 3}}'
         ) from None
     if not isinstance(value, dict):
-        raise ConfigError('AL_DEMO_OVERRIDES must be a JSON object, e.g. {"rounds": 2}')
+        raise ConfigError(f'{variable} must be a JSON object, e.g. {{"rounds": 2}}')
     return value
+
+
+def demo_overrides(text: str | None) -> dict[str, object]:
+    """:func:`parse_overrides` of ``AL_DEMO_OVERRIDES``, the demo preset's."""
+    return parse_overrides(text, "AL_DEMO_OVERRIDES")
+
+
+def preset_overrides(preset: str, environ: Mapping[str, str]) -> dict[str, object]:
+    """The overrides ``environ`` sets for ``preset`` (:func:`overrides_variable`)."""
+    variable = overrides_variable(preset)
+    return parse_overrides(environ.get(variable), variable)
+
+
+def check_preset_data(
+    preset: str,
+    overrides: Mapping[str, object],
+    *,
+    pool_size_of: Callable[[TrialConfig], int] = _pool_size,
+) -> TrialConfig:
+    """Load the data set of ``preset`` (with ``overrides``) as its trials will, before
+    anything is queued, and check that the initial set and a batch fit in the pool.
+
+    Returns the base trial config. A data set that is not on this machine (MNIST
+    outside the Keras cache, offline) raises the loader's
+    :class:`~al_core.errors.DatasetError`, which names the missing file and the fix;
+    bad overrides raise :class:`ConfigError`. ``pool_size_of`` as in :func:`sweep_request`.
+    """
+    chosen = get_preset(preset)
+    fields = {k: v for k, v in overrides.items() if k not in GRID_KEYS}
+    known = {f.name for f in dataclasses.fields(TrialConfig)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown preset override(s): {', '.join(unknown)}; give trial-config fields "
+            f"or {', '.join(GRID_KEYS)}"
+        )
+    base = chosen.base.replace(**fields)
+    check_against_pool(base, pool_size_of(base))
+    return base

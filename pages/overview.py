@@ -1,8 +1,16 @@
-"""Overview: the stakeholder demo. What is compared, the headline chart and figure.
+"""Overview: the stakeholder demo, as two stories to pick from.
 
+"Does active learning save labels?" (the ``demo`` preset): what is compared, the
+headline chart with an uncertainty-fraction slider and the labels-saved figure.
 With no results yet it shows expected (dummy) curves, marked as not measured,
 and a button that launches the ``demo`` preset in the background; the page then
-fills in live with measured rounds.
+fills in live with measured rounds. It lists every sweep except those queued
+from the other story's preset.
+
+"Why batches need diversity" (the ``repeated-mnist`` preset): a pool where every
+image appears three times, BALD top-k against BatchBALD and random: the curves,
+the near-copies per batch (figure and table) and the verdict. With no results
+yet it explains the set-up and launches the preset, once MNIST is found.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import streamlit as st
 
 from al_core import charts, results
 from al_core.errors import ALError
-from al_core.forms import demo_overrides
+from al_core.forms import check_preset_data, preset_overrides
 from al_core.runner import PRESETS, ensure_runner, experiment_progress, submit_preset
 from al_core.store import Store
 from pages import require_app_navigation
@@ -21,29 +29,52 @@ from pages import require_app_navigation
 require_app_navigation()
 
 REFRESH_SECONDS = 2.0
+LABELS_STORY, DIVERSITY_STORY = "labels", "diversity"
+STORIES = {
+    LABELS_STORY: "Does active learning save labels?",
+    DIVERSITY_STORY: "Why batches need diversity",
+}
 
-st.title("Does active learning save labels?")
-st.markdown(
-    "Labeling images costs money. **Active learning** lets the model pick which images "
-    "to label next: those it is least sure about (*uncertainty sampling*). "
-    "We compare it with the **random baseline**, labeling images picked at random, by "
-    "training the same classifier on more and more labels and measuring its test "
-    "accuracy. Each batch mixes both: the *uncertainty fraction* is the share of the "
-    "batch picked by uncertainty (0 % = random, 100 % = pure uncertainty sampling)."
+story = st.segmented_control(
+    "Story",
+    list(STORIES),
+    format_func=STORIES.__getitem__,
+    default=LABELS_STORY,
+    required=True,
+    key="story",
+    # Shareable: /?story=Why+batches+need+diversity opens that story (the URL holds
+    # the shown title).
+    bind="query-params",
 )
+
+
+def launch(preset: str, what: str) -> None:
+    """Queue ``preset`` and make sure a runner picks it up (returns at once).
+
+    Its data set is loaded first, as the trials will load it: a missing one (MNIST
+    offline) is shown with the fix and nothing is queued. ``AL_<PRESET>_OVERRIDES``
+    (:func:`al_core.forms.overrides_variable`) shrinks it, e.g. for tests.
+    """
+    try:
+        overrides = preset_overrides(preset, os.environ)
+        check_preset_data(preset, overrides)
+        with Store() as store:
+            experiment_id = submit_preset(store, preset, **overrides)
+            ensure_runner(store.path)
+    except ALError as exc:
+        st.error(f"The {what} could not start: {exc}")
+        return
+    st.toast(f"Queued the {what}: experiment {experiment_id}")
 
 
 def launch_demo() -> None:
     """Queue the demo preset and make sure a runner picks it up (returns at once)."""
-    try:
-        overrides = demo_overrides(os.environ.get("AL_DEMO_OVERRIDES"))
-        with Store() as store:
-            experiment_id = submit_preset(store, "demo", **overrides)
-            ensure_runner(store.path)
-    except ALError as exc:
-        st.error(f"The demo could not start: {exc}")
-        return
-    st.toast(f"Demo experiment {experiment_id} queued")
+    launch("demo", "demo")
+
+
+def launch_diversity() -> None:
+    """Queue the repeated-mnist preset (after checking MNIST is here) and a runner."""
+    launch(results.DIVERSITY_PRESET, "Repeated MNIST experiment")
 
 
 def show_expected() -> None:
@@ -72,12 +103,6 @@ def show_expected() -> None:
     )
 
 
-with Store() as store:
-    experiments = store.experiments()
-choices = results.overview_choices(experiments)
-shown = results.overview_experiment(experiments)
-
-
 def _plan_range(base: dict) -> tuple[float, float]:
     initial, batch, rounds = results.expected_plan(base)
     return float(initial), float(initial + batch * rounds)
@@ -87,9 +112,117 @@ def _touch_slider() -> None:
     st.session_state["overview_fraction_touched"] = True
 
 
-if shown is None:
-    show_expected()
-else:
+def show_progress(progress: dict, live: bool) -> None:
+    """A progress bar while the experiment runs; a full rerun once it has finished."""
+    if progress["status"] in ("queued", "running"):
+        eta = progress["eta_seconds"]
+        st.progress(
+            progress["percent"] / 100,
+            text=(
+                f"{progress['status']}: {progress['done']} of {progress['trials']} trials "
+                f"done, {progress['running']} running, "
+                + ("estimating time left…" if eta is None else f"about {eta / 60:.0f} min left")
+            ),
+        )
+    elif live:  # it finished since the page loaded: redraw without the timer
+        st.rerun()
+
+
+def demo_measured(experiment_id: int, live: bool) -> None:
+    """The demo story's measured view of one experiment (a fragment while ``live``)."""
+    with Store() as store:
+        experiment = store.experiment(experiment_id)
+        progress = experiment_progress(store, experiment_id)
+        rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))
+    done = results.completion([t["status"] for t in progress["trials_detail"]])
+    st.subheader(f"Experiment {experiment_id}: {experiment['name']}")
+    show_progress(progress, live)
+    target = results.experiment_target(experiment)
+    bands = results.curve_bands(rounds)
+    fractions = sorted({0.0, *(float(f) for f in experiment["config"].get("fractions", []))})
+    configs = results.config_table(results.trial_table(rounds, target))
+    best = results.headline(configs, target, done)
+    measured_fractions = set(bands["fraction"]) if len(bands) else set()
+    # Start on a fraction that has data: the best one, else the largest measured.
+    if best is not None:
+        default = best.fraction
+    else:
+        default = max((f for f in fractions if f in measured_fractions), default=0.0)
+    key = f"overview_fraction_{experiment_id}"
+    options = [round(f * 100) for f in fractions]
+    if not st.session_state.get("overview_fraction_touched") or (
+        st.session_state.get(key) not in options
+    ):
+        st.session_state[key] = round(default * 100)
+    percent = st.select_slider(
+        "Uncertainty fraction of each batch",
+        options=options,
+        format_func=lambda p: f"{p} %",
+        key=key,
+        on_change=_touch_slider,
+    )
+    chosen = bands[bands["fraction"].isin([0.0, percent / 100])]
+    show_expected_curves = st.toggle("Show expected curves (not measured)", value=False)
+    expected = None
+    if show_expected_curves:
+        plan = results.expected_plan(
+            experiment["config"]["base"], bands["labeled"].max() if len(bands) else None
+        )
+        expected = results.expected_frame(*plan, sorted({0.0, percent / 100}))
+    if chosen.empty:
+        st.info("No measured rounds yet: the first points appear as trials finish rounds.")
+    st.plotly_chart(
+        charts.curves_figure(
+            chosen,
+            expected,
+            target,
+            labeled_range=_plan_range(experiment["config"]["base"]),
+        ),
+        key="overview_chart",
+    )
+    if not chosen.empty and bands[bands["fraction"] == percent / 100].empty:
+        st.caption(f"No measured rounds at {percent} % yet.")
+    if done.preliminary:
+        st.info(
+            f"**{done.text().capitalize()}.** The curves are a live preview; "
+            "the figures and the verdict appear when every trial has finished."
+        )
+    if best is not None:
+        st.metric(
+            f"Labels saved vs random to reach {best.target:.0%} (best fraction)",
+            best.claim,
+            border=True,
+        )
+        st.markdown(f"**{best.text()}**")
+    st.markdown(results.verdict(configs, target, done))
+    st.caption(
+        "Markers: measured mean over trials (seeds), uncertainty sampling solid and "
+        "coloured by fraction, the random baseline dashed grey; shaded band: ± 1 "
+        "standard deviation across trials; dotted lines: expected — not measured. "
+        "Open **Results** for every configuration and the tables."
+    )
+
+
+def demo_story() -> None:
+    """The demo preset's story: the uncertainty-fraction sweep against random."""
+    st.title(STORIES[LABELS_STORY])
+    st.markdown(
+        "Labeling images costs money. **Active learning** lets the model pick which images "
+        "to label next: those it is least sure about (*uncertainty sampling*). "
+        "We compare it with the **random baseline**, labeling images picked at random, by "
+        "training the same classifier on more and more labels and measuring its test "
+        "accuracy. Each batch mixes both: the *uncertainty fraction* is the share of the "
+        "batch picked by uncertainty (0 % = random, 100 % = pure uncertainty sampling)."
+    )
+    with Store() as store:
+        experiments = store.experiments()
+    # Every sweep but the diversity story's: custom sweeps keep their home here.
+    exclude = (results.DIVERSITY_PRESET,)
+    choices = results.overview_choices(experiments, exclude=exclude)
+    shown = results.overview_experiment(experiments, exclude=exclude)
+    if shown is None:
+        show_expected()
+        return
     by_id = {int(e["id"]): e for e in choices}
     experiment_id = st.selectbox(
         "Experiment",
@@ -101,92 +234,151 @@ else:
         help="Default: the newest experiment with finished trials.",
     )
     live = by_id[experiment_id]["status"] in ("queued", "running")
-
-    @st.fragment(run_every=REFRESH_SECONDS if live else None)
-    def measured() -> None:
-        with Store() as store:
-            experiment = store.experiment(experiment_id)
-            progress = experiment_progress(store, experiment_id)
-            rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))
-        done = results.completion([t["status"] for t in progress["trials_detail"]])
-        st.subheader(f"Experiment {experiment_id}: {experiment['name']}")
-        if progress["status"] in ("queued", "running"):
-            eta = progress["eta_seconds"]
-            st.progress(
-                progress["percent"] / 100,
-                text=(
-                    f"{progress['status']}: {progress['done']} of {progress['trials']} trials "
-                    f"done, {progress['running']} running, "
-                    + ("estimating time left…" if eta is None else f"about {eta / 60:.0f} min left")
-                ),
-            )
-        elif live:  # it finished since the page loaded: redraw without the timer
-            st.rerun()
-        target = results.experiment_target(experiment)
-        bands = results.curve_bands(rounds)
-        fractions = sorted({0.0, *(float(f) for f in experiment["config"].get("fractions", []))})
-        configs = results.config_table(results.trial_table(rounds, target))
-        best = results.headline(configs, target, done)
-        measured_fractions = set(bands["fraction"]) if len(bands) else set()
-        # Start on a fraction that has data: the best one, else the largest measured.
-        if best is not None:
-            default = best.fraction
-        else:
-            default = max((f for f in fractions if f in measured_fractions), default=0.0)
-        key = f"overview_fraction_{experiment_id}"
-        options = [round(f * 100) for f in fractions]
-        if not st.session_state.get("overview_fraction_touched") or (
-            st.session_state.get(key) not in options
-        ):
-            st.session_state[key] = round(default * 100)
-        percent = st.select_slider(
-            "Uncertainty fraction of each batch",
-            options=options,
-            format_func=lambda p: f"{p} %",
-            key=key,
-            on_change=_touch_slider,
-        )
-        chosen = bands[bands["fraction"].isin([0.0, percent / 100])]
-        show_expected_curves = st.toggle("Show expected curves (not measured)", value=False)
-        expected = None
-        if show_expected_curves:
-            plan = results.expected_plan(
-                experiment["config"]["base"], bands["labeled"].max() if len(bands) else None
-            )
-            expected = results.expected_frame(*plan, sorted({0.0, percent / 100}))
-        if chosen.empty:
-            st.info("No measured rounds yet: the first points appear as trials finish rounds.")
-        st.plotly_chart(
-            charts.curves_figure(
-                chosen,
-                expected,
-                target,
-                labeled_range=_plan_range(experiment["config"]["base"]),
-            ),
-            key="overview_chart",
-        )
-        if not chosen.empty and bands[bands["fraction"] == percent / 100].empty:
-            st.caption(f"No measured rounds at {percent} % yet.")
-        if done.preliminary:
-            st.info(
-                f"**{done.text().capitalize()}.** The curves are a live preview; "
-                "the figures and the verdict appear when every trial has finished."
-            )
-        if best is not None:
-            st.metric(
-                f"Labels saved vs random to reach {best.target:.0%} (best fraction)",
-                best.claim,
-                border=True,
-            )
-            st.markdown(f"**{best.text()}**")
-        st.markdown(results.verdict(configs, target, done))
-        st.caption(
-            "Markers: measured mean over trials (seeds), uncertainty sampling solid and "
-            "coloured by fraction, the random baseline dashed grey; shaded band: ± 1 "
-            "standard deviation across trials; dotted lines: expected — not measured. "
-            "Open **Results** for every configuration and the tables."
-        )
-
-    measured()
+    st.fragment(demo_measured, run_every=REFRESH_SECONDS if live else None)(experiment_id, live)
     if not live:
         st.button("Run the demo again", on_click=launch_demo, key="run_demo")
+
+
+DIVERSITY_INTRO = (
+    "Active learning usually asks for labels **a batch at a time**: the model scores the "
+    "unlabeled pool and the 10 best-scoring images go to the labelers. **BALD** scores an "
+    "image by how much its label would teach the model (how much the model's guesses "
+    "disagree across Monte-Carlo dropout samples). Taking the 10 best scores one by one "
+    "(**BALD top-k**) ignores that those 10 images can be alike.\n\n"
+    "This experiment makes that visible with **Repeated MNIST** (from the BatchBALD paper): "
+    "a pool of handwritten digits in which **every image appears 3 times**, each copy with a "
+    "little pixel noise. An image the model is unsure about is unsure three times over, so "
+    "the top 10 often hold copies of the same image: labels paid for twice that teach nothing "
+    "new. **BatchBALD** scores the batch **jointly** (what the 10 labels teach together), so "
+    "a second copy of an image adds almost nothing and the batch spreads out. Both are "
+    "compared with the **random baseline**."
+)
+
+
+def show_diversity_launcher() -> None:
+    """No Repeated MNIST experiment yet: what it runs and the button that queues it."""
+    preset = PRESETS[results.DIVERSITY_PRESET]
+    st.info("No Repeated MNIST results yet: run the experiment to measure it.")
+    st.button(
+        "Run the Repeated MNIST experiment",
+        type="primary",
+        on_click=launch_diversity,
+        key="run_diversity",
+    )
+    st.caption(
+        f"What runs: {preset.description} It needs MNIST: a download, or the official "
+        "`mnist.npz` in the Keras cache (`$KERAS_HOME/datasets`); it is looked for before "
+        "anything is queued. The trials run in the background and this page fills in as "
+        "they finish rounds."
+    )
+
+
+def diversity_measured(experiment_id: int, live: bool) -> None:
+    """The diversity story's measured view: curves, near-copies per batch, verdict."""
+    with Store() as store:
+        experiment = store.experiment(experiment_id)
+        progress = experiment_progress(store, experiment_id)
+        rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))
+    done = results.completion([t["status"] for t in progress["trials_detail"]])
+    base = experiment["config"]["base"]
+    st.subheader(f"Experiment {experiment_id}: {experiment['name']}")
+    show_progress(progress, live)
+    target = results.experiment_target(experiment)
+    bands = results.story_bands(results.curve_bands(rounds))
+    if bands.empty:
+        st.info("No measured rounds yet: the first points appear as trials finish rounds.")
+    st.plotly_chart(
+        charts.curves_figure(
+            bands,
+            target=target,
+            labeled_range=_plan_range(base),
+            colors=charts.STORY_COLORS,
+        ),
+        key="diversity_chart",
+    )
+    st.caption(
+        "Test accuracy against the number of labeled images: mean over trials (seeds); "
+        "shaded band ± 1 standard deviation across trials; the random baseline dashed grey."
+    )
+    if done.preliminary:
+        st.info(
+            f"**{done.text().capitalize()}.** The curves and near-copies are a live preview; "
+            "the labels-to-target figures and the verdict appear when every trial has finished."
+        )
+
+    st.subheader(f"Near-copies per batch of {base['batch']}")
+    redundancy = results.story_redundancy_table(results.redundancy_table(rounds))
+    if redundancy.empty:
+        st.caption("No batch has been queried yet.")
+    else:
+        st.plotly_chart(charts.redundancy_figure(redundancy, base["batch"]), key="redundancy_chart")
+        st.dataframe(redundancy, hide_index=True, key="redundancy_table")
+        st.caption(
+            "A queried image counts as a near-copy when another copy of the same source "
+            "image was already labeled or queried. Mean over every queried batch of the "
+            "trials the curves average; each bar is the table's value."
+        )
+
+    if done.preliminary:
+        return
+    trials = results.trial_table(rounds, target)
+    configs = results.config_table(trials)
+    verdict = results.diversity_verdict(trials, configs, target, done)
+    goal = "the target" if target is None else f"{target:.0%}"
+    st.subheader(f"Labels needed to reach {goal}")
+    table = results.story_labels_table(configs)
+    if not table.empty:
+        columns = st.columns(len(table))
+        for column, (_, row) in zip(columns, table.iterrows(), strict=True):
+            # "not reached (> 40)" does not fit a card: its "> 40" goes to the caption.
+            value, _, beyond = row["labels to target"].partition(" (> ")
+            column.metric(row["strategy"], value, border=True)
+            column.caption(
+                (f"not within the {beyond.rstrip(')')} labels run" if beyond else "median")
+                + f" · {row['reaching target']} trials reached it"
+            )
+    st.markdown(f"**{verdict.bottom_line}**")
+    for sentence in verdict.details:
+        st.markdown(f"- {sentence}")
+    if not table.empty:
+        st.dataframe(table, hide_index=True, key="diversity_labels_table")
+    st.caption(
+        "Labels to target: median over trials, a trial that never reached the target "
+        "counting as slower than all that did; ± is the spread of the per-seed "
+        "differences, and a difference within it is within noise. Open **Results** for "
+        "every trial."
+    )
+
+
+def diversity_story() -> None:
+    """The repeated-mnist preset's story: why batches need diversity."""
+    st.title(STORIES[DIVERSITY_STORY])
+    st.markdown(DIVERSITY_INTRO)
+    with Store() as store:
+        experiments = store.experiments()
+    choices = results.overview_choices(experiments, preset=results.DIVERSITY_PRESET)
+    shown = results.overview_experiment(experiments, preset=results.DIVERSITY_PRESET)
+    if shown is None:
+        show_diversity_launcher()
+        return
+    by_id = {int(e["id"]): e for e in choices}
+    experiment_id = st.selectbox(
+        "Experiment",
+        list(by_id),
+        index=list(by_id).index(int(shown["id"])),
+        format_func=lambda i: f"{i} · {by_id[i]['name']}",
+        key="diversity_experiment",
+        help="Repeated MNIST experiments; default: the newest with finished trials.",
+    )
+    live = by_id[experiment_id]["status"] in ("queued", "running")
+    st.fragment(diversity_measured, run_every=REFRESH_SECONDS if live else None)(
+        experiment_id, live
+    )
+    if not live:
+        st.button("Run it again", on_click=launch_diversity, key="run_diversity")
+
+
+if story == DIVERSITY_STORY:
+    diversity_story()
+else:
+    demo_story()

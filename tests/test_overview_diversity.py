@@ -204,7 +204,10 @@ def test_diversity_verdict_never_reached_and_preliminary() -> None:
             ("batchbald", 1.0, 0): [0.5, 0.6],
         }
     )
-    assert verdict.bottom_line.startswith("No — here BatchBALD needed more labels than BALD")
+    assert verdict.bottom_line == (
+        "No — here BatchBALD did not reach 80% where BALD top-k did (in half or more of the "
+        "trials)."
+    )
     assert verdict.details[0].startswith("**BatchBALD did not reach 80%**")
     assert "not reached (> 20)" in verdict.details[0]
     assert verdict.details[1].startswith("**Neither BatchBALD nor random reached 80%**")
@@ -311,11 +314,20 @@ def test_diversity_story_shows_the_tables_figures(
         assert row["near-copies per batch"] == f"{group['redundant'].sum() / len(group):.1f}"
 
     # Labels to target: each card is the table's cell, with how many trials reached it.
+    # ("not reached (> 40)" shows "not reached" on the card, "> 40 labels" under it).
     metrics = {m.label: m.value for m in app.metric}
     assert list(metrics) == labels_table["strategy"].tolist()
-    assert list(metrics.values()) == labels_table["labels to target"].tolist()
-    for reaching in labels_table["reaching target"]:
-        assert f"{reaching} trials reached it" in text
+    captions = [c.value for c in app.caption if "trials reached it" in c.value]
+    for (_, row), value, caption in zip(
+        labels_table.iterrows(), metrics.values(), captions, strict=True
+    ):
+        cell = row["labels to target"]
+        if cell.startswith("not reached (> "):
+            assert value == "not reached"
+            assert caption.startswith(f"not within the {cell[15:-1]} labels run")
+        else:
+            assert value == cell and float(cell) > 0
+        assert caption.endswith(f" · {row['reaching target']} trials reached it")
     pd.testing.assert_frame_equal(
         _table(app, "labels to target").reset_index(drop=True), labels_table
     )
@@ -468,10 +480,12 @@ def test_diversity_story_in_chromium(tiny_experiment: tuple[Path, int], tmp_path
                 expect(legend).to_contain_text(name)
             for _, row in labels_table.iterrows():
                 card = page.get_by_test_id("stMetric").filter(has_text=row["strategy"])
-                expect(card).to_contain_text(row["labels to target"])
+                expect(card).to_contain_text(row["labels to target"].partition(" (")[0])
             page.wait_for_timeout(1000)  # let the tables' canvases paint
             page.screenshot(path=ARTIFACTS / "diversity-2-measured.png", full_page=True)
-            page.get_by_text("Near-copies per batch of 10").scroll_into_view_if_needed()
+            page.get_by_role(
+                "heading", name="Near-copies per batch of 10"
+            ).scroll_into_view_if_needed()
             page.screenshot(path=ARTIFACTS / "diversity-3-redundancy.png")
             page.get_by_role("heading", name="Labels needed to reach").scroll_into_view_if_needed()
             page.screenshot(path=ARTIFACTS / "diversity-4-verdict.png")
