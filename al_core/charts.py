@@ -170,7 +170,7 @@ STORY_COLORS = {
 def redundancy_figure(table: pd.DataFrame, batch: int | None = None) -> go.Figure:
     """Near-copies per queried batch, one bar per configuration.
 
-    ``table`` is a :func:`al_core.results.story_redundancy_table` frame: each bar's
+    ``table`` is a :func:`al_core.diversity_story.story_redundancy_table` frame: each bar's
     height is its "near-copies per batch" cell read as a number and its label that
     cell's text, so the figure shows exactly the table's figures. ``batch`` (the
     batch size) sets the y axis to 0..batch, so that a full batch of copies would

@@ -19,7 +19,7 @@ import os
 
 import streamlit as st
 
-from al_core import charts, results
+from al_core import charts, diversity_story, results
 from al_core.errors import ALError
 from al_core.forms import check_preset_data, preset_overrides
 from al_core.runner import PRESETS, ensure_runner, experiment_progress, submit_preset
@@ -74,7 +74,7 @@ def launch_demo() -> None:
 
 def launch_diversity() -> None:
     """Queue the repeated-mnist preset (after checking MNIST is here) and a runner."""
-    launch(results.DIVERSITY_PRESET, "Repeated MNIST experiment")
+    launch(diversity_story.DIVERSITY_PRESET, "Repeated MNIST experiment")
 
 
 def show_expected() -> None:
@@ -217,7 +217,7 @@ def demo_story() -> None:
     with Store() as store:
         experiments = store.experiments()
     # Every sweep but the diversity story's: custom sweeps keep their home here.
-    exclude = (results.DIVERSITY_PRESET,)
+    exclude = (diversity_story.DIVERSITY_PRESET,)
     choices = results.overview_choices(experiments, exclude=exclude)
     shown = results.overview_experiment(experiments, exclude=exclude)
     if shown is None:
@@ -257,7 +257,7 @@ DIVERSITY_INTRO = (
 
 def show_diversity_launcher() -> None:
     """No Repeated MNIST experiment yet: what it runs and the button that queues it."""
-    preset = PRESETS[results.DIVERSITY_PRESET]
+    preset = PRESETS[diversity_story.DIVERSITY_PRESET]
     st.info("No Repeated MNIST results yet: run the experiment to measure it.")
     st.button(
         "Run the Repeated MNIST experiment",
@@ -284,7 +284,7 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
     st.subheader(f"Experiment {experiment_id}: {experiment['name']}")
     show_progress(progress, live)
     target = results.experiment_target(experiment)
-    bands = results.story_bands(results.curve_bands(rounds))
+    bands = diversity_story.story_bands(results.curve_bands(rounds))
     if bands.empty:
         st.info("No measured rounds yet: the first points appear as trials finish rounds.")
     st.plotly_chart(
@@ -307,7 +307,7 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
         )
 
     st.subheader(f"Near-copies per batch of {base['batch']}")
-    redundancy = results.story_redundancy_table(results.redundancy_table(rounds))
+    redundancy = diversity_story.story_redundancy_table(results.redundancy_table(rounds))
     if redundancy.empty:
         st.caption("No batch has been queried yet.")
     else:
@@ -323,10 +323,10 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
         return
     trials = results.trial_table(rounds, target)
     configs = results.config_table(trials)
-    verdict = results.diversity_verdict(trials, configs, target, done)
+    verdict = diversity_story.diversity_verdict(trials, configs, target, done)
     goal = "the target" if target is None else f"{target:.0%}"
     st.subheader(f"Labels needed to reach {goal}")
-    table = results.story_labels_table(configs)
+    table = diversity_story.story_labels_table(configs)
     if not table.empty:
         columns = st.columns(len(table))
         for column, (_, row) in zip(columns, table.iterrows(), strict=True):
@@ -350,14 +350,14 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
     )
 
 
-def diversity_story() -> None:
+def show_diversity_story() -> None:
     """The repeated-mnist preset's story: why batches need diversity."""
     st.title(STORIES[DIVERSITY_STORY])
     st.markdown(DIVERSITY_INTRO)
     with Store() as store:
         experiments = store.experiments()
-    choices = results.overview_choices(experiments, preset=results.DIVERSITY_PRESET)
-    shown = results.overview_experiment(experiments, preset=results.DIVERSITY_PRESET)
+    choices = results.overview_choices(experiments, preset=diversity_story.DIVERSITY_PRESET)
+    shown = results.overview_experiment(experiments, preset=diversity_story.DIVERSITY_PRESET)
     if shown is None:
         show_diversity_launcher()
         return
@@ -379,6 +379,6 @@ def diversity_story() -> None:
 
 
 if story == DIVERSITY_STORY:
-    diversity_story()
+    show_diversity_story()
 else:
     demo_story()

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from al_core import charts, results, runner
+from al_core import charts, diversity_story, results, runner
 from al_core.errors import ConfigError
 from al_core.forms import check_preset_data, overrides_variable, preset_overrides
 from al_core.runner import runner_health
@@ -31,7 +31,7 @@ from tests.app_helpers import stop_background_work
 
 REPO = Path(__file__).resolve().parent.parent
 OVERVIEW = str(REPO / "pages" / "overview.py")
-PRESET = results.DIVERSITY_PRESET
+PRESET = diversity_story.DIVERSITY_PRESET
 # The real preset, shrunk to seconds per trial: 60 images x 3 copies, 2 rounds of 10.
 TINY = {
     "pool_size": 60,
@@ -78,7 +78,7 @@ def _verdict(curves: dict, target: float = 0.8, status: str = "done"):
     trials = results.trial_table(rounds, target)
     configs = results.config_table(trials)
     done = results.completion(list(trials["status"]))
-    return results.diversity_verdict(trials, configs, target, done), configs
+    return diversity_story.diversity_verdict(trials, configs, target, done), configs
 
 
 def test_overrides_variable_per_preset_and_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,9 +126,9 @@ def test_story_names_and_order() -> None:
         ("bald", 1.0, 0): [0.5, 0.6],
         ("random", 0.0, 0): [0.5, 0.55],
     }
-    bands = results.story_bands(results.curve_bands(_rounds(curves)))
+    bands = diversity_story.story_bands(results.curve_bands(_rounds(curves)))
     assert list(dict.fromkeys(bands["label"])) == ["random (baseline)", "BALD top-k", "BatchBALD"]
-    assert results.story_label("bald", 0.5) == "BALD top-k · u = 50 %"
+    assert diversity_story.story_label("bald", 0.5) == "BALD top-k · u = 50 %"
     figure = charts.curves_figure(bands, colors=charts.STORY_COLORS)
     lines = {t.name: t for t in figure.data if not t.name.endswith("band")}
     assert lines["BALD top-k"].line.color != lines["BatchBALD"].line.color  # same fraction
@@ -142,7 +142,7 @@ def test_story_redundancy_table_and_figure_show_the_same_numbers() -> None:
     rounds["redundant"] = rounds["redundant"].astype(float)
     rounds.loc[rounds["strategy"] == "bald", "redundant"] = [6, 5, float("nan")]  # last: none
     raw = results.redundancy_table(rounds)
-    table = results.story_redundancy_table(raw)
+    table = diversity_story.story_redundancy_table(raw)
     assert table["strategy"].tolist() == ["random (baseline)", "BALD top-k"]
     assert table["batches"].tolist() == [3, 2]
     assert table["near-copies"].tolist() == [9, 11]
@@ -169,7 +169,7 @@ def test_diversity_verdict_yes_when_batchbald_beats_both() -> None:
     assert verdict.bottom_line == (
         "Yes — here BatchBALD needed fewer labels than BALD top-k and random to reach 80%."
     )
-    table = results.story_labels_table(configs)
+    table = diversity_story.story_labels_table(configs)
     assert table["labels to target"].tolist() == ["40", "30", "20"]
     assert verdict.details[0].startswith(
         "**Fewer labels than BALD top-k:** BatchBALD reached 80% with a median of 20 labels "
@@ -280,8 +280,8 @@ def test_diversity_story_shows_the_tables_figures(
     rounds = results.rounds_frame(raw)
     trials = results.trial_table(rounds, TINY_TARGET)
     configs = results.config_table(trials)
-    labels_table = results.story_labels_table(configs)
-    redundancy = results.story_redundancy_table(results.redundancy_table(rounds))
+    labels_table = diversity_story.story_labels_table(configs)
+    redundancy = diversity_story.story_redundancy_table(results.redundancy_table(rounds))
 
     app = _diversity_page()
     text = _texts(app)
@@ -293,7 +293,7 @@ def test_diversity_story_shows_the_tables_figures(
     curves = _figure(app, "diversity_chart")
     lines = [t for t in curves["data"] if not t["name"].endswith("band")]
     assert [t["name"] for t in lines] == ["random (baseline)", "BALD top-k", "BatchBALD"]
-    bands = results.story_bands(results.curve_bands(rounds))
+    bands = diversity_story.story_bands(results.curve_bands(rounds))
     for line in lines:
         assert line["y"] == pytest.approx(bands[bands["label"] == line["name"]]["mean"].tolist())
 
@@ -308,7 +308,7 @@ def test_diversity_story_shows_the_tables_figures(
     for (strategy, fraction), group in rounds[rounds["redundant"].notna()].groupby(
         ["strategy", "fraction"]
     ):
-        row = shown[shown["strategy"] == results.story_label(strategy, fraction)].iloc[0]
+        row = shown[shown["strategy"] == diversity_story.story_label(strategy, fraction)].iloc[0]
         assert row["near-copies"] == int(group["redundant"].sum())
         assert row["batches"] == len(group) == 2 * TINY["rounds"]  # 2 trials x 2 queried
         assert row["near-copies per batch"] == f"{group['redundant'].sum() / len(group):.1f}"
@@ -331,7 +331,7 @@ def test_diversity_story_shows_the_tables_figures(
     pd.testing.assert_frame_equal(
         _table(app, "labels to target").reset_index(drop=True), labels_table
     )
-    verdict = results.diversity_verdict(
+    verdict = diversity_story.diversity_verdict(
         trials, configs, TINY_TARGET, results.completion(list(trials["status"]))
     )
     assert f"**{verdict.bottom_line}**" in text
@@ -442,9 +442,9 @@ def test_diversity_story_in_chromium(tiny_experiment: tuple[Path, int], tmp_path
     folder, experiment_id = tiny_experiment
     with Store(folder / "al.sqlite3") as store:
         rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))
-    redundancy = results.story_redundancy_table(results.redundancy_table(rounds))
+    redundancy = diversity_story.story_redundancy_table(results.redundancy_table(rounds))
     configs = results.config_table(results.trial_table(rounds, TINY_TARGET))
-    labels_table = results.story_labels_table(configs)
+    labels_table = diversity_story.story_labels_table(configs)
     empty_server = StreamlitServer(tmp_path, log_name="streamlit-diversity-empty.log")
     server = StreamlitServer(folder, log_name="streamlit-diversity.log")
     with sync_playwright() as p:
