@@ -245,13 +245,15 @@ DIVERSITY_INTRO = (
     "image by how much its label would teach the model (how much the model's guesses "
     "disagree across Monte-Carlo dropout samples). Taking the 10 best scores one by one "
     "(**BALD top-k**) ignores that those 10 images can be alike.\n\n"
-    "This experiment makes that visible with **Repeated MNIST** (from the BatchBALD paper): "
-    "a pool of handwritten digits in which **every image appears 3 times**, each copy with a "
-    "little pixel noise. An image the model is unsure about is unsure three times over, so "
-    "the top 10 often hold copies of the same image: labels paid for twice that teach nothing "
-    "new. **BatchBALD** scores the batch **jointly** (what the 10 labels teach together), so "
-    "a second copy of an image adds almost nothing and the batch spreads out. Both are "
-    "compared with the **random baseline**."
+    "This experiment tests that with **Repeated MNIST** (from the BatchBALD paper): a pool "
+    "of handwritten digits in which **every image appears 3 times**, each copy with a little "
+    "pixel noise. An image the model is unsure about is unsure three times over, so the top "
+    "10 can hold copies of the same image: labels paid for twice that teach nothing new. "
+    "**BatchBALD** scores the batch **jointly** (what the 10 labels teach together), so a "
+    "second copy of an image adds almost nothing and the batch spreads out. Both are "
+    "compared with the **random baseline**; the near-copies figure below shows how often "
+    "copies were actually picked (each round scores a random share of the pool, which "
+    "already keeps most copies apart)."
 )
 
 
