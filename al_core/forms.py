@@ -10,7 +10,6 @@ one batch must fit in the pool.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 
 from al_core.errors import ConfigError
 from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
-from al_core.runner import EXECUTORS, GRID_KEYS, dataset_for, get_preset
+from al_core.runner import EXECUTORS, dataset_for, preset_base
 
 
 @dataclass(frozen=True)
@@ -183,11 +182,6 @@ def parse_overrides(text: str | None, variable: str = "AL_DEMO_OVERRIDES") -> di
     return value
 
 
-def demo_overrides(text: str | None) -> dict[str, object]:
-    """:func:`parse_overrides` of ``AL_DEMO_OVERRIDES``, the demo preset's."""
-    return parse_overrides(text, "AL_DEMO_OVERRIDES")
-
-
 def preset_overrides(preset: str, environ: Mapping[str, str]) -> dict[str, object]:
     """The overrides ``environ`` sets for ``preset`` (:func:`overrides_variable`)."""
     variable = overrides_variable(preset)
@@ -208,15 +202,6 @@ def check_preset_data(
     :class:`~al_core.errors.DatasetError`, which names the missing file and the fix;
     bad overrides raise :class:`ConfigError`. ``pool_size_of`` as in :func:`sweep_request`.
     """
-    chosen = get_preset(preset)
-    fields = {k: v for k, v in overrides.items() if k not in GRID_KEYS}
-    known = {f.name for f in dataclasses.fields(TrialConfig)}
-    unknown = sorted(set(fields) - known)
-    if unknown:
-        raise ConfigError(
-            f"unknown preset override(s): {', '.join(unknown)}; give trial-config fields "
-            f"or {', '.join(GRID_KEYS)}"
-        )
-    base = chosen.base.replace(**fields)
+    base = preset_base(preset, overrides)
     check_against_pool(base, pool_size_of(base))
     return base

@@ -60,7 +60,7 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -377,6 +377,20 @@ def submit_experiment(
     return create_experiment(store, base, strategies, fractions, trials, name=name)
 
 
+def preset_base(preset: str, overrides: Mapping[str, Any]) -> TrialConfig:
+    """The base trial config of ``preset`` with ``overrides`` applied (grid keys in
+    ``overrides`` are ignored here); :class:`ConfigError` names unknown fields."""
+    fields = {k: v for k, v in overrides.items() if k not in GRID_KEYS}
+    known = {f.name for f in dataclasses.fields(TrialConfig)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown preset override(s): {', '.join(unknown)}; give trial-config fields "
+            f"or {', '.join(GRID_KEYS)}"
+        )
+    return get_preset(preset).base.replace(**fields)
+
+
 def submit_preset(store: Store, preset: str, **overrides: Any) -> int:
     """Queue a preset's grid; returns the experiment id.
 
@@ -384,17 +398,10 @@ def submit_preset(store: Store, preset: str, **overrides: Any) -> int:
     grid keys (``strategies``, ``fractions``, ``trials``, ``name``).
     """
     chosen = get_preset(preset)
-    grid = {key: overrides.pop(key) for key in GRID_KEYS if key in overrides}
-    known = {f.name for f in dataclasses.fields(TrialConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigError(
-            f"unknown preset override(s): {', '.join(unknown)}; give trial-config fields "
-            f"or {', '.join(GRID_KEYS)}"
-        )
+    grid = {key: overrides[key] for key in GRID_KEYS if key in overrides}
     return create_experiment(
         store,
-        chosen.base.replace(**overrides),
+        preset_base(preset, overrides),
         grid.get("strategies", chosen.strategies),
         grid.get("fractions", chosen.fractions),
         grid.get("trials", chosen.trials),

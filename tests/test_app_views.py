@@ -9,7 +9,7 @@ import pytest
 
 from al_core import charts, results
 from al_core.errors import ConfigError
-from al_core.forms import check_against_pool, demo_overrides, parse_fractions, sweep_request
+from al_core.forms import check_against_pool, parse_fractions, parse_overrides, sweep_request
 from al_core.loop import TrialConfig
 
 
@@ -349,12 +349,15 @@ def test_parse_fractions_and_pool_check() -> None:
 
 
 def test_demo_overrides() -> None:
-    assert demo_overrides(None) == {}
-    assert demo_overrides('{"rounds": 2, "model": "softmax"}') == {"rounds": 2, "model": "softmax"}
-    with pytest.raises(ConfigError, match="not valid JSON"):
-        demo_overrides("{rounds: 2}")
-    with pytest.raises(ConfigError, match="JSON object"):
-        demo_overrides("[1]")
+    def demo(text: str | None) -> dict[str, object]:
+        return parse_overrides(text, "AL_DEMO_OVERRIDES")
+
+    assert demo(None) == {}
+    assert demo('{"rounds": 2, "model": "softmax"}') == {"rounds": 2, "model": "softmax"}
+    with pytest.raises(ConfigError, match="AL_DEMO_OVERRIDES is not valid JSON"):
+        demo("{rounds: 2}")
+    with pytest.raises(ConfigError, match="AL_DEMO_OVERRIDES must be a JSON object"):
+        demo("[1]")
 
 
 # --------------------------------------------------------------------------- figures
