@@ -49,7 +49,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.label_efficiency import checkpoint_table, load_results, save_results
+from benchmarks.label_efficiency import (
+    add_training_arguments,
+    checkpoint_table,
+    load_results,
+    save_results,
+)
 
 TARGETS: tuple[float, ...] = (0.90, 0.95)
 STRATEGIES: tuple[str, ...] = ("random", "margin", "bald", "batchbald", "hybrid")
@@ -246,15 +251,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-labels", type=int, default=600, help="label cap per trial")
     parser.add_argument("--candidates", type=int, default=2000, help="0: the whole pool")
     parser.add_argument("--mc-samples", type=int, default=20)
-    parser.add_argument(
-        "--epochs", type=int, default=None, help="epochs per fit (default: the cnn's, 10)"
-    )
-    parser.add_argument(
-        "--min-steps",
-        type=int,
-        default=None,
-        help="gradient steps per fit at least (default: the cnn's, 300)",
-    )
+    add_training_arguments(parser)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/batch_diversity.json"))
     parser.add_argument("--report", action="store_true", help="only report --out")

@@ -282,13 +282,9 @@ def _plot(trials: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
-    parser.add_argument("--max-labels", type=int, default=1000, help="label cap per trial")
-    parser.add_argument("--candidates", type=int, default=2000)
-    parser.add_argument("--mc-samples", type=int, default=20)
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--epochs`` and ``--min-steps``: the training rule's settings, ``None`` (the
+    default) meaning the cnn's defaults (:data:`al_core.models.MODEL_DEFAULTS`)."""
     parser.add_argument(
         "--epochs", type=int, default=None, help="epochs per fit (default: the cnn's, 10)"
     )
@@ -298,6 +294,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="gradient steps per fit at least (default: the cnn's, 300)",
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
+    parser.add_argument("--max-labels", type=int, default=1000, help="label cap per trial")
+    parser.add_argument("--candidates", type=int, default=2000)
+    parser.add_argument("--mc-samples", type=int, default=20)
+    add_training_arguments(parser)
     parser.add_argument("--test-size", type=int, default=2000, help="0: all 10,000")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/label_efficiency.json"))

@@ -16,6 +16,7 @@ yet it explains the set-up and launches the preset, once MNIST is found.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -203,6 +204,35 @@ def demo_measured(experiment_id: int, live: bool) -> None:
     )
 
 
+def show_chosen_experiment(
+    choices: list[dict],
+    shown: dict,
+    measured: Callable[[int, bool], None],
+    *,
+    key: str,
+    help_text: str,
+    again: tuple[str, Callable[[], None], str],
+) -> None:
+    """An experiment picker over ``choices`` (``shown`` first), the picked experiment's
+    ``measured`` view (a fragment that refreshes while it runs), and, once it has
+    finished, the ``again`` button (label, on-click, key)."""
+    by_id = {int(e["id"]): e for e in choices}
+    experiment_id = st.selectbox(
+        "Experiment",
+        list(by_id),
+        index=list(by_id).index(int(shown["id"])),
+        # No status in the label: it is read once per page run and would go stale.
+        format_func=lambda i: f"{i} · {by_id[i]['name']}",
+        key=key,
+        help=help_text,
+    )
+    live = by_id[experiment_id]["status"] in ("queued", "running")
+    st.fragment(measured, run_every=REFRESH_SECONDS if live else None)(experiment_id, live)
+    if not live:
+        label, on_click, button_key = again
+        st.button(label, on_click=on_click, key=button_key)
+
+
 def demo_story() -> None:
     """The demo preset's story: the uncertainty-fraction sweep against random."""
     st.title(STORIES[LABELS_STORY])
@@ -223,20 +253,14 @@ def demo_story() -> None:
     if shown is None:
         show_expected()
         return
-    by_id = {int(e["id"]): e for e in choices}
-    experiment_id = st.selectbox(
-        "Experiment",
-        list(by_id),
-        index=list(by_id).index(int(shown["id"])),
-        # No status in the label: it is read once per page run and would go stale.
-        format_func=lambda i: f"{i} · {by_id[i]['name']}",
+    show_chosen_experiment(
+        choices,
+        shown,
+        demo_measured,
         key="overview_experiment",
-        help="Default: the newest experiment with finished trials.",
+        help_text="Default: the newest experiment with finished trials.",
+        again=("Run the demo again", launch_demo, "run_demo"),
     )
-    live = by_id[experiment_id]["status"] in ("queued", "running")
-    st.fragment(demo_measured, run_every=REFRESH_SECONDS if live else None)(experiment_id, live)
-    if not live:
-        st.button("Run the demo again", on_click=launch_demo, key="run_demo")
 
 
 DIVERSITY_INTRO = (
@@ -363,21 +387,14 @@ def show_diversity_story() -> None:
     if shown is None:
         show_diversity_launcher()
         return
-    by_id = {int(e["id"]): e for e in choices}
-    experiment_id = st.selectbox(
-        "Experiment",
-        list(by_id),
-        index=list(by_id).index(int(shown["id"])),
-        format_func=lambda i: f"{i} · {by_id[i]['name']}",
+    show_chosen_experiment(
+        choices,
+        shown,
+        diversity_measured,
         key="diversity_experiment",
-        help="Repeated MNIST experiments; default: the newest with finished trials.",
+        help_text="Repeated MNIST experiments; default: the newest with finished trials.",
+        again=("Run it again", launch_diversity, "run_diversity"),
     )
-    live = by_id[experiment_id]["status"] in ("queued", "running")
-    st.fragment(diversity_measured, run_every=REFRESH_SECONDS if live else None)(
-        experiment_id, live
-    )
-    if not live:
-        st.button("Run it again", on_click=launch_diversity, key="run_diversity")
 
 
 if story == DIVERSITY_STORY:

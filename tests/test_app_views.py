@@ -11,31 +11,7 @@ from al_core import charts, results
 from al_core.errors import ConfigError
 from al_core.forms import check_against_pool, parse_fractions, parse_overrides, sweep_request
 from al_core.loop import TrialConfig
-
-
-def _rounds(
-    curves: dict[tuple[str, float, int], list[float]], status: str = "done"
-) -> pd.DataFrame:
-    """A rounds frame: one trial per key (strategy, fraction, seed), labels 10, 20, …"""
-    rows = []
-    for trial_id, ((strategy, fraction, seed), accuracies) in enumerate(curves.items(), 1):
-        for r, accuracy in enumerate(accuracies):
-            rows.append(
-                {
-                    "experiment_id": 1,
-                    "trial_id": trial_id,
-                    "strategy": strategy,
-                    "fraction": fraction,
-                    "seed": seed,
-                    "trial_status": status,
-                    "round": r,
-                    "phase": "active",
-                    "labeled": 10 * (r + 1),
-                    "test_accuracy": accuracy,
-                }
-            )
-    return results.rounds_frame(rows)
-
+from tests.app_helpers import rounds_from_curves as _rounds
 
 # Random reaches 0.8 at 40 labels (both seeds); margin at 20 and 30: saves 37.5 %.
 CURVES = {

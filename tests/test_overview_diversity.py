@@ -27,7 +27,7 @@ from al_core.errors import ConfigError
 from al_core.forms import check_preset_data, overrides_variable, preset_overrides
 from al_core.runner import runner_health
 from al_core.store import Store
-from tests.app_helpers import stop_background_work
+from tests.app_helpers import rounds_from_curves, stop_background_work
 
 REPO = Path(__file__).resolve().parent.parent
 OVERVIEW = str(REPO / "pages" / "overview.py")
@@ -50,27 +50,11 @@ TINY_TARGET = 0.6  # reachable by some trials of so small a run, so the verdict 
 
 
 def _rounds(curves: dict, status: str = "done", redundant: int | None = None) -> pd.DataFrame:
-    """A rounds frame: one trial per key (strategy, fraction, seed), labels 10, 20, …"""
-    rows = []
-    for trial_id, ((strategy, fraction, seed), accuracies) in enumerate(curves.items(), 1):
-        for r, accuracy in enumerate(accuracies):
-            rows.append(
-                {
-                    "experiment_id": 1,
-                    "trial_id": trial_id,
-                    "strategy": strategy,
-                    "fraction": fraction,
-                    "seed": seed,
-                    "trial_status": status,
-                    "round": r,
-                    "phase": "active",
-                    "labeled": 10 * (r + 1),
-                    "test_accuracy": accuracy,
-                    "queried": json.dumps(list(range(10))),
-                    "redundant": redundant,
-                }
-            )
-    return results.rounds_frame(rows)
+    """A rounds frame: one trial per key (strategy, fraction, seed), labels 10, 20, …,
+    10 queried images per round of which ``redundant`` were near-copies."""
+    return rounds_from_curves(
+        curves, status, queried=json.dumps(list(range(10))), redundant=redundant
+    )
 
 
 def _verdict(curves: dict, target: float = 0.8, status: str = "done"):
