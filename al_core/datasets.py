@@ -1103,6 +1103,34 @@ def _stack(
 # ------------------------------------------------------------------ redundant pool
 
 
+def repeat_problem(repeats: object, noise: object) -> str | None:
+    """What is wrong with a redundant pool's settings, or ``None`` when they are valid.
+
+    The one check behind :func:`repeat_pool` and ``TrialConfig``; each caller raises
+    its own error type and adds the example that fits its context (a CLI flag, a
+    function argument).
+
+    Parameters
+    ----------
+    repeats : object
+        Copies of each pool image; valid: an integer ``>= 1``.
+    noise : object
+        Pixel noise standard deviation on ``[0, 1]`` pixels; valid: a finite number ``>= 0``.
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        return (
+            f"repeat must be an integer >= 1 (copies of each pool image; 1 = no repeat), "
+            f"got {repeats!r}"
+        )
+    if (
+        isinstance(noise, bool)
+        or not isinstance(noise, (int, float, np.integer, np.floating))
+        or not (np.isfinite(noise) and noise >= 0)
+    ):
+        return f"repeat noise must be a standard deviation >= 0 on [0, 1] pixels, got {noise!r}"
+    return None
+
+
 def repeat_pool(dataset: Dataset, repeats: int, noise: float, seed: int = 0) -> Dataset:
     """A redundant pool: every pool image ``repeats`` times, each copy with Gaussian noise.
 
@@ -1136,20 +1164,10 @@ def repeat_pool(dataset: Dataset, repeats: int, noise: float, seed: int = 0) -> 
     DatasetError
         ``repeats < 1`` or not an integer, ``noise`` negative or not finite.
     """
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise DatasetError(
-            f"repeat must be an integer >= 1 (copies of each pool image; 1 = no repeat), "
-            f"got {repeats!r}; the BatchBALD paper's Repeated MNIST uses 3"
-        )
-    try:
-        sigma = float(noise)
-    except (TypeError, ValueError):
-        sigma = float("nan")
-    if not (np.isfinite(sigma) and sigma >= 0):
-        raise DatasetError(
-            f"repeat noise must be a standard deviation >= 0 on [0, 1] pixels, got {noise!r}; "
-            "e.g. 0.1"
-        )
+    problem = repeat_problem(repeats, noise)
+    if problem is not None:
+        raise DatasetError(f"{problem}; the BatchBALD paper's Repeated MNIST uses 3 and 0.1")
+    sigma = float(noise)
     if repeats == 1 and sigma == 0:
         return dataset
     n = len(dataset.x_pool)

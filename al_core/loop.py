@@ -22,12 +22,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from math import inf
 from typing import Any, Protocol
 
 import numpy as np
 
-from al_core import strategies
+from al_core import datasets, strategies
 from al_core.datasets import Dataset
 from al_core.errors import ConfigError
 from al_core.models import (
@@ -176,11 +175,9 @@ class TrialConfig:
             raise ConfigError("auto-labeling needs steps >= 0 and k >= 1")
         if self.val_size < 0:
             raise ConfigError(f"val_size must be >= 0, got {self.val_size}")
-        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 1:
-            raise ConfigError(
-                f"repeat must be an integer >= 1 (copies of each pool image; 1 = no repeat), "
-                f"got {self.repeat!r}; e.g. --repeat 3 for Repeated MNIST"
-            )
+        repeat_problem = datasets.repeat_problem(self.repeat, self.repeat_noise)
+        if repeat_problem is not None:
+            raise ConfigError(f"{repeat_problem}; e.g. --repeat 3 --repeat-noise 0.1")
         similarity = self.redundancy_similarity
         if similarity is not None and not (
             isinstance(similarity, (int, float)) and 0 < similarity <= 1
@@ -188,12 +185,6 @@ class TrialConfig:
             raise ConfigError(
                 f"redundancy_similarity must be a cosine similarity in (0, 1] or None (count "
                 f"copies by source image only), got {similarity!r}; e.g. 0.99"
-            )
-        noise = self.repeat_noise
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < inf:
-            raise ConfigError(
-                f"repeat noise must be a standard deviation >= 0 on [0, 1] pixels, got "
-                f"{self.repeat_noise!r}; e.g. --repeat-noise 0.1"
             )
         self._check_strategy_settings()
 
