@@ -401,9 +401,9 @@ def test_real_worker_process_writes_the_next_batch(
     monkeypatch.setenv("AL_LABEL_WORKER_IDLE_SECONDS", "3")
     sid = labeling.create_session(store, "bg", dataset="digits", **FAST).session_id
     labeling.request_retrain(store, sid)
-    process = labeling._workers[(str(store.path), sid)]
+    process = labeling.worker._workers[(str(store.path), sid)]
     labeling.request_retrain(store, sid)  # a second request while queued: no second worker
-    assert labeling._workers[(str(store.path), sid)] is process
+    assert labeling.worker._workers[(str(store.path), sid)] is process
     deadline = time.monotonic() + 120
     while labeling.current_batch(store, sid) is None and time.monotonic() < deadline:
         assert labeling.job_state(store, sid).status in ("queued", "running", "idle")

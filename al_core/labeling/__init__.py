@@ -1,0 +1,169 @@
+"""Hand labeling: a person is the oracle of the active-learning loop.
+
+A *labeling session* has a pool of images, class names, a model, a strategy, a
+batch size and a held-out evaluation set. Its state lives in the store (see
+:mod:`al_core.store`: ``sessions``, ``labels``, ``session_batches``,
+``session_rounds``, ``session_skips``) and its files in
+``<folder of the database>/sessions/<id>/``, so a server restart loses nothing
+that was acknowledged.
+
+The round is the one of :mod:`al_core.loop`, driven one step at a time:
+
+1. the session's worker queries a batch (the first one by *cold start*:
+   random, or cluster-diverse: k-means on the pool's pixels and the images
+   nearest the centroids, :func:`al_core.strategies.kmeans_sample`);
+2. the person labels it; each answer is written the moment it is given
+   (:func:`answer`, :func:`skip`, :func:`undo`);
+3. when the batch is done the page calls :func:`request_retrain`: a background
+   *process* (``python -m al_core label-worker SESSION --db PATH``; TensorFlow is
+   not fork-safe, so it is started fresh, never forked from the app) loads the
+   labels, runs :meth:`~al_core.loop.ActiveLearner.train_and_evaluate` and
+   :meth:`~al_core.loop.ActiveLearner.query` and writes the learning-curve point
+   and the next batch (items, uncertainty scores, the model's top-3 classes).
+   One worker per session; it stays alive for a while after a job so that the
+   next retrain does not pay for starting TensorFlow again, and it never blocks
+   another session or the experiment runner.
+
+Pools
+-----
+- A built-in data set (``digits``, ``mnist``, ``fashion_mnist``, ``cifar10``):
+  the pool is its training split; its labels are hidden from the labeler and
+  kept (``truth.npy``) for the audit; the learning curve is measured on its
+  test split (``test_size`` images, a stratified subset).
+- The user's images, from a zip upload or a folder on the server inside the
+  allowed data root (``$AL_DATA_DIR``, default ``data/``). They are unlabeled;
+  class names are typed in, or taken from the subfolders when there are at
+  least two. Images are converted by the image-folder policy of
+  :mod:`al_core.datasets` (:func:`~al_core.datasets.load_images`: EXIF
+  orientation applied, grayscale kept as 1 channel only when every image is
+  grayscale, else RGB, transparency flattened onto white) and resized to
+  ``image_size`` (default 32x32, aspect ratio not kept). The learning curve is
+  measured on a held-out share of the user's own labels: every
+  :data:`HELD_OUT_EVERY`-th human label, in the order given, is used for
+  evaluation and never for training.
+
+Uploads and folders are checked and read by :mod:`al_core.uploads` (bad zips
+refused, unreadable files and duplicates skipped and listed); nothing is stored
+until they pass.
+
+Labels: a class index ``0..K-1``, or :data:`NOT_SURE` (``-1``: never asked
+again, not used for training). Skipped items stay in the pool and may be
+queried again. Two tabs on one session cannot store two labels for one item:
+the second answer is refused unless it is an explicit relabel.
+
+Modules: :mod:`~al_core.labeling.sessions` (settings, creation, files),
+:mod:`~al_core.labeling.answers` (the batch, answers, auto-label review, progress,
+audit), :mod:`~al_core.labeling.worker` (the background worker process) and
+:mod:`~al_core.labeling.exports` (images shown, CSV / JSON / zip exports). This
+package re-exports their public names, so callers use ``al_core.labeling.X``.
+"""
+
+from al_core.labeling.answers import (
+    AnswerResult,
+    Audit,
+    BatchItem,
+    BatchView,
+    answer,
+    audit,
+    counts,
+    current_batch,
+    learning_curve,
+    proposals,
+    review_proposals,
+    set_use_pseudo,
+    shortcut_keys,
+    skip,
+    undo,
+    why_picked,
+)
+from al_core.labeling.exports import (
+    DISPLAY_SIDE,
+    EXPORT_COLUMNS,
+    export_csv,
+    export_json,
+    export_rows,
+    export_zip,
+    item_image,
+    item_names,
+)
+from al_core.labeling.sessions import (
+    COLD_STARTS,
+    DEFAULT_IMAGE_SIZE,
+    HELD_OUT_EVERY,
+    NOT_SURE,
+    SOURCES,
+    CreatedSession,
+    SessionConfig,
+    create_session,
+    evaluation_note,
+    list_sessions,
+    session_config,
+    session_dir,
+    strategy_choices,
+)
+from al_core.labeling.worker import (
+    WORKER_IDLE_SECONDS,
+    JobState,
+    Pool,
+    SessionWorker,
+    cold_start_indices,
+    job_state,
+    load_pool,
+    process_jobs,
+    request_audit,
+    request_retrain,
+    run_worker,
+    stop_workers,
+)
+
+__all__ = [
+    "AnswerResult",
+    "Audit",
+    "BatchItem",
+    "BatchView",
+    "COLD_STARTS",
+    "CreatedSession",
+    "DEFAULT_IMAGE_SIZE",
+    "DISPLAY_SIDE",
+    "EXPORT_COLUMNS",
+    "HELD_OUT_EVERY",
+    "JobState",
+    "NOT_SURE",
+    "Pool",
+    "SOURCES",
+    "SessionConfig",
+    "SessionWorker",
+    "WORKER_IDLE_SECONDS",
+    "answer",
+    "audit",
+    "cold_start_indices",
+    "counts",
+    "create_session",
+    "current_batch",
+    "evaluation_note",
+    "export_csv",
+    "export_json",
+    "export_rows",
+    "export_zip",
+    "item_image",
+    "item_names",
+    "job_state",
+    "learning_curve",
+    "list_sessions",
+    "load_pool",
+    "process_jobs",
+    "proposals",
+    "request_audit",
+    "request_retrain",
+    "review_proposals",
+    "run_worker",
+    "session_config",
+    "session_dir",
+    "set_use_pseudo",
+    "shortcut_keys",
+    "skip",
+    "stop_workers",
+    "strategy_choices",
+    "undo",
+    "why_picked",
+]

@@ -1,0 +1,286 @@
+"""What a person does in a session: the current batch, answers (label, not sure,
+skip, undo), auto-label review, and the progress and audit read back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from al_core.errors import ConfigError
+from al_core.labeling.sessions import (
+    _TRUTH_FILE,
+    NOT_SURE,
+    SessionConfig,
+    session_config,
+    session_dir,
+)
+from al_core.store import Store
+
+# --------------------------------------------------------------------------- batch state
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One queried item and why it was picked."""
+
+    item: str  # pool index, as stored
+    score: float | None  # uncertainty score (None for a cold-start pick)
+    top3: tuple[tuple[int, float], ...]  # (class index, probability), best first
+    label: int | None = None  # the answer given, NOT_SURE, or None
+    skipped: bool = False
+
+    @property
+    def answered(self) -> bool:
+        return self.label is not None or self.skipped
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """The batch being labeled now."""
+
+    round: int
+    kind: str
+    items: tuple[BatchItem, ...]
+
+    @property
+    def done(self) -> int:
+        return sum(item.answered for item in self.items)
+
+    @property
+    def current(self) -> BatchItem | None:
+        """The first item without an answer, or None when the batch is finished."""
+        return next((item for item in self.items if not item.answered), None)
+
+    @property
+    def finished(self) -> bool:
+        return self.current is None
+
+
+def current_batch(store: Store, session_id: int) -> BatchView | None:
+    """The latest queried batch with each item's answer, or None before the first."""
+    batch = store.latest_session_batch(session_id)
+    if batch is None:
+        return None
+    labels = {r["item"]: r["label"] for r in store.labels(session_id)}
+    skipped = {r["item"] for r in store.skips(session_id, batch["round"])}
+    items = tuple(
+        BatchItem(
+            item=item,
+            score=score,
+            top3=tuple((int(k), float(p)) for k, p in top3 or ()),
+            label=labels.get(item),
+            skipped=item in skipped and item not in labels,
+        )
+        for item, score, top3 in zip(batch["items"], batch["scores"], batch["top3"], strict=True)
+    )
+    return BatchView(round=batch["round"], kind=batch["kind"], items=items)
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    stored: bool  # False: another tab already labeled the item (not overwritten)
+    existing: int | None  # the label already stored when not stored
+    batch_finished: bool
+
+
+def _check_item(store: Store, session_id: int, item: str) -> int:
+    batch = store.latest_session_batch(session_id)
+    if batch is None or item not in batch["items"]:
+        raise ConfigError(
+            f"item {item} is not in the current batch of session {session_id}; reload the page"
+        )
+    return int(batch["round"])
+
+
+def answer(
+    store: Store,
+    session_id: int,
+    item: str,
+    label: int,
+    *,
+    seconds: float | None = None,
+    relabel: bool = False,
+) -> AnswerResult:
+    """Store a human label (``0..K-1``, or :data:`NOT_SURE`) for a batch item, now.
+
+    A label already stored (e.g. from another tab) is kept unless ``relabel``.
+    """
+    config = session_config(store, session_id)
+    if not NOT_SURE <= int(label) < len(config.class_names):
+        raise ConfigError(
+            f"label {label} is out of range: 0..{len(config.class_names) - 1} or -1 (not sure)"
+        )
+    round_index = _check_item(store, session_id, item)
+    stored = store.add_label(
+        session_id, item, int(label), "human", seconds=seconds, relabel=relabel
+    )
+    existing = None
+    if stored:
+        store.remove_skip(session_id, round_index, item)
+    else:
+        existing = store.label_of(session_id, item)["label"]  # type: ignore[index]
+    batch = current_batch(store, session_id)
+    return AnswerResult(stored, existing, batch is not None and batch.finished)
+
+
+def skip(store: Store, session_id: int, item: str) -> bool:
+    """Skip a batch item (it stays in the pool); True when the batch is now finished."""
+    round_index = _check_item(store, session_id, item)
+    if store.label_of(session_id, item) is None:
+        store.add_skip(session_id, round_index, item)
+    batch = current_batch(store, session_id)
+    return batch is not None and batch.finished
+
+
+def undo(store: Store, session_id: int) -> str | None:
+    """Take back the latest answer (label, not sure or skip) in the current batch.
+
+    Returns the item whose answer was removed, or None when there is none.
+    """
+    batch = store.latest_session_batch(session_id)
+    if batch is None:
+        return None
+    in_batch = set(batch["items"])
+    actions = [
+        (r["created_at"], "label", r["item"])
+        for r in store.labels(session_id)
+        if r["item"] in in_batch and r["source"] == "human"
+    ]
+    actions += [
+        (r["created_at"], "skip", r["item"]) for r in store.skips(session_id, batch["round"])
+    ]
+    if not actions:
+        return None
+    _, kind, item = max(actions)
+    if kind == "label":
+        store.remove_label(session_id, item)
+    else:
+        store.remove_skip(session_id, batch["round"], item)
+    return item
+
+
+def shortcut_keys(class_names: Sequence[str]) -> list[str | None]:
+    """Keyboard key of each class button: the digit itself when the classes are the
+    digits 0-9 (MNIST, digits), else 1-9 then 0 by position; None past the tenth."""
+    if list(class_names) == [str(i) for i in range(10)]:
+        return list(class_names)
+    keys = [*"123456789", "0"]
+    return [keys[i] if i < len(keys) else None for i in range(len(class_names))]
+
+
+def why_picked(item: BatchItem, config: SessionConfig) -> str:
+    """One line saying why an item is in the batch."""
+    if item.score is None:
+        how = "nearest to a k-means centroid" if config.cold_start == "clusters" else "at random"
+        return f"Picked {how}: there is no trained model yet (cold start)."
+    return f"Uncertainty ({config.strategy.replace('_', ' ')}): {item.score:.3f}."
+
+
+# --------------------------------------------------------------------------- auto-labeling
+
+
+def proposals(store: Store, session_id: int) -> list[dict[str, Any]]:
+    """Unreviewed auto-label proposals of the current batch's model: item, label,
+    confidence; items labeled since are left out."""
+    batch = store.latest_session_batch(session_id)
+    if batch is None or batch["proposals_reviewed_at"] is not None:
+        return []
+    labeled = {r["item"] for r in store.labels(session_id)}
+    return [p for p in batch["proposals"] if p["item"] not in labeled]
+
+
+def review_proposals(store: Store, session_id: int, accepted: Sequence[str]) -> int:
+    """Store the ``accepted`` proposals as ``pseudo`` labels (the rest are rejected);
+    returns how many were stored. Items labeled meanwhile keep their label."""
+    batch = store.latest_session_batch(session_id)
+    if batch is None:
+        return 0
+    wanted = set(accepted)
+    stored = 0
+    for proposal in proposals(store, session_id):
+        if proposal["item"] in wanted:
+            stored += store.add_label(session_id, proposal["item"], proposal["label"], "pseudo")
+    store.mark_proposals_reviewed(session_id, batch["round"])
+    return stored
+
+
+def set_use_pseudo(store: Store, session_id: int, use: bool) -> None:
+    """Include (True) or exclude pseudo-labels from training at the next retrain."""
+    store.session(session_id)
+    store.set_session_use_pseudo(session_id, use)
+
+
+# --------------------------------------------------------------------------- progress, audit
+
+
+def counts(store: Store, session_id: int) -> dict[str, int]:
+    """Labels of the session by kind: human, not_sure, pseudo."""
+    rows = store.labels(session_id)
+    return {
+        "human": sum(1 for r in rows if r["source"] == "human" and r["label"] >= 0),
+        "not_sure": sum(1 for r in rows if r["label"] < 0),
+        "pseudo": sum(1 for r in rows if r["source"] == "pseudo" and r["label"] >= 0),
+    }
+
+
+def learning_curve(store: Store, session_id: int) -> list[dict[str, Any]]:
+    """The session's points: round, labeled (human labels trained on), pseudo_labeled,
+    held_out, test_accuracy, …"""
+    return store.session_rounds(session_id)
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Human labels against the hidden truth (built-in sets)."""
+
+    per_class: list[dict[str, Any]]  # class, labeled, agreed, agreement
+    agreement: float | None
+    labeled: int
+    simulated: list[dict[str, Any]]  # rounds of the simulated run (labeled, test_accuracy)
+    simulation_status: str | None
+
+
+def audit(store: Store, session_id: int) -> Audit:
+    """Agreement of the human labels with the hidden truth, per true class, and the
+    simulated curve of the same configuration when it was run."""
+    config = session_config(store, session_id)
+    if config.source != "builtin":
+        raise ConfigError("the audit needs hidden ground truth: it exists for built-in sets only")
+    truth_path = session_dir(store, session_id) / _TRUTH_FILE
+    rows = [r for r in store.labels(session_id) if r["source"] == "human" and r["label"] >= 0]
+    per_class, agreed_total = [], 0
+    if rows and truth_path.is_file():
+        truth = np.load(truth_path)
+        items = np.array([int(r["item"]) for r in rows])
+        given = np.array([r["label"] for r in rows])
+        true = truth[items]
+        for k, name in enumerate(config.class_names):
+            mask = true == k
+            n = int(mask.sum())
+            agreed = int((given[mask] == k).sum())
+            agreed_total += agreed
+            per_class.append(
+                {
+                    "class": name,
+                    "labeled": n,
+                    "agreed": agreed,
+                    "agreement": agreed / n if n else None,
+                }
+            )
+    session = store.session(session_id)
+    simulated, status = [], None
+    if session["audit_experiment_id"] is not None:
+        trials = store.trials(session["audit_experiment_id"])
+        if trials:
+            simulated = store.rounds(trials[0]["id"])
+            status = trials[0]["status"]
+    return Audit(
+        per_class=per_class,
+        agreement=agreed_total / len(rows) if per_class else None,
+        labeled=len(rows),
+        simulated=simulated,
+        simulation_status=status,
+    )
