@@ -370,7 +370,8 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
         st.dataframe(table, hide_index=True, key="diversity_labels_table")
     st.caption(
         "Labels to target: median over trials, a trial that never reached the target "
-        "counting as slower than all that did; ± is the spread of the per-seed "
+        "counting as slower than all that did; each trial's count is interpolated between "
+        "the two measured rounds around the target. ± is the spread of the per-seed "
         "differences, and a difference within it is within noise. Open **Results** for "
         "every trial."
     )

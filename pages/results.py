@@ -143,7 +143,9 @@ if not configs.empty:
     st.table(results.display_table(configs), hide_index=True)
     st.caption(
         "Labels to target: the median over the trials, counting a trial that never reached "
-        'the target as needing more labels than any that did; "not reached" when half or '
+        "the target as needing more labels than any that did; each trial's count is "
+        "interpolated linearly between the two measured rounds around the target, so it "
+        'need not be a multiple of the batch. "not reached" when half or '
         "more never did (› the most labels they ran). Saved vs random: 1 − median ÷ random's "
         "median, from the two numbers in this table; ± saved: the spread of the same saving "
         "across seed pairs. A saving no larger than that spread is *within noise*; with "

@@ -312,6 +312,11 @@ def test_diversity_story_shows_the_tables_figures(
         else:
             assert value == cell and float(cell) > 0
         assert caption.endswith(f" · {row['reaching target']} trials reached it")
+    # A count like "34" is between two rounds of 10: the page says how it was computed.
+    assert any(
+        "interpolated between the two measured rounds around the target" in c.value
+        for c in app.caption
+    )
     pd.testing.assert_frame_equal(
         _table(app, "labels to target").reset_index(drop=True), labels_table
     )

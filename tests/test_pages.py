@@ -294,6 +294,7 @@ def test_results_populated_curves_table_verdict_and_csv(swept: Path) -> None:
     assert shown["trials"].tolist() == ["2", "2"]
     assert "None" not in shown.to_string() and "nan" not in shown.to_string()
     assert results.verdict(configs, SWEEP_TARGET) in _texts(app)
+    assert "interpolated linearly between the two measured rounds" in _texts(app)
     assert len(app.get("plotly_chart")) == 2  # curves + fraction vs labels-to-target
     assert app.get("download_button")[0].proto.label == "Download rounds (CSV)"
     app.toggle[0].set_value(True).run()
