@@ -190,7 +190,8 @@ def redundancy_figure(table: pd.DataFrame, batch: int | None = None) -> go.Figur
         )
     )
     per = f"batch of {batch}" if batch else "batch"
-    yaxis: dict[str, Any] = {"title": f"near-copies per {per} (mean)", "rangemode": "tozero"}
+    # Two lines: on one, the title is longer than the 320 px plot and was cut off.
+    yaxis: dict[str, Any] = {"title": f"mean near-copies<br>per {per}", "rangemode": "tozero"}
     if batch:
         yaxis["range"] = [0, batch * 1.08]
     figure.update_layout(

@@ -367,7 +367,8 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
     for sentence in verdict.details:
         st.markdown(f"- {sentence}")
     if not table.empty:
-        st.dataframe(table, hide_index=True, key="diversity_labels_table")
+        # A static table: it wraps to the page's width, so no column is cut off.
+        st.table(table, hide_index=True)
     st.caption(
         "Labels to target: median over trials, a trial that never reached the target "
         "counting as slower than all that did; each trial's count is interpolated between "

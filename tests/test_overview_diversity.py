@@ -224,7 +224,8 @@ def _figure(app: AppTest, key: str) -> dict:
 
 def _table(app: AppTest, column: str) -> pd.DataFrame:
     """The one table on the page with ``column``."""
-    (table,) = [d.value for d in app.dataframe if column in d.value.columns]
+    tables = [t.value for t in [*app.dataframe, *app.table] if column in t.value.columns]
+    (table,) = tables
     return table
 
 
@@ -317,8 +318,8 @@ def test_diversity_story_shows_the_tables_figures(
         "interpolated between the two measured rounds around the target" in c.value
         for c in app.caption
     )
-    pd.testing.assert_frame_equal(
-        _table(app, "labels to target").reset_index(drop=True), labels_table
+    pd.testing.assert_frame_equal(  # a static table: every cell comes back as text
+        _table(app, "labels to target").reset_index(drop=True), labels_table.astype(str)
     )
     verdict = diversity_story.diversity_verdict(
         trials, configs, TINY_TARGET, results.completion(list(trials["status"]))
