@@ -1,0 +1,283 @@
+"""Image folders (one subfolder per class) and image files, read with the
+image-folder policy of :mod:`al_core.datasets`."""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from al_core.datasets.splits import _to_float
+from al_core.errors import DatasetError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+
+def load_images(
+    paths: Sequence[Path],
+    image_size: tuple[int, int] | None = None,
+    mode: str | None = None,
+    *,
+    root: Path | None = None,
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """Read image files with the image-folder policy (see the module docstring).
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        Files to read, in order. Unreadable files are skipped, not raised.
+    image_size : tuple of int, optional
+        ``(height, width)``; default: the most frequent size (ties: the larger).
+    mode : {"L", "RGB"}, optional
+        Force 1 or 3 channels; default: ``"L"`` when every image is grayscale.
+    root : Path, optional
+        Name files relative to this folder instead of by their file name.
+
+    Returns
+    -------
+    images : np.ndarray
+        ``(N, H, W, C)`` float32 in ``[0, 1]`` for the ``N`` readable files
+        (``N`` may be 0).
+    kept : list of str
+        Names of the ``N`` readable files, in the order of ``images``.
+    skipped : list of str
+        ``"name: reason"`` for every file that could not be read.
+
+    Raises
+    ------
+    DatasetError
+        ``image_size`` or ``mode`` is not valid (unreadable files never raise).
+    """
+    images, kept_index, skipped = _read_images(paths, image_size, mode, root)
+    names = [_display_name(Path(paths[i]), root) for i in kept_index]
+    return images, names, skipped
+
+
+# --------------------------------------------------------------- image folders
+
+
+def _class_files(folder: Path) -> list[Path]:
+    """Visible files under ``folder``, recursively, sorted; symlinked folders not followed."""
+    found = []
+    for parent, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(parent, f) for f in files if not f.startswith(".")]
+    return sorted(found)
+
+
+def _load_folder(
+    root: Path, image_size: tuple[int, int] | None
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], list[str]]:
+    """Read an image folder: ``(x (N,H,W,C), y (N,), class_names, skipped)``."""
+    if not root.is_dir():
+        state = "is not a folder" if root.exists() else "does not exist"
+        raise DatasetError(f"image folder {root} {state}: check the path")
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    class_dirs = [p for p in entries if p.is_dir()]
+    if len(class_dirs) < 2:
+        raise DatasetError(
+            f"image folder {root} has {len(class_dirs)} class subfolder(s) "
+            f"({', '.join(p.name for p in class_dirs) or 'none'}); it needs one subfolder "
+            "per class, at least 2, each holding that class's images"
+        )
+    stray = [f"{p.name}: not inside a class subfolder" for p in entries if p.is_file()]
+    paths, labels = [], []
+    for label, folder in enumerate(class_dirs):
+        files = _class_files(folder)
+        paths += files
+        labels += [label] * len(files)
+    x, kept, skipped = _read_images(paths, image_size, None, root)
+    y = np.asarray(labels, dtype=np.int64)[kept]
+    _check_classes(root, class_dirs, y, len(paths), skipped)
+    return x, y, tuple(p.name for p in class_dirs), stray + skipped
+
+
+def _check_classes(
+    root: Path, class_dirs: list[Path], y: np.ndarray, n_files: int, skipped: list[str]
+) -> None:
+    if len(y) == 0:
+        reasons = "; ".join(skipped[:3]) or "no files"
+        raise DatasetError(
+            f"no readable image in {root} ({n_files} files; {reasons}); put PNG/JPEG/... "
+            "images in one subfolder per class"
+        )
+    counts = np.bincount(y, minlength=len(class_dirs))
+    empty = [class_dirs[i].name for i in np.flatnonzero(counts == 0)]
+    if empty:
+        theirs = [s for s in skipped if s.split("/", 1)[0] in empty]
+        raise DatasetError(
+            f"class folder(s) {', '.join(empty)} in {root} hold no readable image; add "
+            "images or remove the folder. Skipped there:\n" + format_skipped(theirs)
+        )
+
+
+SKIPPED_SHOWN = 10
+"""How many skipped files a message lists before "and N more"."""
+
+
+def format_skipped(skipped: Sequence[str], limit: int = SKIPPED_SHOWN) -> str:
+    """Skipped files (``"path: reason"``), one per indented line; past ``limit`` of
+    them, a last line ``"  … and N more"``."""
+    lines = [f"  {entry}" for entry in skipped[:limit]]
+    if len(skipped) > limit:
+        lines.append(f"  … and {len(skipped) - limit} more")
+    return "\n".join(lines)
+
+
+def _display_name(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def _read_images(
+    paths: Sequence[Path],
+    image_size: tuple[int, int] | None,
+    mode: str | None,
+    root: Path | None,
+) -> tuple[np.ndarray, list[int], list[str]]:
+    """Images ``(N, H, W, C)``, indices of the kept paths, skipped ``"name: reason"``."""
+    if mode not in (None, "L", "RGB"):
+        raise DatasetError(f"mode must be None, 'L' or 'RGB', got {mode!r}")
+    target = _target_size(image_size)
+    images, kept, skipped = [], [], []
+    for i, path in enumerate(paths):
+        image_or_reason = _read_one(Path(path))
+        if isinstance(image_or_reason, str):
+            skipped.append(f"{_display_name(Path(path), root)}: {image_or_reason}")
+        else:
+            images.append(image_or_reason)
+            kept.append(i)
+    return _stack(images, target, mode), kept, skipped
+
+
+def _target_size(image_size: object) -> tuple[int, int] | None:
+    """``(height, width)`` -> Pillow's ``(width, height)``, checked."""
+    if image_size is None:
+        return None
+    ok = (
+        isinstance(image_size, tuple | list)
+        and len(image_size) == 2
+        and all(
+            isinstance(v, int | np.integer) and not isinstance(v, bool) and v > 0
+            for v in image_size
+        )
+    )
+    if not ok:
+        raise DatasetError(
+            f"image_size must be (height, width) with two positive whole numbers, "
+            f"got {image_size!r}"
+        )
+    return int(image_size[1]), int(image_size[0])
+
+
+def _read_one(path: Path) -> PILImage | str:
+    """A fully decoded image in mode L or RGB, or the reason it cannot be read."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                return _normalise_mode(ImageOps.exif_transpose(img))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return _bomb_reason(exc)
+    except UnidentifiedImageError:
+        return "not an image Pillow can read"
+    except Exception as exc:  # noqa: BLE001 - untrusted files make Pillow raise many types
+        text = str(exc)
+        if "truncated" in text:
+            return f"truncated image file ({text})"
+        return f"unreadable image ({type(exc).__name__}: {text})"
+
+
+def _bomb_reason(exc: Exception) -> str:
+    """Reason text for a file over Pillow's ``MAX_IMAGE_PIXELS`` (warning or error)."""
+    from PIL import Image
+
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    pixels = found.group(1) if found else "too many"
+    return f"decompression bomb ({pixels} pixels > limit of {Image.MAX_IMAGE_PIXELS})"
+
+
+def _normalise_mode(img: PILImage) -> PILImage:
+    """Return a new image in mode ``L`` (grayscale sources) or ``RGB``, alpha on white."""
+    mode = img.mode
+    if mode in ("1", "L"):
+        return img.convert("L")
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        return _deep_gray_to_l(img)
+    if mode in ("LA", "La"):
+        return _flatten_alpha(img.convert("LA"))
+    if mode in ("P", "PA"):
+        flat = _flatten_alpha(img.convert("RGBA"))
+        return flat.convert("L") if _is_gray(flat) else flat
+    if "A" in img.getbands() or "transparency" in img.info:
+        return _flatten_alpha(img.convert("RGBA"))
+    return img.convert("RGB")
+
+
+def _deep_gray_to_l(img: PILImage) -> PILImage:
+    """16-bit / 32-bit int or float grayscale -> 8-bit ``L``."""
+    from PIL import Image
+
+    values = np.asarray(img, dtype=np.float64)
+    if img.mode == "F" and values.size and values.max() <= 1.0:
+        values = values * 255.0
+    elif img.mode != "F" and (img.mode.startswith("I;16") or values.max(initial=0) > 255):
+        values = values / 257.0
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
+
+
+def _flatten_alpha(img: PILImage) -> PILImage:
+    """``LA``/``RGBA`` -> ``L``/``RGB`` composited onto white."""
+    from PIL import Image
+
+    base_mode = "L" if img.mode == "LA" else "RGB"
+    background = Image.new(base_mode, img.size, 255 if base_mode == "L" else (255, 255, 255))
+    background.paste(img.convert(base_mode), mask=img.getchannel("A"))
+    return background
+
+
+def _is_gray(rgb: PILImage) -> bool:
+    arr = np.asarray(rgb)
+    return bool((arr[..., 0] == arr[..., 1]).all() and (arr[..., 1] == arr[..., 2]).all())
+
+
+def _common_size(images: Sequence[PILImage]) -> tuple[int, int]:
+    """Most frequent Pillow ``(width, height)``; ties go to the larger image."""
+    counts = Counter(img.size for img in images)
+    return max(counts, key=lambda size: (counts[size], size[0] * size[1], size))
+
+
+def _stack(
+    images: Sequence[PILImage], target: tuple[int, int] | None, mode: str | None
+) -> np.ndarray:
+    """Resize and stack PIL images into ``(N, H, W, C)`` float32 in [0, 1]."""
+    from PIL import Image
+
+    channels = 3 if mode == "RGB" else 1
+    if not images:
+        height, width = (target[1], target[0]) if target else (0, 0)
+        return np.zeros((0, height, width, channels), dtype=np.float32)
+    size = target or _common_size(images)
+    mode = mode or ("L" if all(img.mode == "L" for img in images) else "RGB")
+    arrays = []
+    for img in images:
+        if img.size != size:
+            shrink = size[0] * size[1] < img.size[0] * img.size[1]
+            method = Image.Resampling.LANCZOS if shrink else Image.Resampling.BILINEAR
+            img = img.resize(size, resample=method)
+        arrays.append(np.asarray(img.convert(mode), dtype=np.uint8))
+    return _to_float(np.stack(arrays))
