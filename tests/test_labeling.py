@@ -190,6 +190,36 @@ def test_cold_start_is_reproducible_and_clusters_spread(store: Store) -> None:
     assert len(set(truth[clusters])) >= 7  # k-means centroids fall in most digit classes
 
 
+def test_batchbald_session_trains_with_dropout_and_queries_a_joint_batch(store: Store) -> None:
+    """Every strategy is offered, BatchBALD too: its session trains with dropout (stored
+    in the config) and its worker picks the next batch by joint mutual information."""
+    choices = labeling.strategy_choices()
+    assert choices[0] == "least_confidence"
+    assert {"bald", "batchbald", "margin", "random"} <= set(choices)
+    plain = labeling.create_session(store, "plain", dataset="digits", **FAST).session_id
+    assert labeling.session_config(store, plain).dropout == 0.0
+    sid = labeling.create_session(
+        store, "bb", dataset="digits", strategy="batchbald", **FAST
+    ).session_id
+    config = labeling.session_config(store, sid)
+    assert config.strategy == "batchbald" and config.dropout == 0.5
+    worker = labeling.SessionWorker(sid)
+    _retrain(store, sid, worker)  # the cold start
+    truth = _truth(store, sid)
+    first = labeling.current_batch(store, sid)
+    for item in first.items:
+        labeling.answer(store, sid, item.item, int(truth[int(item.item)]))
+    _retrain(store, sid, worker)
+    batch = labeling.current_batch(store, sid)
+    assert batch.round == 1 and batch.kind == "batchbald"
+    picked = [item.item for item in batch.items]
+    assert len(set(picked)) == 10 and not set(picked) & {item.item for item in first.items}
+    # Each score is the pick's gain in joint information (nats): positive, at most log K.
+    scores = [item.score for item in batch.items]
+    assert all(0 < score <= np.log(10) + 1e-6 for score in scores), scores
+    assert labeling.learning_curve(store, sid)[0]["labeled"] == 10
+
+
 def test_repeated_requests_keep_the_batch_and_a_request_while_running_is_kept(
     store: Store,
 ) -> None:

@@ -68,7 +68,9 @@ class SessionConfig:
     epochs: int | None = None
     min_steps: int | None = None
     learning_rate: float | None = None
-    dropout: float = 0.0
+    # None: the loop's rule (MC_DROPOUT_DEFAULT for a Monte-Carlo dropout strategy such
+    # as bald or batchbald, else 0), filled in on construction like the fields above.
+    dropout: float | None = None
     auto_label_k: int = 10
     seed: int = 0
 
@@ -99,7 +101,7 @@ class SessionConfig:
             )
         check_model_name(self.model)
         trial = self.trial_config()
-        for name in ("strategy", "epochs", "min_steps", "learning_rate"):
+        for name in ("strategy", "epochs", "min_steps", "learning_rate", "dropout"):
             object.__setattr__(self, name, getattr(trial, name))
 
     def trial_config(self, initial: Sequence[int] | None = None, **changes: Any) -> TrialConfig:
@@ -250,10 +252,10 @@ def list_sessions(store: Store) -> list[dict[str, Any]]:
 
 def strategy_choices() -> list[str]:
     """Strategies a session offers: least confidence first, then every strategy of
-    :mod:`al_core.strategies` that needs no Monte-Carlo dropout (sessions train
-    without dropout)."""
-    usable = [s for s in strategies.STRATEGIES if "mc_probs" not in strategies.inputs_needed(s)]
-    return sorted(usable, key=lambda s: s != "least_confidence")
+    :mod:`al_core.strategies`. A Monte-Carlo dropout one (bald, batchbald, …; see
+    :func:`al_core.loop.needs_mc_dropout`) trains the session's model with dropout
+    and scores the candidates with ``mc_samples`` dropout passes at each retrain."""
+    return sorted(strategies.STRATEGIES, key=lambda s: s != "least_confidence")
 
 
 def evaluation_note(config: SessionConfig) -> str:
