@@ -45,7 +45,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,6 +55,10 @@ from benchmarks.label_efficiency import (
     load_results,
     save_results,
 )
+
+if TYPE_CHECKING:
+    from al_core.datasets import Dataset
+    from al_core.loop import LoopResult, TrialConfig
 
 TARGETS: tuple[float, ...] = (0.90, 0.95)
 STRATEGIES: tuple[str, ...] = ("random", "margin", "bald", "batchbald", "hybrid")
@@ -115,7 +119,9 @@ def _run_trial(config_dict: dict[str, Any], threads: int) -> dict[str, Any]:
     models.configure_runtime(threads)
     config = TrialConfig.from_dict(config_dict)
     start = time.perf_counter()
-    result = run_loop(dataset_for(config), config)
+    dataset = dataset_for(config)
+    result = run_loop(dataset, config)
+    seconds = time.perf_counter() - start
     labeled, accuracy = result.curve()
     queried = [r for r in result.rounds if r.queried]
     return {
@@ -136,8 +142,32 @@ def _run_trial(config_dict: dict[str, Any], threads: int) -> dict[str, Any]:
         },  # fmt: skip
         "redundant": [r.redundant for r in queried],
         "score_seconds": [r.score_seconds for r in queried],
-        "seconds": time.perf_counter() - start,
+        "logreg_accuracy": logistic_curve(dataset, config, result),
+        "seconds": seconds,
     }
+
+
+def logistic_curve(dataset: Dataset, config: TrialConfig, result: LoopResult) -> list[float]:
+    """Test accuracy of a logistic regression on each active round's labeled set.
+
+    The same labels the network trained on (the initial set, then each round's
+    queried images), one value per point of ``result.curve()``: a network below it
+    is undertrained, and the curve says more about training than about the strategy.
+    """
+    from al_core.loop import initial_indices
+    from benchmarks.training_sanity import logistic_accuracy
+
+    labeled = list(initial_indices(config, dataset.y_pool))
+    accuracies = []
+    for record in result.rounds:
+        if record.phase != "active":
+            continue
+        if len(labeled) != record.labeled:  # the loop labels exactly what it queried
+            raise RuntimeError(f"round {record.round}: {len(labeled)} != {record.labeled} labels")
+        x, y = dataset.x_pool[labeled], dataset.y_pool[labeled]
+        accuracies.append(logistic_accuracy(x, y, dataset.x_test, dataset.y_test))
+        labeled.extend(record.queried)
+    return accuracies
 
 
 def summarize(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -158,6 +188,12 @@ def summarize(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
             redundant = [v for t in mine for v in t["redundant"]]
             queried = sum(len(t["redundant"]) for t in mine) * mine[0]["config"]["batch"]
             times = [s for t in mine for s in t["score_seconds"]]
+            # The network against a logistic regression on its final labeled set (points).
+            gaps = [
+                100 * (t["accuracy"][-1] - t["logreg_accuracy"][-1])
+                for t in mine
+                if t.get("logreg_accuracy")
+            ]
             rows.append(
                 {
                     "pool": pool,
@@ -168,6 +204,7 @@ def summarize(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "redundant_per_round": float(np.mean(redundant)) if redundant else None,
                     "redundant_share": sum(redundant) / queried if queried else None,
                     "select_median_s": float(np.median(times)) if times else None,
+                    "gap_to_logreg": float(np.median(gaps)) if gaps else None,
                 }
             )
     return rows
@@ -177,8 +214,11 @@ def report(data: dict[str, Any]) -> None:
     """Print the markdown table of ``data`` (a ``--out`` file's content)."""
     rows = summarize(list(data["trials"].values()))
     heads = " | ".join(f"labels to {t:.0%}" for t in TARGETS)
-    print(f"| pool | strategy | seeds | {heads} | redundant / round | share | select s |")
-    print("|---|---|---|" + "---|" * len(TARGETS) + "---|---|---|")
+    print(
+        f"| pool | strategy | seeds | {heads} | redundant / round | share | select s "
+        "| net − logreg, final labels (pts) |"
+    )
+    print("|---|---|---|" + "---|" * len(TARGETS) + "---|---|---|---|")
     for row in rows:
         cells = [
             f"> {row['cap']}" if row["medians"][t] is None else f"{row['medians'][t]:.0f}"
@@ -187,11 +227,13 @@ def report(data: dict[str, Any]) -> None:
         per_round = row["redundant_per_round"]
         share = row["redundant_share"]
         seconds = row["select_median_s"]
+        gap = row["gap_to_logreg"]
         print(
             f"| {row['pool']} | {row['strategy']} | {len(row['seeds'])} | {' | '.join(cells)} | "
             f"{'—' if per_round is None else f'{per_round:.2f}'} | "
             f"{'—' if share is None else f'{share:.0%}'} | "
-            f"{'—' if seconds is None else f'{seconds:.1f}'} |"
+            f"{'—' if seconds is None else f'{seconds:.1f}'} | "
+            f"{'—' if gap is None else f'{gap:+.1f}'} |"
         )
     for pool in POOLS:
         trials = [t for t in data["trials"].values() if t["pool"] == pool]
