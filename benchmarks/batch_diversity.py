@@ -18,7 +18,9 @@ one loop (``al_core.loop.run_loop``):
   BatchBALD use ``--mc-samples`` Monte-Carlo dropout passes;
 - per round: the redundancy (queried images that are near-copies of a labeled or
   earlier-queried one: same source image, or embedding cosine >= 0.99) and the
-  selection time (``score_seconds``: predicting / MC passes plus the choice).
+  selection time (``score_seconds``: predicting / MC passes plus the choice), and
+  a logistic regression's test accuracy on the same labeled set (the table gives
+  the network's gap to it at each trial's last round: below 0, it is undertrained).
 
 ``--timing`` measures the BatchBALD selection goal on its own: a CNN trained on 20
 labels, ``--mc-samples`` passes over a 10,000-image pool, then a batch of 10,
