@@ -174,7 +174,9 @@ def logistic_curve(dataset: Dataset, config: TrialConfig, result: LoopResult) ->
 
 def summarize(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (pool, strategy): median labels to each target (None: a median
-    seed never reached it within the cap), redundancy and selection time."""
+    seed never reached it within the cap), redundancy, selection time and the
+    network's median gap to a logistic regression on its last labeled set (points;
+    None for results recorded before the baseline was)."""
     rows = []
     for pool in POOLS:
         for strategy in STRATEGIES:
