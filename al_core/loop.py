@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -238,14 +238,19 @@ class TrialConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialConfig:
         """Build from a dict, refusing unknown keys (a typo must not pass silently)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = cls.unknown_fields(data)
         if unknown:
+            known = sorted(f.name for f in dataclasses.fields(cls))
             raise ConfigError(
-                f"unknown config key(s): {', '.join(unknown)}; "
-                f"valid keys: {', '.join(sorted(known))}"
+                f"unknown config key(s): {', '.join(unknown)}; valid keys: {', '.join(known)}"
             )
         return cls(**data)
+
+    @classmethod
+    def unknown_fields(cls, names: Iterable[str]) -> list[str]:
+        """The ``names`` that are not fields of the config, sorted (each caller words
+        its own error: a stored config's keys, a preset's overrides)."""
+        return sorted(set(names) - {f.name for f in dataclasses.fields(cls)})
 
     def replace(self, **changes: Any) -> TrialConfig:
         """A copy with ``changes`` applied (validated again).

@@ -45,7 +45,6 @@ distributed's client executor (``executor="dask"``). The design:
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import logging
@@ -381,8 +380,7 @@ def preset_base(preset: str, overrides: Mapping[str, Any]) -> TrialConfig:
     """The base trial config of ``preset`` with ``overrides`` applied (grid keys in
     ``overrides`` are ignored here); :class:`ConfigError` names unknown fields."""
     fields = {k: v for k, v in overrides.items() if k not in GRID_KEYS}
-    known = {f.name for f in dataclasses.fields(TrialConfig)}
-    unknown = sorted(set(fields) - known)
+    unknown = TrialConfig.unknown_fields(fields)
     if unknown:
         raise ConfigError(
             f"unknown preset override(s): {', '.join(unknown)}; give trial-config fields "

@@ -16,7 +16,7 @@ import streamlit as st
 from al_core import charts, labeling, uploads
 from al_core.datasets import BUILTIN_DATASETS
 from al_core.errors import ALError
-from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig
+from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
 from al_core.models import MODELS
 from al_core.store import Store
 from pages import require_app_navigation
@@ -153,12 +153,14 @@ def _new_session_form() -> None:
             pool["image_size"] = (side, side)
         left, middle, right = st.columns(3)
         model = left.selectbox("Model", MODELS, index=MODELS.index(labeling.SessionConfig.model))
+        choices = labeling.strategy_choices()
+        mc_strategies = ", ".join(s for s in choices if needs_mc_dropout([s]))
         strategy = middle.selectbox(
             "Strategy",
-            labeling.strategy_choices(),
-            help="How the next batch is picked. BALD, BatchBALD and variation ratios train "
-            f"with dropout ({MC_DROPOUT_DEFAULT}) and score the candidates with "
-            f"{TrialConfig.mc_samples} Monte-Carlo dropout passes, so each retrain takes longer.",
+            choices,
+            help=f"How the next batch is picked. {mc_strategies} train with dropout "
+            f"({MC_DROPOUT_DEFAULT}) and score the candidates with {TrialConfig.mc_samples} "
+            "Monte-Carlo dropout passes, so each retrain takes longer.",
         )
         batch = right.number_input(
             "Batch size", min_value=1, max_value=100, value=10, key="new_batch"
