@@ -1,0 +1,351 @@
+"""Labeling sessions: the session rows, their labels, jobs, workers, batches, curve and skips.
+
+:class:`SessionsMixin` stores what :mod:`al_core.labeling` does: a session and its
+config, every label the moment it is given (with its source, see
+:data:`LABEL_SOURCES`), the background jobs (:data:`SESSION_JOBS`) and the worker
+process that runs them, each queried batch with the model's reasons and
+auto-label proposals, the session's learning curve and the items skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from al_core.errors import StoreError
+from al_core.store.schema import StoreBase, _row
+
+LABEL_SOURCES = ("oracle", "human", "pseudo")
+# Background jobs of a labeling session, each with a status column pair
+# ``<job>_status`` / ``<job>_error`` on ``sessions``.
+SESSION_JOBS = ("train", "audit")
+JOB_STATUSES = ("idle", "queued", "running", "failed")
+
+SESSION_ROUND_COLUMNS = (
+    "round",
+    "labeled",
+    "pseudo_labeled",
+    "held_out",
+    "test_accuracy",
+    "test_loss",
+    "train_seconds",
+    "score_seconds",
+    "epochs",
+    "steps",
+)
+
+
+def _batch_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    for key in ("items", "scores", "top3", "proposals"):
+        data[key] = json.loads(data[key])
+    return data
+
+
+class SessionsMixin(StoreBase):
+    """Labeling sessions and all stored about them (part of :class:`~al_core.store.Store`)."""
+
+    # -- labeling sessions -----------------------------------------------------
+    def create_session(self, name: str, config: dict[str, Any]) -> int:
+        """A new labeling session; returns its id."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO sessions (name, config, created_at) VALUES (?, ?, ?)",
+                (name, json.dumps(config, sort_keys=True), time.time()),
+            )
+        return int(cursor.lastrowid)
+
+    def set_session_environment(self, session_id: int, environment: dict[str, Any]) -> None:
+        """Store what a labeling session's retrains ran on, as JSON (the latest one)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE sessions SET environment = ? WHERE id = ?",
+                (json.dumps(environment, sort_keys=True), session_id),
+            )
+
+    def sessions(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            """
+            SELECT s.*, COUNT(l.id) AS labels FROM sessions s
+            LEFT JOIN labels l ON l.session_id = s.id GROUP BY s.id ORDER BY s.id DESC
+            """
+        ).fetchall()
+        return [_row(r) for r in rows]  # type: ignore[misc]
+
+    def add_label(
+        self,
+        session_id: int,
+        item: str,
+        label: int,
+        source: str,
+        *,
+        seconds: float | None = None,
+        relabel: bool = False,
+    ) -> bool:
+        """Store a label the moment it is given. Returns ``False`` if the item already
+        had one and ``relabel`` is not set (a second tab's duplicate is not stored)."""
+        if source not in LABEL_SOURCES:
+            raise StoreError(f"unknown label source {source!r}; one of {', '.join(LABEL_SOURCES)}")
+        conflict = (
+            "DO UPDATE SET label = excluded.label, source = excluded.source, "
+            "seconds = excluded.seconds, created_at = excluded.created_at"
+            if relabel
+            else "DO NOTHING"
+        )
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO labels (session_id, item, label, source, seconds, created_at) "
+                f"VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, item) {conflict}",
+                (session_id, item, int(label), source, seconds, time.time()),
+            )
+        return cursor.rowcount > 0
+
+    def remove_label(self, session_id: int, item: str) -> None:
+        """Undo: forget the label of ``item``."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM labels WHERE session_id = ? AND item = ?", (session_id, item))
+
+    def labels(self, session_id: int) -> list[dict[str, Any]]:
+        """Labels of a session in the order they were given."""
+        rows = self.conn.execute(
+            "SELECT id, item, label, source, seconds, created_at FROM labels "
+            "WHERE session_id = ? ORDER BY created_at, id",
+            (session_id,),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def session(self, session_id: int) -> dict[str, Any]:
+        """One labeling session (config parsed); :class:`StoreError` when unknown."""
+        row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise StoreError(
+                f"no labeling session with id {session_id}; pick one from the session list"
+            )
+        return _row(row)  # type: ignore[return-value]
+
+    def label_of(self, session_id: int, item: str) -> dict[str, Any] | None:
+        """The stored label row of one item, or None."""
+        row = self.conn.execute(
+            "SELECT id, item, label, source, seconds, created_at FROM labels "
+            "WHERE session_id = ? AND item = ?",
+            (session_id, item),
+        ).fetchone()
+        return None if row is None else dict(row)
+
+    def remove_labels(self, session_id: int, source: str) -> int:
+        """Forget every label of one ``source`` (e.g. all pseudo-labels); returns how many."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM labels WHERE session_id = ? AND source = ?", (session_id, source)
+            )
+        return cursor.rowcount
+
+    def set_session_use_pseudo(self, session_id: int, use: bool) -> None:
+        """The switch that includes (or excludes) pseudo-labels in training."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE sessions SET use_pseudo = ? WHERE id = ?", (int(bool(use)), session_id)
+            )
+
+    def set_session_audit_experiment(self, session_id: int, experiment_id: int) -> None:
+        """Link the simulated run (an experiment) that the session's audit overlays."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE sessions SET audit_experiment_id = ? WHERE id = ?",
+                (experiment_id, session_id),
+            )
+
+    # -- labeling session jobs and workers -------------------------------------
+    @staticmethod
+    def _job_column(job: str) -> str:
+        if job not in SESSION_JOBS:
+            raise StoreError(f"unknown session job {job!r}; one of {', '.join(SESSION_JOBS)}")
+        return job
+
+    def request_session_job(self, session_id: int, job: str) -> int | None:
+        """Queue ``job`` for the session's worker. A running job is queued again (it
+        may have read the labels before the newest ones), so the worker runs it once
+        more when it finishes. Returns the pid the session's worker last registered,
+        or None: the caller starts a worker when that process is gone."""
+        column = self._job_column(job)
+        with self.transaction() as conn:
+            conn.execute(
+                f"UPDATE sessions SET {column}_status = 'queued', {column}_error = NULL "
+                f"WHERE id = ?",
+                (session_id,),
+            )
+            row = conn.execute(
+                "SELECT worker_pid FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no labeling session with id {session_id}")
+        return row["worker_pid"]
+
+    def claim_session_job(self, session_id: int, job: str) -> bool:
+        """Move a queued ``job`` to running; False when none is queued (or another
+        worker took it first)."""
+        column = self._job_column(job)
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                f"UPDATE sessions SET {column}_status = 'running' "
+                f"WHERE id = ? AND {column}_status = 'queued'",
+                (session_id,),
+            )
+        return cursor.rowcount == 1
+
+    def finish_session_job(self, session_id: int, job: str, *, error: str | None = None) -> None:
+        """A running ``job`` ends: ``idle``, or ``failed`` with ``error``. A job queued
+        again meanwhile stays queued."""
+        column = self._job_column(job)
+        with self.transaction() as conn:
+            conn.execute(
+                f"UPDATE sessions SET {column}_status = ?, {column}_error = ? "
+                f"WHERE id = ? AND {column}_status = 'running'",
+                ("failed" if error else "idle", error, session_id),
+            )
+
+    def reset_session_job(self, session_id: int, job: str, error: str) -> None:
+        """Mark a job whose worker died as failed (it can be requested again)."""
+        column = self._job_column(job)
+        with self.transaction() as conn:
+            conn.execute(
+                f"UPDATE sessions SET {column}_status = 'failed', {column}_error = ? "
+                f"WHERE id = ? AND {column}_status IN ('queued', 'running')",
+                (error, session_id),
+            )
+
+    def register_session_worker(self, session_id: int, pid: int) -> None:
+        """A worker process announces itself for the session."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE sessions SET worker_pid = ? WHERE id = ?", (pid, session_id))
+
+    def release_session_worker(self, session_id: int, pid: int) -> bool:
+        """The worker ``pid`` leaves, unless a job is queued; True when it may exit.
+
+        Done in one transaction with the check, so that a job queued at the same
+        moment either sees this worker gone (and starts another) or is seen here.
+        """
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE sessions SET worker_pid = NULL WHERE id = ? AND worker_pid = ? "
+                "AND train_status != 'queued' AND audit_status != 'queued'",
+                (session_id, pid),
+            )
+            if cursor.rowcount == 0:
+                row = conn.execute(
+                    "SELECT worker_pid, train_status, audit_status FROM sessions WHERE id = ?",
+                    (session_id,),
+                ).fetchone()
+                # Another worker took over the session: this one may leave.
+                return row is None or row["worker_pid"] != pid
+        return True
+
+    # -- labeling session batches, curve, skips --------------------------------
+    def add_session_batch(
+        self,
+        session_id: int,
+        round_index: int,
+        kind: str,
+        items: Sequence[str],
+        scores: Sequence[float | None],
+        top3: Sequence[Any],
+    ) -> bool:
+        """Store the batch queried for round ``round_index``; False if it already exists."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO session_batches (session_id, round, kind, items, scores, top3, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (session_id, round) DO NOTHING",
+                (
+                    session_id,
+                    round_index,
+                    kind,
+                    json.dumps(list(items)),
+                    json.dumps([None if s is None or s != s else s for s in scores]),
+                    json.dumps(list(top3)),
+                    time.time(),
+                ),
+            )
+        return cursor.rowcount == 1
+
+    def set_batch_proposals(
+        self, session_id: int, round_index: int, proposals: Sequence[dict[str, Any]]
+    ) -> None:
+        """Auto-label proposals made by the model that queried batch ``round_index``."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE session_batches SET proposals = ?, proposals_reviewed_at = NULL "
+                "WHERE session_id = ? AND round = ?",
+                (json.dumps(list(proposals)), session_id, round_index),
+            )
+
+    def mark_proposals_reviewed(self, session_id: int, round_index: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE session_batches SET proposals_reviewed_at = ? "
+                "WHERE session_id = ? AND round = ?",
+                (time.time(), session_id, round_index),
+            )
+
+    def session_batches(self, session_id: int) -> list[dict[str, Any]]:
+        """Every queried batch of a session, in round order, JSON columns parsed."""
+        rows = self.conn.execute(
+            "SELECT * FROM session_batches WHERE session_id = ? ORDER BY round", (session_id,)
+        ).fetchall()
+        return [_batch_row(r) for r in rows]
+
+    def latest_session_batch(self, session_id: int) -> dict[str, Any] | None:
+        """The batch being labeled now (highest round), or None before the first one."""
+        row = self.conn.execute(
+            "SELECT * FROM session_batches WHERE session_id = ? ORDER BY round DESC LIMIT 1",
+            (session_id,),
+        ).fetchone()
+        return None if row is None else _batch_row(row)
+
+    def add_session_round(self, session_id: int, record: dict[str, Any]) -> bool:
+        """One learning-curve point of a session; False if that round is already stored."""
+        columns = SESSION_ROUND_COLUMNS
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                f"INSERT INTO session_rounds (session_id, {', '.join(columns)}, created_at) "
+                f"VALUES (?, {', '.join('?' for _ in columns)}, ?) "
+                "ON CONFLICT (session_id, round) DO NOTHING",
+                (session_id, *(record.get(c) for c in columns), time.time()),
+            )
+        return cursor.rowcount == 1
+
+    def session_rounds(self, session_id: int) -> list[dict[str, Any]]:
+        """A session's learning curve, in round order."""
+        rows = self.conn.execute(
+            "SELECT * FROM session_rounds WHERE session_id = ? ORDER BY round", (session_id,)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def add_skip(self, session_id: int, round_index: int, item: str) -> bool:
+        """Skip ``item`` in the batch of ``round_index``; False if already skipped."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO session_skips (session_id, round, item, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (session_id, round_index, item, time.time()),
+            )
+        return cursor.rowcount == 1
+
+    def remove_skip(self, session_id: int, round_index: int, item: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "DELETE FROM session_skips WHERE session_id = ? AND round = ? AND item = ?",
+                (session_id, round_index, item),
+            )
+
+    def skips(self, session_id: int, round_index: int) -> list[dict[str, Any]]:
+        """Items skipped in one batch, in the order they were skipped."""
+        rows = self.conn.execute(
+            "SELECT item, created_at FROM session_skips WHERE session_id = ? AND round = ? "
+            "ORDER BY created_at",
+            (session_id, round_index),
+        ).fetchall()
+        return [dict(r) for r in rows]
