@@ -6,10 +6,12 @@ import csv
 import json
 import subprocess
 import sys
+import time
 
 import numpy
 import pytest
 
+from al_core.runner import PRESETS
 from tests.conftest import REPO_ROOT
 
 TIMINGS = {"train_seconds", "eval_seconds", "score_seconds"}
@@ -74,6 +76,7 @@ def test_run_prints_a_readable_table(tmp_path):
 
 def test_sweep_then_report_and_csv(tmp_path):
     db = str(tmp_path / "al.sqlite3")
+    started = time.monotonic()
     proc = al(
         "sweep",
         "--strategies",
@@ -91,6 +94,12 @@ def test_sweep_then_report_and_csv(tmp_path):
         *QUICK,
     )
     assert "experiment 1: done" in proc.stderr
+    # stderr is a pipe here, as in a log: a line per finished trial (or minute), no
+    # progress bar redrawn every half second.
+    assert "\r" not in proc.stderr
+    progress = [line for line in proc.stderr.splitlines() if " trials finished " in line]
+    assert 1 <= len(progress) <= 4 + int((time.monotonic() - started) // 60), proc.stderr
+    assert progress[-1].split("] ", 1)[1].startswith("4/4 trials finished"), progress
     assert "margin" in proc.stdout and "random" in proc.stdout
     listing = al("report", "--db", db).stdout.splitlines()
     # the listing's row: id, status, trials, done, failed, name
@@ -123,6 +132,14 @@ def test_every_command_has_help(command):
     out = al(command, "--help").stdout
     assert "usage: python -m al_core " + command in out
     assert "--db" in out
+
+
+def test_sweep_help_lists_every_registered_preset():
+    out = al("sweep", "--help").stdout
+    epilog = " ".join(out.split("\npresets: ", 1)[1].split())  # unwrapped
+    assert epilog.split(" (flags given", 1)[0].split(", ") == list(PRESETS), epilog
+    option = " ".join(out.split("\n  --preset PRESET", 1)[1].split("\n  --detach", 1)[0].split())
+    assert option == f"one of: {', '.join(PRESETS)}; flags override it", option
 
 
 @pytest.mark.parametrize(

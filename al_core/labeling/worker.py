@@ -541,19 +541,10 @@ class SessionWorker:
         first = [int(i) for i in batches[0]["items"]]
         rounds = max(len(store.session_rounds(self.session_id)) - 1, 0)
         trial = config.trial_config(first, rounds=rounds)
-        experiment_id = runner.create_experiment(
-            store,
-            trial,
-            [trial.strategy],
-            [trial.fraction],
-            1,
-            baseline=False,
-            kind="label-audit",
-            name=f"audit of labeling session {self.session_id}",
+        experiment_id, trial_id = runner.create_single_trial(
+            store, trial, "label-audit", f"audit of labeling session {self.session_id}"
         )
         store.set_session_audit_experiment(self.session_id, experiment_id)
-        trial_id = store.trials(experiment_id)[0]["id"]
-        store.set_experiment_status(experiment_id, "running")
         try:
             runner.run_trial(store, trial_id)
         finally:

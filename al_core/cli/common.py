@@ -1,0 +1,95 @@
+"""Helpers the commands share: the store and trial config from the flags, the data
+set checks and skipped-file lists, the Monte-Carlo dropout default, JSON output.
+
+Heavy engine modules are imported inside the functions, so that ``--help`` and
+the quick commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from al_core.cli.options import _TRIAL_FLAGS
+
+log = logging.getLogger("al_core")
+
+
+def _default_dropout(args: argparse.Namespace, given: float | None, names: Sequence[str]) -> None:
+    """Turn dropout on when a strategy needs Monte-Carlo dropout and no --dropout was
+    given (a whole grid gets it, so that its random baseline trains the same model);
+    say so on stderr. The rate ends up in the stored config."""
+    from al_core.loop import MC_DROPOUT_DEFAULT, needs_mc_dropout
+
+    if given is not None or not needs_mc_dropout(names, args.base_score) or args.dropout:
+        return
+    args.dropout = MC_DROPOUT_DEFAULT
+    print(
+        f"note: {', '.join(names)} scores with Monte-Carlo dropout: dropout "
+        f"{MC_DROPOUT_DEFAULT} turned on (stored in the config; --dropout R sets another rate)",
+        file=sys.stderr,
+    )
+
+
+def _trial_config(args: argparse.Namespace, **overrides: Any):  # -> TrialConfig
+    from al_core.loop import TrialConfig
+
+    values = {name: getattr(args, name) for name in _TRIAL_FLAGS}
+    values.update(overrides)
+    return TrialConfig(**values)
+
+
+def _open_store(args: argparse.Namespace):  # -> Store
+    from al_core.store import Store
+
+    return Store(args.db, timeout=args.lock_timeout)
+
+
+def _check_against_dataset(config: Any, dataset: Any) -> None:
+    from al_core.forms import check_against_pool
+    from al_core.models import check_weights_file
+
+    if config.weights is not None:  # before anything is stored
+        check_weights_file(config.weights)
+    check_against_pool(config, len(dataset.x_pool))
+
+
+def _print_skipped(dataset: Any) -> None:
+    """List the files a data set skipped, with reasons, on stderr (a short list)."""
+    from al_core.datasets import format_skipped
+
+    if dataset.skipped:
+        print(
+            f"{len(dataset.skipped)} file(s) skipped:\n{format_skipped(dataset.skipped)}",
+            file=sys.stderr,
+        )
+
+
+def _skipped_json(dataset: Any) -> dict[str, Any]:
+    """The skipped files for ``--json``: count, the first few, how many not listed."""
+    from al_core.datasets import SKIPPED_SHOWN
+
+    listed = list(dataset.skipped[:SKIPPED_SHOWN])
+    return {
+        "count": len(dataset.skipped),
+        "listed": listed,
+        "more": len(dataset.skipped) - len(listed),
+    }
+
+
+def _nan_to_none(value: Any) -> Any:
+    """``value`` with every NaN float (e.g. the score of a random pick) replaced by None.
+
+    ``json.dump`` never calls ``default`` for floats, so this must happen before.
+    """
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(item) for item in value]
+    return value

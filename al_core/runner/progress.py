@@ -1,0 +1,116 @@
+"""Where an experiment stands, and cancelling it.
+
+:func:`planned_rounds` says how many rounds a trial config will record;
+:func:`experiment_progress` summarises an experiment (trial counts, percent done,
+time left, per-trial detail) from one query; :func:`cancel_experiment` stops it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from al_core.runner.health import recover_orphans
+from al_core.runner.trials import finish_experiment
+from al_core.store import Store
+
+
+def planned_rounds(config: dict[str, Any]) -> int | None:
+    """Rounds (curve points) a trial config will record, or ``None`` when only the
+    pool size (unknown without loading the data) bounds it."""
+    initial = len(config.get("initial_indices") or []) or config["initial"]
+    bounds = []
+    if config.get("rounds") is not None:
+        bounds.append(config["rounds"] + 1)
+    if config.get("budget") is not None:
+        bounds.append(math.ceil(max(config["budget"] - initial, 0) / config["batch"]) + 1)
+    if config.get("pool_size") is not None:
+        bounds.append(math.ceil(max(config["pool_size"] - initial, 0) / config["batch"]) + 1)
+    if not bounds or config.get("stop_at_target"):
+        return None
+    return min(bounds) + int(config.get("auto_label_steps") or 0)
+
+
+#: Trial statuses that still change; an experiment with none is finished.
+OPEN_TRIAL_STATUSES = ("queued", "running")
+
+
+def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
+    """Where an experiment stands, from one query.
+
+    Returns ``status``, trial counts (``trials``, ``done``, ``running``,
+    ``failed``, ``queued``, ``cancelled``), ``finished`` (no trial queued or
+    running: nothing will change), ``percent`` (finished trials count whole,
+    running ones by rounds stored), ``eta_seconds`` and ``trials_detail``: per
+    trial ``trial_id``, ``strategy``, ``fraction``, ``seed``, ``status``,
+    ``round`` (index of its last stored round: 0 is the fit on the initial
+    labels; ``None`` before it), ``rounds_total`` (index of its last planned
+    round, ``None`` when unknown) and ``error``.
+
+    ``eta_seconds`` is ``None`` once finished, and while estimating: before any
+    trial has finished, because the first rounds include starting workers and
+    importing TensorFlow and later rounds train on more labels, so early round
+    paces mislead (a 1.5-minute run once showed 5 minutes). Then it is the
+    remaining work (queued trials whole, running ones by the share of rounds
+    left) × the mean seconds a finished trial took (``finished_at -
+    started_at``) ÷ the trials running at once (at least one).
+    """
+    experiment = store.experiment(experiment_id)
+    rows = store.trial_progress(experiment_id)
+    counts = Counter(row["status"] for row in rows)
+    finished_lengths = [r["rounds_done"] for r in rows if r["status"] == "done"]
+    fallback_total = max(finished_lengths) if finished_lengths else None
+    details, trial_seconds = [], []
+    work_done, work_left = 0.0, 0.0
+    for row in rows:
+        points = row["rounds_done"] if row["status"] == "done" else planned_rounds(row["config"])
+        points = points if points is not None else fallback_total
+        share = min(row["rounds_done"] / points, 0.99) if points else 0.0
+        if row["status"] in ("done", "failed", "cancelled"):
+            work_done += 1.0
+        elif row["status"] == "running":
+            work_done += share
+            work_left += 1.0 - share
+        else:
+            work_left += 1.0
+        if row["status"] == "done" and row["started_at"] and row["finished_at"]:
+            trial_seconds.append(row["finished_at"] - row["started_at"])
+        details.append(
+            {
+                "trial_id": row["id"],
+                "strategy": row["strategy"],
+                "fraction": row["fraction"],
+                "seed": row["seed"],
+                "status": row["status"],
+                "round": row["rounds_done"] - 1 if row["rounds_done"] else None,
+                "rounds_total": None if points is None else points - 1,
+                "error": row["error"],
+            }
+        )
+    open_trials = sum(counts[s] for s in OPEN_TRIAL_STATUSES)
+    eta: float | None = None
+    if open_trials and trial_seconds:
+        per_trial = sum(trial_seconds) / len(trial_seconds)
+        eta = work_left * per_trial / max(counts["running"], 1)
+    return {
+        "status": experiment["status"],
+        "trials": len(rows),
+        "done": counts["done"],
+        "running": counts["running"],
+        "failed": counts["failed"],
+        "queued": counts["queued"],
+        "cancelled": counts["cancelled"],
+        "finished": open_trials == 0,
+        "percent": 100.0 * work_done / len(rows) if rows else 100.0,
+        "eta_seconds": eta,
+        "trials_detail": details,
+    }
+
+
+def cancel_experiment(store: Store, experiment_id: int) -> None:
+    """Cancel an experiment: queued trials never start, running ones stop at their
+    next round boundary, rounds already stored are kept. Idempotent."""
+    store.request_cancel(experiment_id)
+    recover_orphans(store)  # trials of a dead runner end as cancelled now
+    finish_experiment(store, experiment_id)
