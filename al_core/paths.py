@@ -6,7 +6,9 @@ the Experiments page) goes through :func:`confine_path` first. The path is resol
 (``~`` expanded, relative paths read from the root, symbolic links followed) and
 refused unless it lies inside the root. The refusal names only the typed path and
 the allowed root: it never says whether the path exists or what a folder outside
-the root holds. The command line is not confined: its user already has a shell.
+the root holds. Inside an accepted folder, links may not lead out either
+(:func:`leaves_root`): an image folder for experiments is refused, a labeling pool
+skips and lists them. The command line is not confined: its user already has a shell.
 """
 
 from __future__ import annotations
@@ -52,6 +54,33 @@ def confine_path(path: str | os.PathLike[str], root: Path | None = None) -> Path
             "holds them."
         )
     return resolved
+
+
+LINK_FIX = (
+    "replace each link by a copy of what it points to (e.g. `cp -RL`), or start the app "
+    "with AL_DATA_DIR set to a folder that holds the files"
+)
+"""How to mend a folder whose symbolic links lead outside the data root."""
+
+
+def leaves_root(path: str | os.PathLike[str], root: Path) -> bool:
+    """Whether ``path``, its symbolic links followed, lies outside ``root`` (resolved).
+
+    A folder :func:`confine_path` accepted can still hold links to files or folders
+    elsewhere; its readers check each entry with this before they read it.
+    """
+    return not Path(path).resolve().is_relative_to(root.resolve())
+
+
+def confining_root(folder: Path) -> Path | None:
+    """The data root when ``folder`` lies inside it, else ``None``.
+
+    Every folder the app reads lies inside the root (:func:`confine_path`), and what
+    it holds must too; the command line is not confined and may name a folder
+    elsewhere, whose links are then followed as its user set them up.
+    """
+    root = data_root()
+    return None if leaves_root(folder, root) else root
 
 
 def confine_dataset_source(source: str, root: Path | None = None) -> str:

@@ -7,7 +7,8 @@ zip bombs (an entry over 1 MiB with a compression ratio over
 or an entry larger than its header says) are refused with a
 :class:`~al_core.errors.DatasetError` before anything is kept. A server folder
 must lie inside the data root (``$AL_DATA_DIR``); symbolic links are resolved
-first, so one pointing outside is refused (a folder) or skipped (a file).
+first, so one pointing outside is refused (the folder typed) or skipped and listed
+(a file or subfolder in it).
 
 Inside an accepted zip or folder, files that are not images, corrupt or
 truncated images and images over Pillow's pixel limit (decompression bombs) are
@@ -30,9 +31,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from al_core.datasets import load_images
+from al_core.datasets import format_skipped, load_images
 from al_core.errors import DatasetError
-from al_core.paths import confine_path
+from al_core.paths import confine_path, leaves_root
 from al_core.paths import data_root as data_root  # re-exported: the Label page shows it
 
 DEFAULT_MAX_UPLOAD_MB = 200
@@ -173,19 +174,27 @@ def unpack_zip(
 def folder_files(folder: Path, root: Path) -> tuple[list[Path], list[str]]:
     """Visible regular files under ``folder`` (symlinked folders not followed).
 
-    A symbolic link to a file outside ``root`` is listed as skipped.
+    A symbolic link to a file or a folder outside ``root`` is skipped, not read, and
+    listed with the reason and the fix (never with what it points to).
     """
     files, skipped = [], []
     for parent, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in dirs:
+            path = Path(parent, name)
+            if path.is_symlink() and leaves_root(path, root):
+                skipped.append(
+                    f"{path.relative_to(folder).as_posix()}/: symbolic link to a folder "
+                    "outside the data root, not read (copy its images here instead)"
+                )
         for name in sorted(names):
             if name.startswith("."):
                 continue
             path = Path(parent, name)
-            if path.is_symlink() and not path.resolve().is_relative_to(root):
+            if path.is_symlink() and leaves_root(path, root):
                 skipped.append(
                     f"{path.relative_to(folder).as_posix()}: symbolic link to a file "
-                    "outside the data root"
+                    "outside the data root, not read (copy the file here instead)"
                 )
                 continue
             files.append(path)
@@ -264,6 +273,10 @@ def read_images(
 
     Raises :class:`DatasetError` when there are no class names or no readable image.
     """
+    if not files and pre_skipped:  # e.g. a folder whose every entry links outside the root
+        raise DatasetError(
+            "no file could be read, nothing was imported:\n" + format_skipped(pre_skipped)
+        )
     kept, duplicates = _dedupe(files, base)
     typed = [n.strip() for n in (class_names or []) if n.strip()]
     folders = _subfolder_classes(kept, base)  # they name the classes; images stay unlabeled

@@ -94,15 +94,6 @@ def _label_name(config: labeling.SessionConfig, label: int) -> str:
     return config.class_names[label] if label >= 0 else "not sure"
 
 
-def _button_labels(class_names: list[str], keys: list[str | None]) -> list[str]:
-    """Button labels: the class name; Streamlit shows the shortcut key beside it, so a
-    name that *is* its key ("0" on key 0) becomes "class 0", not "0 0"."""
-    return [
-        f"class {name}" if key is not None and name.strip().lower() == key.lower() else name
-        for name, key in zip(class_names, keys, strict=True)
-    ]
-
-
 def _audit_table(per_class: list[dict]) -> pd.DataFrame:
     """The audit's rows with agreement as a percentage, "—" for classes without labels."""
     table = pd.DataFrame(per_class)
@@ -278,15 +269,16 @@ def _labeling_view(session_id: int, config: labeling.SessionConfig) -> None:
                     for rank, (k, p) in enumerate(current.top3, start=1)
                 )
             )
+    # Each button reads its class name as the session has it ("0" … "9" for the digits);
+    # Streamlit shows the button's shortcut key beside it.
     keys = labeling.shortcut_keys(config.class_names)
-    labels = _button_labels(config.class_names, keys)
     per_row = 5
     for start in range(0, len(config.class_names), per_row):
         columns = st.columns(per_row)
         for offset in range(len(config.class_names[start : start + per_row])):
             k = start + offset
             columns[offset].button(
-                labels[k],
+                config.class_names[k],
                 key=f"class_{k}",
                 on_click=_answer,
                 args=(session_id, current.item, k),

@@ -68,3 +68,58 @@ def stop_background_work(db_path: Path, timeout: float = 60.0) -> None:
     for process in alive:
         process.kill()
     time.sleep(0.1)
+
+
+#: The demo preset made small (softmax on the embedded digits, 4 rounds of 20): the
+#: settings of the page tests' finished sweep, so its finished trials reach 85 %.
+RUNNING_DEMO = {
+    "model": "softmax",
+    "initial": 20,
+    "batch": 20,
+    "rounds": 4,
+    "epochs": 10,
+    "min_steps": 25,
+    "learning_rate": 0.05,
+    "strategies": ["margin"],
+    "fractions": [0, 1],
+    "trials": 3,
+    "name": "running demo",
+}
+#: Rounds the running trial of :func:`store_running_demo` has stored so far.
+RUNNING_ROUNDS = 2
+
+
+def store_running_demo(db_path: Path) -> int:
+    """Store, in ``db_path``, a demo experiment caught mid-run; returns its id.
+
+    Queued from the demo preset (:data:`RUNNING_DEMO`: random and margin at 100 %,
+    seeds 0-2), its seed 0 and 1 trials were run to the end by the runner's own trial
+    function (real training, real store), so they alone already make a full
+    comparison with a verdict. Seed 2's margin trial is ``running`` with its first
+    :data:`RUNNING_ROUNDS` rounds stored (written one by one, as a runner does), and
+    seed 2's random trial is still ``queued``: 4 of 6 trials finished.
+    No runner is alive, so nothing changes while a test reads it.
+    """
+    from al_core import runner
+    from al_core.loop import TrialConfig, run_loop
+
+    with Store(db_path) as store:
+        experiment_id = runner.submit_preset(store, "demo", **RUNNING_DEMO)
+        trials = store.trials(experiment_id)
+        for trial in trials:
+            if trial["seed"] < 2:
+                runner.run_trial(store, trial["id"])
+        (running,) = [t for t in trials if t["seed"] == 2 and t["fraction"] == 1.0]
+        store.set_trial_status(running["id"], "running")
+        config = TrialConfig.from_dict(running["config"])
+        run_loop(
+            runner.dataset_for(config),
+            config,
+            on_round=lambda r: store.add_round(running["id"], r.to_dict()),
+            should_stop=lambda: len(store.rounds(running["id"])) >= RUNNING_ROUNDS,
+        )
+        assert runner.finish_experiment(store, experiment_id) == "running"
+        statuses = sorted(t["status"] for t in store.trials(experiment_id))
+        assert statuses == ["done"] * 4 + ["queued", "running"], statuses
+        assert len(store.rounds(running["id"])) == RUNNING_ROUNDS
+    return experiment_id

@@ -48,6 +48,11 @@ def require_browser() -> None:
     require_or_skip(have_playwright, "the playwright Python package")
     require_or_skip(Path(CHROMIUM).is_file() or bool(shutil.which(CHROMIUM)), "Chromium")
     ARTIFACTS.mkdir(exist_ok=True)
+    from playwright.sync_api import expect
+
+    # Playwright's 5 s default for web-first assertions is less than a cold Streamlit
+    # page can take to draw on 2 busy cores; what is asserted does not change.
+    expect.set_options(timeout=30_000)
 
 
 def free_port() -> int:

@@ -71,9 +71,15 @@ def test_label_with_keys_reload_and_restart(label_server: StreamlitServer) -> No
         try:
             page.goto(page_url)
             progress = page.get_by_text(re.compile(r"Batch 1: \d of 5 answered"))
-            expect(progress).to_have_text("Batch 1: 0 of 5 answered")
+            # The first run of a fresh server imports TensorFlow: more than 5 s when busy.
+            expect(progress).to_have_text("Batch 1: 0 of 5 answered", timeout=30_000)
             expect(page.get_by_text(f"item {items[0]}", exact=True)).to_be_visible()
             page.screenshot(path=ARTIFACTS / "label-1-batch.png", full_page=True)
+            # The digits' buttons read "0" … "9", each with its shortcut key beside it.
+            for k in range(10):
+                button = page.locator(f".st-key-class_{k} button")
+                expect(button.get_by_test_id("stMarkdownContainer")).to_have_text(str(k))
+                expect(button.locator("kbd")).to_have_text(str(k))
             for done, key in enumerate(keys[:-1], start=1):
                 page.locator("body").press(key)
                 expect(progress).to_have_text(f"Batch 1: {done} of 5 answered")

@@ -89,8 +89,10 @@ def test_label_skip_undo_finish_retrain_resume_export(
     # The default first batch is cluster-diverse: said so, with why there is no model yet.
     assert "Picked nearest to a k-means centroid: there is no trained model yet" in _texts(app)
     assert app.get("image"), "the current image is shown"
-    # One class name per button; Streamlit shows the key "3" beside it once.
-    assert app.button(key="class_3").label == "class 3"
+    # The digits' buttons read "0" … "9", the session's class names, in order; Streamlit
+    # shows each button's shortcut key (the digit) beside it.
+    assert [app.button(key=f"class_{k}").label for k in range(10)] == [str(k) for k in range(10)]
+    assert session["config"]["class_names"] == [str(k) for k in range(10)]
     assert "0 labels, 0 not sure, 0 pseudo" in _texts(app)
     app.button(key="class_3").click().run()
     assert "1 labels, 0 not sure, 0 pseudo" in _texts(app)  # counts follow every answer

@@ -422,6 +422,49 @@ def test_folder_inside_the_data_root_only(store: Store, tmp_path: Path) -> None:
     assert len(store.sessions()) == 1
 
 
+def test_folder_pool_skips_and_lists_links_leading_outside(store: Store, tmp_path: Path) -> None:
+    """A labeling pool inside the data root: a class folder and a file that are links
+    to outside it are not read, and each is listed with the reason and the fix; links
+    that stay inside the root are read."""
+    images = tmp_path / "pool"
+    for name, data in _two_class_images(4).items():
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        (images / name).write_bytes(data)
+    outside = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    (outside / "payroll").mkdir(parents=True)
+    for i in range(3):
+        (outside / "payroll" / f"{i}.png").write_bytes(_png(100 + i))
+    (outside / "secret.png").write_bytes(_png(7))
+    (images / "grey").symlink_to(outside / "payroll", target_is_directory=True)
+    (images / "dark" / "link.png").symlink_to(outside / "secret.png")
+    (images / "bright" / "inside.png").symlink_to(images / "dark" / "0.png")  # stays inside
+
+    created = labeling.create_session(store, "links", folder="pool", batch=5)
+    assert created.report.skipped == (
+        "grey/: symbolic link to a folder outside the data root, not read "
+        "(copy its images here instead)",
+        "dark/link.png: symbolic link to a file outside the data root, not read "
+        "(copy the file here instead)",
+    )
+    # 8 real images; the inside link has the bytes of dark/0.png: kept once.
+    assert created.report.images == 8
+    assert created.report.duplicates == ("dark/0.png: same bytes as bright/inside.png",)
+    config = labeling.session_config(store, created.session_id)
+    assert config.class_names == ("bright", "dark")  # "grey" was not read
+    assert not any("payroll" in line or str(outside) in line for line in created.report.skipped)
+    # A pool of nothing but such links: refused, saying why.
+    (tmp_path / "only-links").mkdir()
+    (tmp_path / "only-links" / "grey").symlink_to(outside / "payroll", target_is_directory=True)
+    with pytest.raises(DatasetError) as refused:
+        labeling.create_session(store, "bad", folder="only-links", class_names=["a", "b"])
+    assert str(refused.value) == (
+        "no file could be read, nothing was imported:\n"
+        "  grey/: symbolic link to a folder outside the data root, not read "
+        "(copy its images here instead)"
+    )
+    assert len(store.sessions()) == 1
+
+
 # --------------------------------------------------------------------------- background
 
 

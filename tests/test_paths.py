@@ -123,3 +123,119 @@ def test_experiments_page_reads_an_npz_inside_the_root(
     (error,) = [e.value for e in app.error]
     # Past the confinement: the pool of the npz (30 images) was read and checked.
     assert "initial labeled set (500) is larger than the pool (30 images)" in error
+
+
+# --------------------------------------------------------------------------- links inside
+
+
+def _images(folder: Path, n: int, shade: int) -> None:
+    """``n`` distinct small grayscale PNGs in ``folder``."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("L", (8, 8), shade + i).save(folder / f"{i}.png")
+
+
+@pytest.fixture
+def image_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A data root holding ``imgs/`` (classes cat and dog, 6 real PNGs each) and, beside
+    the root, a folder ``outside`` with a class folder and a file of its own."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    _images(root / "imgs" / "cat", 6, 20)
+    _images(root / "imgs" / "dog", 6, 200)
+    _images(outside / "payroll", 6, 120)
+    _images(outside, 1, 90)  # outside/0.png
+    monkeypatch.setenv("AL_DATA_DIR", str(root))
+    return root, outside
+
+
+def _refusal(source: str) -> str:
+    from al_core.datasets import load_dataset
+
+    with pytest.raises(DatasetError) as refused:
+        load_dataset(confine_dataset_source(source))
+    return str(refused.value)
+
+
+def _says_problem_and_fix(message: str, root: Path, outside: Path) -> None:
+    assert message.startswith(f"image folder {root.resolve() / 'imgs'} is refused: ")
+    assert f"lead outside the allowed data root {root.resolve()}" in message
+    assert message.endswith(
+        "Fix: replace each link by a copy of what it points to (e.g. `cp -RL`), or start "
+        "the app with AL_DATA_DIR set to a folder that holds the files."
+    )
+    # Nothing about what lies outside: neither its path nor its names.
+    assert str(outside) not in message and "payroll" not in message
+
+
+def test_typed_folder_with_a_class_folder_linking_outside_is_refused(
+    image_folders: tuple[Path, Path],
+) -> None:
+    root, outside = image_folders
+    (root / "imgs" / "bird").symlink_to(outside / "payroll", target_is_directory=True)
+    message = _refusal("folder:imgs")
+    _says_problem_and_fix(message, root, outside)
+    assert "\n  bird/: a link to a folder outside the data root\n" in message
+
+
+def test_typed_folder_with_a_file_linking_outside_is_refused(
+    image_folders: tuple[Path, Path],
+) -> None:
+    root, outside = image_folders
+    (root / "imgs" / "dog" / "extra.png").symlink_to(outside / "0.png")
+    (root / "imgs" / "cat" / "deep").mkdir()
+    (root / "imgs" / "cat" / "deep" / "more.png").symlink_to(outside / "payroll" / "1.png")
+    message = _refusal("folder:imgs")
+    _says_problem_and_fix(message, root, outside)
+    lines = message.splitlines()
+    assert lines[1:3] == [
+        "  cat/deep/more.png: a link to a file outside the data root",
+        "  dog/extra.png: a link to a file outside the data root",
+    ]
+
+
+def test_links_that_stay_inside_the_root_are_read(image_folders: tuple[Path, Path]) -> None:
+    from al_core.datasets import load_dataset
+
+    root, _ = image_folders
+    _images(root / "shared" / "bird", 6, 120)
+    (root / "imgs" / "bird").symlink_to(root / "shared" / "bird", target_is_directory=True)
+    (root / "imgs" / "dog" / "extra.png").symlink_to(root / "shared" / "bird" / "0.png")
+    data = load_dataset(confine_dataset_source("folder:imgs"), test_size=3)
+    assert data.class_names == ("bird", "cat", "dog")
+    assert len(data.x_pool) + len(data.x_test) == 6 + 6 + 7
+
+
+def test_the_command_line_may_read_a_folder_outside_the_root_with_its_links(
+    image_folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Not confined (its user has a shell): a folder outside the data root is read as
+    it is, links and all."""
+    from al_core.datasets import load_dataset
+
+    _, outside = image_folders
+    elsewhere = tmp_path / "elsewhere"
+    _images(elsewhere / "cat", 6, 20)
+    (elsewhere / "bird").symlink_to(outside / "payroll", target_is_directory=True)
+    data = load_dataset(f"folder:{elsewhere}", test_size=3)
+    assert data.class_names == ("bird", "cat")
+    assert len(data.x_pool) + len(data.x_test) == 12
+
+
+def test_experiments_page_refuses_a_folder_linking_outside(
+    image_folders: tuple[Path, Path],
+) -> None:
+    root, outside = image_folders
+    (root / "imgs" / "bird").symlink_to(outside / "payroll", target_is_directory=True)
+    app = AppTest.from_file(EXPERIMENTS, default_timeout=60).run()
+    app.selectbox(key="dataset").set_value(OTHER).run()
+    app.text_input(key="dataset_path").set_value("folder:imgs").run()
+    app.button(key="launch").click().run()
+    assert not app.exception
+    (error,) = [e.value for e in app.error]
+    assert error.startswith("Not launched: ")
+    _says_problem_and_fix(error.removeprefix("Not launched: "), root, outside)
+    assert "bird/: a link to a folder outside the data root" in error
+    with Store(root / "al.sqlite3") as store:
+        assert store.experiments() == []

@@ -15,6 +15,7 @@ import numpy as np
 
 from al_core.datasets.splits import _to_float
 from al_core.errors import DatasetError
+from al_core.paths import LINK_FIX, confining_root, leaves_root
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -88,11 +89,28 @@ def _load_folder(
             "per class, at least 2, each holding that class's images"
         )
     stray = [f"{p.name}: not inside a class subfolder" for p in entries if p.is_file()]
-    paths, labels = [], []
+    paths, labels, outside = [], [], []
+    allowed = confining_root(root)
     for label, folder in enumerate(class_dirs):
+        if allowed is not None and leaves_root(folder, allowed):
+            outside.append(f"{folder.name}/: a link to a folder outside the data root")
+            continue  # not read, not even listed
         files = _class_files(folder)
+        if allowed is not None:
+            outside += [
+                f"{_display_name(path, root)}: a link to a file outside the data root"
+                for path in files
+                if leaves_root(path, allowed)
+            ]
         paths += files
         labels += [label] * len(files)
+    if outside:
+        raise DatasetError(
+            f"image folder {root} is refused: symbolic links in it lead outside the allowed "
+            f"data root {allowed}, and the app reads files only under it:\n"
+            + format_skipped(outside)
+            + f"\nFix: {LINK_FIX}."
+        )
     x, kept, skipped = _read_images(paths, image_size, None, root)
     y = np.asarray(labels, dtype=np.int64)[kept]
     _check_classes(root, class_dirs, y, len(paths), skipped)
