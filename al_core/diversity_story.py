@@ -1,9 +1,11 @@
 """The Overview's "Why batches need diversity" story, from :mod:`al_core.results` tables.
 
-The ``repeated-mnist`` preset runs BALD top-k, BatchBALD and the random baseline on
-a pool where every image appears three times; these functions name its
-configurations, order its curves and tables, and draw its verdict with the same
-honest comparison rules as the rest of the app (:mod:`al_core.metrics`).
+The ``repeated-digits`` preset (embedded digits, no download) and the
+``repeated-mnist`` preset (the BatchBALD paper's Repeated MNIST) run BALD top-k,
+BatchBALD and the random baseline on a pool where every image appears three times,
+scoring the whole pool each round; these functions name their configurations, order
+their curves and tables, and draw the verdict with the same honest comparison rules
+as the rest of the app (:mod:`al_core.metrics`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,13 @@ from al_core.results import (
     format_percent,
 )
 
-#: The preset behind the Overview's "Why batches need diversity" story.
-DIVERSITY_PRESET = "repeated-mnist"
+#: The presets behind the Overview's "Why batches need diversity" story, by the data
+#: set they run on: the first needs no download and is the default.
+DIVERSITY_PRESETS: dict[str, str] = {
+    "repeated-digits": "Digits (embedded, 8×8)",
+    "repeated-mnist": "MNIST (28×28, the paper's)",
+}
+DIVERSITY_PRESET = next(iter(DIVERSITY_PRESETS))
 #: How that story names strategies (at fraction 1: the strategy picks the whole batch).
 STORY_NAMES = {"bald": "BALD top-k", "batchbald": "BatchBALD"}
 _STORY_ORDER = {"random": 0, "bald": 1, "batchbald": 2}

@@ -43,7 +43,7 @@ INITIAL_MODES: tuple[str, ...] = ("random", "balanced", "given")
 SOURCES: tuple[str, ...] = ("oracle", "human", "pseudo")
 
 # Streams of the per-round random generators (see module docstring).
-_STREAM_INITIAL, _STREAM_SELECT, _STREAM_FIT, _STREAM_AGREEMENT = 0, 1, 2, 3
+_STREAM_INITIAL, _STREAM_SELECT, _STREAM_FIT, _STREAM_AGREEMENT, _STREAM_MC = 0, 1, 2, 3, 4
 
 
 MC_DROPOUT_DEFAULT = 0.5
@@ -542,7 +542,11 @@ class ActiveLearner:
                 else self.pool_probabilities()[unlabeled]
             )
         if "mc_probs" in needed:
-            mc_probs = self.classifier.predict_mc(pool[unlabeled], config.mc_samples)
+            # One dropout mask per pass for every candidate (consistent MC dropout),
+            # drawn afresh each round from the trial's seed.
+            mc_probs = self.classifier.predict_mc(
+                pool[unlabeled], config.mc_samples, seed=(config.seed, _STREAM_MC, self.round)
+            )
         if "embeddings" in needed:
             embeddings = (
                 self.classifier.embed(pool[unlabeled])

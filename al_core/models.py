@@ -31,7 +31,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,8 @@ from al_core.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import keras
+
+    from al_core.mc_dropout import ConsistentMC
 
 MODELS: tuple[str, ...] = ("cnn", "softmax", "mlp", "transfer")
 
@@ -524,7 +526,7 @@ class Classifier:
             set_base_trainable(self._base, False)
             self._optimizers.append(fine_tune)
         self._embedder: keras.Model | None = None
-        self._mc_forward: Callable[[np.ndarray], Any] | None = None
+        self._mc: dict[int, ConsistentMC] = {}  # by pass count
         self._snapshot = [v.numpy() for v in self.model.variables]
         self._optimizer_snapshot = [v.numpy() for o in self._optimizers for v in o.variables]
         self.trained = False
@@ -591,7 +593,6 @@ class Classifier:
         if self._base is not None:
             phases.append((self._optimizers[1], FINE_TUNE_STEP_FACTOR))
         losses: list[float] = []
-        steps_run = 0
         for phase, (optimizer, factor) in enumerate(phases):
             if self._base is not None:
                 # Changing what is trainable needs a fresh compile (and trace).
@@ -616,9 +617,10 @@ class Classifier:
                 verbose=0,
                 **phase_schedule,
             )
-            phase_losses = history.history.get("loss", [])
-            losses += phase_losses
-            steps_run += len(phase_losses) * phase_schedule["steps_per_epoch"]
+            losses += history.history.get("loss", [])
+        # What the optimizers counted, not what the schedule asked for: a fit that
+        # ran short shows it.
+        steps_run = sum(int(optimizer.iterations.numpy()) for optimizer in self._optimizers)
         seconds = time.perf_counter() - start
         self.trained = True
         final_loss = float(losses[-1]) if losses else float("nan")
@@ -636,36 +638,28 @@ class Classifier:
         return np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), np.float32)
 
     def predict_mc(
-        self, x: np.ndarray, passes: int, *, batch_size: int = PREDICT_BATCH
+        self,
+        x: np.ndarray,
+        passes: int,
+        *,
+        seed: Sequence[int] = (0,),
+        batch_size: int = PREDICT_BATCH,
     ) -> np.ndarray:
-        """Monte-Carlo dropout: ``passes`` stochastic predictions, shape (T, n, K) float32.
+        """Consistent Monte-Carlo dropout: ``passes`` sampled networks, (T, n, K) float32.
 
-        Each pass runs the model with ``training=True`` (dropout on; batch
-        normalisation of a transfer base stays in inference mode) over ``x``
-        (n, H, W, C) in batches of ``batch_size``. With no Dropout layer every
-        pass is the same (BALD would be 0): build the model with ``dropout > 0``.
+        Pass ``t`` applies one dropout mask per Dropout layer to every image of
+        ``x`` (n, H, W, C), in every prediction batch: it is one network drawn
+        from the dropout posterior, which BatchBALD's joint scores need (see
+        :mod:`al_core.mc_dropout`). The masks are drawn from ``(*seed, t)``; the
+        loop passes ``(trial seed, round)``. ``batch_size`` bounds the rows per
+        call across all passes. With no Dropout layer every pass is the same
+        (BALD would be 0): build the model with ``dropout > 0``.
         """
-        import keras
+        from al_core.mc_dropout import ConsistentMC
 
-        if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
-            raise ConfigError(f"Monte-Carlo passes must be an integer >= 1, got {passes!r}")
-        if self._mc_forward is None:
-            import tensorflow as tf
-
-            # Traced once as a graph: eager calls would dispatch op by op.
-            self._mc_forward = tf.function(
-                lambda batch: self.model(batch, training=True),
-                reduce_retracing=True,
-                autograph=False,  # a plain call: nothing for AutoGraph to convert
-            )
-        out = np.empty((passes, len(x), self.num_classes), dtype=np.float32)
-        for t in range(passes):
-            for start in range(0, len(x), batch_size):
-                batch = x[start : start + batch_size]
-                out[t, start : start + len(batch)] = keras.ops.convert_to_numpy(
-                    self._mc_forward(batch)
-                )
-        return out
+        if passes not in self._mc:
+            self._mc[passes] = ConsistentMC(self.model, passes)
+        return self._mc[passes].predict(x, seed, batch_size=batch_size)
 
     def embed(self, x: np.ndarray, *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """Penultimate-layer features (the layer named ``embedding``), shape (n, d) float32."""

@@ -518,14 +518,14 @@ def experiment_target(experiment: dict[str, Any]) -> float | None:
 def overview_experiment(
     experiments: Sequence[dict[str, Any]],
     *,
-    preset: str | None = None,
+    presets: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
 ) -> dict[str, Any] | None:
     """The experiment the overview shows first: the newest sweep with measured
     (finished) trials, else the newest queued / running one (from
-    :meth:`Store.experiments`, newest first); ``preset`` / ``exclude`` as in
+    :meth:`Store.experiments`, newest first); ``presets`` / ``exclude`` as in
     :func:`overview_choices`."""
-    candidates = overview_choices(experiments, preset=preset, exclude=exclude)
+    candidates = overview_choices(experiments, presets=presets, exclude=exclude)
     with_data = [e for e in candidates if (e["trials_done"] or 0) > 0]
     return (with_data or candidates or [None])[0]
 
@@ -539,20 +539,20 @@ def experiment_preset(experiment: dict[str, Any]) -> str | None:
 def overview_choices(
     experiments: Sequence[dict[str, Any]],
     *,
-    preset: str | None = None,
+    presets: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Sweeps the overview can show (newest first): with finished trials, or still open.
 
-    ``preset`` keeps only the experiments queued from that preset; ``exclude``
-    drops those queued from any of these presets (another story shows them).
+    ``presets`` keeps only the experiments queued from one of these presets;
+    ``exclude`` drops those queued from any of these (another story shows them).
     """
     return [
         e
         for e in experiments
         if e["kind"] == "sweep"
         and ((e["trials_done"] or 0) > 0 or e["status"] in ("queued", "running"))
-        and (preset is None or experiment_preset(e) == preset)
+        and (presets is None or experiment_preset(e) in presets)
         and experiment_preset(e) not in exclude
     ]
 

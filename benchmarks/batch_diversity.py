@@ -24,7 +24,14 @@ one loop (``al_core.loop.run_loop``):
 
 ``--timing`` measures the BatchBALD selection goal on its own: a CNN trained on 20
 labels, ``--mc-samples`` passes over a 10,000-image pool, then a batch of 10,
-timed separately (MC passes, BatchBALD's choice, BALD top-k for reference).
+timed separately (MC passes, BatchBALD's choice, BALD top-k for reference). The
+consistent MC passes (one network per pass, the layers before the first dropout run
+once) are timed beside Keras' per-example dropout (``training=True``, every layer
+every pass), the way the passes were computed before.
+
+``--dataset digits`` runs the same protocol on the embedded 8x8 digits (whole pool
+of 1,437 images, x3 when repeated; the 360-image test split), as the app's
+``repeated-digits`` preset does; give it its own ``--out``.
 
 Results are appended trial by trial to ``--out`` (JSON), so an interrupted run
 resumes; ``--report`` prints the tables from that file without training.
@@ -74,6 +81,7 @@ def trial_config(
     strategy: str,
     seed: int,
     *,
+    dataset: str = "mnist",
     pool_size: int,
     test_size: int | None,
     max_labels: int,
@@ -82,14 +90,17 @@ def trial_config(
     epochs: int | None,
     min_steps: int | None = None,
 ):  # -> TrialConfig
-    """The loop config of one (pool, strategy, seed) trial."""
+    """The loop config of one (pool, strategy, seed) trial. The embedded digits use
+    their whole pool (1,437 images) and test split (360): ``pool_size`` and
+    ``test_size`` are for MNIST."""
     from al_core.loop import TrialConfig
 
     repeated = pool == "repeated"
+    digits = dataset == "digits"
     return TrialConfig(
-        dataset="mnist",
-        pool_size=pool_size // REPEATS if repeated else pool_size,
-        test_size=test_size,
+        dataset=dataset,
+        pool_size=None if digits else pool_size // REPEATS if repeated else pool_size,
+        test_size=None if digits else test_size,
         repeat=REPEATS if repeated else 1,
         repeat_noise=REPEAT_NOISE if repeated else 0.0,
         model="cnn",
@@ -253,6 +264,24 @@ def report(data: dict[str, Any]) -> None:
             print(f"| {point} | " + " | ".join(cells) + " |")
 
 
+def _per_example_mc_seconds(classifier: Any, x: np.ndarray, passes: int) -> float:
+    """Seconds for ``passes`` Keras forward passes with ``training=True`` over ``x``: the
+    per-example-mask Monte-Carlo dropout the app used before (the reference)."""
+    import tensorflow as tf
+
+    from al_core.models import PREDICT_BATCH
+
+    forward = tf.function(
+        lambda batch: classifier.model(batch, training=True), reduce_retracing=True
+    )
+    forward(x[:PREDICT_BATCH])  # trace outside the timing
+    start = time.perf_counter()
+    for _ in range(passes):
+        for first in range(0, len(x), PREDICT_BATCH):
+            forward(x[first : first + PREDICT_BATCH]).numpy()
+    return time.perf_counter() - start
+
+
 def timing(pool_size: int, mc_samples: int, epochs: int, threads: int) -> dict[str, float]:
     """The selection-time goal: a batch of 10 from ``pool_size`` images, ``mc_samples``
     MC passes, a CNN trained on 20 balanced labels. Returns seconds per step."""
@@ -269,9 +298,11 @@ def timing(pool_size: int, mc_samples: int, epochs: int, threads: int) -> dict[s
                                    training=config.training(), seed=0)  # fmt: skip
     classifier.fit(data.x_pool[first], data.y_pool[first], fit_seed=0)
     rest = np.setdiff1d(np.arange(len(data.x_pool)), first)
+    classifier.predict_mc(data.x_pool[rest[:256]], mc_samples)  # trace outside the timing
     start = time.perf_counter()
     mc = classifier.predict_mc(data.x_pool[rest], mc_samples)
     mc_seconds = time.perf_counter() - start
+    per_example_seconds = _per_example_mc_seconds(classifier, data.x_pool[rest], mc_samples)
     start = time.perf_counter()
     picks, gains = strategies.batchbald(mc, 10, rng=np.random.default_rng(0))
     batchbald_seconds = time.perf_counter() - start
@@ -281,6 +312,7 @@ def timing(pool_size: int, mc_samples: int, epochs: int, threads: int) -> dict[s
     return {
         "pool": float(len(rest)),
         "mc_passes_s": mc_seconds,
+        "mc_passes_per_example_masks_s": per_example_seconds,
         "batchbald_select_s": batchbald_seconds,
         "bald_topk_s": bald_seconds,
         "batch_information_nats": float(gains.sum()),
@@ -291,6 +323,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--pools", nargs="+", default=list(POOLS), choices=POOLS)
+    parser.add_argument(
+        "--dataset",
+        default="mnist",
+        choices=("mnist", "digits"),
+        help="mnist (default) or the embedded 8x8 digits (whole pool and test split)",
+    )
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     parser.add_argument("--pool-size", type=int, default=10_000, help="pool rows (10,000)")
     parser.add_argument("--test-size", type=int, default=2000, help="0: all 10,000")
@@ -327,6 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         pool,
                         strategy,
                         seed,
+                        dataset=args.dataset,
                         pool_size=args.pool_size,
                         test_size=args.test_size or None,
                         max_labels=args.max_labels,

@@ -7,10 +7,11 @@ and a button that launches the ``demo`` preset in the background; the page then
 fills in live with measured rounds. It lists every sweep except those queued
 from the other story's preset.
 
-"Why batches need diversity" (the ``repeated-mnist`` preset): a pool where every
-image appears three times, BALD top-k against BatchBALD and random: the curves,
-the near-copies per batch (figure and table) and the verdict. With no results
-yet it explains the set-up and launches the preset, once MNIST is found.
+"Why batches need diversity" (the ``repeated-digits`` preset on the embedded
+digits, or ``repeated-mnist`` on MNIST): a pool where every image appears three
+times, BALD top-k against BatchBALD and random: the curves, the near-copies per
+batch (figure and table) and the verdict. With no results yet for the chosen data
+set it explains the set-up and launches its preset (MNIST once its files are found).
 """
 
 from __future__ import annotations
@@ -73,9 +74,15 @@ def launch_demo() -> None:
     launch("demo", "demo")
 
 
+def diversity_preset() -> str:
+    """The diversity story's chosen preset (its data-set control; digits by default)."""
+    return st.session_state.get("diversity_data") or diversity_story.DIVERSITY_PRESET
+
+
 def launch_diversity() -> None:
-    """Queue the repeated-mnist preset (after checking MNIST is here) and a runner."""
-    launch(diversity_story.DIVERSITY_PRESET, "Repeated MNIST experiment")
+    """Queue the chosen diversity preset (after checking its data is here) and a runner."""
+    preset = diversity_preset()
+    launch(preset, f"{diversity_story.DIVERSITY_PRESETS[preset]} experiment")
 
 
 def show_expected() -> None:
@@ -247,7 +254,7 @@ def demo_story() -> None:
     with Store() as store:
         experiments = store.experiments()
     # Every sweep but the diversity story's: custom sweeps keep their home here.
-    exclude = (diversity_story.DIVERSITY_PRESET,)
+    exclude = tuple(diversity_story.DIVERSITY_PRESETS)
     choices = results.overview_choices(experiments, exclude=exclude)
     shown = results.overview_experiment(experiments, exclude=exclude)
     if shown is None:
@@ -269,33 +276,36 @@ DIVERSITY_INTRO = (
     "image by how much its label would teach the model (how much the model's guesses "
     "disagree across Monte-Carlo dropout samples). Taking the 10 best scores one by one "
     "(**BALD top-k**) ignores that those 10 images can be alike.\n\n"
-    "This experiment tests that with **Repeated MNIST** (from the BatchBALD paper): a pool "
-    "of handwritten digits in which **every image appears 3 times**, each copy with a little "
-    "pixel noise. An image the model is unsure about is unsure three times over, so the top "
-    "10 can hold copies of the same image: labels paid for twice that teach nothing new. "
-    "**BatchBALD** scores the batch **jointly** (what the 10 labels teach together), so a "
-    "second copy of an image adds almost nothing and the batch spreads out. Both are "
-    "compared with the **random baseline**; the near-copies figure below shows how often "
-    "copies were actually picked (each round scores a random share of the pool, which "
-    "already keeps most copies apart)."
+    "This experiment tests that as the BatchBALD paper did (*Repeated MNIST*): a pool of "
+    "handwritten digits in which **every image appears 3 times**, each copy with a little "
+    "pixel noise, and the whole pool scored every round. An image the model is unsure about "
+    "is unsure three times over, so the top 10 can hold copies of the same image: labels "
+    "paid for twice. **BatchBALD** scores the batch **jointly** (what the 10 labels teach "
+    "together, each dropout sample acting as one possible model), so a second copy of an "
+    "image adds less than its first and the batch tends to spread out. Both are compared "
+    "with the **random baseline**; the near-copies figure below shows how often copies "
+    "were actually picked, and the verdict says plainly whether BatchBALD needed fewer "
+    "labels."
 )
 
 
-def show_diversity_launcher() -> None:
-    """No Repeated MNIST experiment yet: what it runs and the button that queues it."""
-    preset = PRESETS[diversity_story.DIVERSITY_PRESET]
-    st.info("No Repeated MNIST results yet: run the experiment to measure it.")
+def show_diversity_launcher(preset_name: str) -> None:
+    """No experiment yet on the chosen data set: what it runs and the button that queues it."""
+    preset = PRESETS[preset_name]
+    data = diversity_story.DIVERSITY_PRESETS[preset_name]
+    st.info(f"No results on {data} yet: run the experiment to measure it.")
     st.button(
-        "Run the Repeated MNIST experiment",
-        type="primary",
-        on_click=launch_diversity,
-        key="run_diversity",
+        "Run the experiment", type="primary", on_click=launch_diversity, key="run_diversity"
+    )
+    needs = (
+        " It needs MNIST: a download, or the official `mnist.npz` in the Keras cache "
+        "(`$KERAS_HOME/datasets`); it is looked for before anything is queued."
+        if preset.base.dataset == "mnist"
+        else " No download needed."
     )
     st.caption(
-        f"What runs: {preset.description} It needs MNIST: a download, or the official "
-        "`mnist.npz` in the Keras cache (`$KERAS_HOME/datasets`); it is looked for before "
-        "anything is queued. The trials run in the background and this page fills in as "
-        "they finish rounds."
+        f"What runs: {preset.description}{needs} The trials run in the background and this "
+        "page fills in as they finish rounds."
     )
 
 
@@ -379,22 +389,31 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
 
 
 def show_diversity_story() -> None:
-    """The repeated-mnist preset's story: why batches need diversity."""
+    """The diversity presets' story: why batches need diversity, on the chosen data set."""
     st.title(STORIES[DIVERSITY_STORY])
     st.markdown(DIVERSITY_INTRO)
+    preset = st.segmented_control(
+        "Data set",
+        list(diversity_story.DIVERSITY_PRESETS),
+        format_func=diversity_story.DIVERSITY_PRESETS.__getitem__,
+        default=diversity_story.DIVERSITY_PRESET,
+        required=True,
+        key="diversity_data",
+        help="Each image of the pool appears 3 times. The digits need no download.",
+    )
     with Store() as store:
         experiments = store.experiments()
-    choices = results.overview_choices(experiments, preset=diversity_story.DIVERSITY_PRESET)
-    shown = results.overview_experiment(experiments, preset=diversity_story.DIVERSITY_PRESET)
+    choices = results.overview_choices(experiments, presets=(preset,))
+    shown = results.overview_experiment(experiments, presets=(preset,))
     if shown is None:
-        show_diversity_launcher()
+        show_diversity_launcher(preset)
         return
     show_chosen_experiment(
         choices,
         shown,
         diversity_measured,
         key="diversity_experiment",
-        help_text="Repeated MNIST experiments; default: the newest with finished trials.",
+        help_text="Experiments on this data set; default: the newest with finished trials.",
         again=("Run it again", launch_diversity, "run_diversity"),
     )
 

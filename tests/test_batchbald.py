@@ -225,3 +225,88 @@ def test_cli_runs_batchbald_on_a_redundant_pool(tmp_path, capsys) -> None:
     assert 0 <= first["redundant"] <= 6
     assert main([*args, "--no-store"]) == 0  # the same config and seed: the same batch
     assert json.loads(capsys.readouterr().out)["rounds"][0]["queried"] == first["queried"]
+
+
+# ------------------------------------------------ several sampled steps, several chunks
+
+
+def exact_gains(mc: np.ndarray, batch: list[int], rows: np.ndarray) -> np.ndarray:
+    """Exact ``I(y_batch, y_i; w) - I(y_batch; w)`` for each row ``i`` of ``rows``.
+
+    Independent of :func:`batchbald`: every one of the ``K ** len(batch)`` label
+    configurations of the batch, vectorised over the candidates, in float64.
+    """
+    passes, _, classes = mc.shape
+    per_pass = np.ones((passes, 1))
+    for row in batch:  # (T, configurations): prod_a p_t(y_a = c_a)
+        per_pass = (per_pass[:, :, None] * mc[:, row, None, :]).reshape(passes, -1)
+    p_batch = per_pass.mean(axis=0)
+    h_batch = -np.sum(p_batch * np.log(p_batch))
+    out = np.empty(len(rows))
+    for start in range(0, len(rows), 64):
+        chunk = rows[start : start + 64]
+        joint = np.einsum("tc,tik->ick", per_pass, mc[:, chunk, :]) / passes
+        h_joint = -np.sum(joint * np.log(joint), axis=(1, 2))
+        expected = -np.mean(np.sum(mc[:, chunk] * np.log(mc[:, chunk]), axis=2), axis=0)
+        out[start : start + 64] = h_joint - h_batch - expected
+    return out
+
+
+def test_greedy_over_many_chunks_and_sampled_steps(monkeypatch) -> None:
+    """A pool of 100 rows, each present 3 times (exact copies, as consistent MC dropout
+    gives them), K = 3, T = 10, a batch of 10. Configurations are exact for the first 6
+    picks (3^6 = 729) and sampled (M = 730) for the last 3; the gain buffers are cut so
+    a step evaluates 8 candidates per chunk or fewer, of 300 candidates.
+
+    Against exact enumeration (3^9 configurations at the last step): at every exact
+    step the pick is the best candidate and its gain exact; at every sampled step the
+    pick's true gain is within 0.005 nats of the best and the reported gain within
+    0.02 of the pick's true gain. Measured on seeds 11-13: the sampled estimate's
+    error is at most 0.009 nats and the pick's shortfall at most 0.0005. Checked to
+    fail: a lazy greedy that stops after its first chunk (misses the best at an exact
+    step) and one that leaves later sampled picks out of the conditioning (its pick
+    falls 0.03 nats short at a sampled step, its reported gain 0.05 too high).
+    """
+    from al_core.strategies import bayesian
+    from al_core.strategies.bayesian import batchbald_configurations
+
+    passes, sources, classes, k, configurations = 10, 100, 3, 10, 729
+    mc = np.repeat(mc_samples(passes, sources, classes, seed=11), 3, axis=1)
+    n = mc.shape[1]  # rows 3s, 3s+1, 3s+2 are copies of source s
+    # Chunks of 8 candidates at the first step, down to 1 at the sampled ones.
+    monkeypatch.setattr(bayesian, "_GAIN_BLOCK_BYTES", 8 * classes * (2 * classes + passes) * 8)
+    picks, gains = batchbald(mc, k, rng=np.random.default_rng(0), max_configurations=configurations)
+    sampled_steps = 0
+    for step in range(k):
+        batch = picks[:step].tolist()
+        rows = np.setdiff1d(np.arange(n), batch)
+        true = exact_gains(mc, batch, rows)
+        mine = float(true[np.searchsorted(rows, picks[step])])
+        if batchbald_configurations(passes, step, classes, configurations)[1]:
+            assert mine == pytest.approx(true.max(), abs=1e-9), f"step {step}"
+            assert gains[step] == pytest.approx(mine, abs=1e-9), f"step {step}"
+        else:
+            sampled_steps += 1
+            assert mine >= true.max() - 0.005, f"step {step}: {mine} vs best {true.max()}"
+            assert gains[step] == pytest.approx(mine, abs=0.02), f"step {step}"
+    assert sampled_steps == 3
+
+
+def test_copy_of_a_pick_gains_almost_nothing_when_passes_are_confident() -> None:
+    """Passes that are each confident and disagree (the case BALD scores highest):
+    a second copy of a picked row adds below 5 % of the first's information, because
+    its label is then as good as known; BALD top-k would take it next."""
+    rng = np.random.default_rng(12)
+    passes, sources, classes = 20, 50, 10
+    # Each pass puts 0.99 on a class of its own choosing: confident, disagreeing.
+    votes = rng.integers(0, classes, size=(passes, sources))
+    probs = np.full((passes, sources, classes), 0.01 / (classes - 1))
+    np.put_along_axis(probs, votes[:, :, None], 0.99, axis=2)
+    mc = np.repeat(probs, 2, axis=1)  # 2 copies each
+    scores = bald(mc)
+    assert top_k(scores, 2).tolist() in ([2 * s, 2 * s + 1] for s in range(sources))
+    picks, gains = batchbald(mc, 2, rng=np.random.default_rng(0))
+    copy = picks[0] + 1 if picks[0] % 2 == 0 else picks[0] - 1
+    copy_gain = exact_gains(mc, [int(picks[0])], np.array([copy]))[0]
+    assert copy_gain < 0.05 * gains[0]
+    assert picks[1] // 2 != picks[0] // 2

@@ -62,7 +62,13 @@ def store(tmp_path):
 
 
 def test_presets_match_the_documented_protocols():
-    assert set(runner.PRESETS) == {"demo", "cifar10-fraction", "mnist-400", "repeated-mnist"}
+    assert set(runner.PRESETS) == {
+        "demo",
+        "cifar10-fraction",
+        "mnist-400",
+        "repeated-digits",
+        "repeated-mnist",
+    }
     demo = runner.PRESETS["demo"]
     assert demo.base.dataset == "digits" and demo.trials == 3
     assert demo.fractions[0] == 0.0 and demo.fractions[-1] == 1.0  # random … all uncertainty
@@ -82,21 +88,25 @@ def test_presets_match_the_documented_protocols():
     assert (mnist.base.pool_size, mnist.base.test_size, mnist.base.budget) == (4000, 400, 400)
     assert mnist.base.model == "softmax" and mnist.strategies == ("least_confidence",)
     assert runner.planned_rounds(mnist.base.to_dict()) == 40  # 10 then 39 batches of 10
-    repeated = runner.PRESETS["repeated-mnist"]
-    assert (repeated.base.repeat, repeated.base.repeat_noise) == (3, 0.1)  # the paper's
-    assert (repeated.base.initial, repeated.base.initial_mode, repeated.base.batch) == (
-        20,
-        "balanced",
-        10,
-    )
-    specs = runner.plan_trials(
-        repeated.base, repeated.strategies, repeated.fractions, repeated.trials
-    )
-    assert {(s.strategy, s.fraction) for s in specs} == {
-        ("random", 0.0),
-        ("bald", 1.0),
-        ("batchbald", 1.0),
-    }
+    for name, dataset in (("repeated-digits", "digits"), ("repeated-mnist", "mnist")):
+        repeated = runner.PRESETS[name]
+        assert repeated.base.dataset == dataset
+        assert (repeated.base.repeat, repeated.base.repeat_noise) == (3, 0.1)  # the paper's
+        assert (repeated.base.initial, repeated.base.initial_mode, repeated.base.batch) == (
+            20,
+            "balanced",
+            10,
+        )
+        # The whole pool is scored every round: copies meet in the candidates.
+        assert repeated.base.candidates is None and repeated.base.mc_samples == 20
+        specs = runner.plan_trials(
+            repeated.base, repeated.strategies, repeated.fractions, repeated.trials
+        )
+        assert {(s.strategy, s.fraction) for s in specs} == {
+            ("random", 0.0),
+            ("bald", 1.0),
+            ("batchbald", 1.0),
+        }
 
 
 def test_submit_preset_applies_overrides_and_refuses_unknown_ones(store):

@@ -1,7 +1,7 @@
 """Named, ready-to-run experiment grids (presets) and submitting sweeps.
 
 :data:`PRESETS` holds the built-in grids (``demo``, ``cifar10-fraction``,
-``mnist-400``, ``repeated-mnist``); :func:`get_preset` looks one up,
+``mnist-400``, ``repeated-digits``, ``repeated-mnist``); :func:`get_preset` looks one up,
 :func:`preset_base` applies overrides to its trial config, and
 :func:`submit_preset` / :func:`submit_experiment` queue a grid's trials in the
 store for a runner (:mod:`al_core.runner.service`) to claim.
@@ -109,12 +109,40 @@ PRESETS: dict[str, Preset] = {
             3,
         ),
         Preset(
+            "repeated-digits",
+            "Why batches need diversity, on the embedded digits (no download): 1,437 pool "
+            "images, each 3 times with pixel noise 0.1 (4,311 pool rows), dropout CNN, 20 "
+            "balanced labels then 10 batches of 10; BALD top-k vs BatchBALD vs random, 20 "
+            "Monte-Carlo dropout samples (one sampled network each) over the whole pool every "
+            "round, 3 trials. Results show the curves and how many queried images were "
+            "near-copies per round.",
+            TrialConfig(
+                dataset="digits",
+                repeat=3,
+                repeat_noise=0.1,
+                model="cnn",
+                dropout=0.5,
+                strategy="batchbald",
+                initial=20,
+                initial_mode="balanced",
+                batch=10,
+                rounds=10,
+                candidates=None,
+                mc_samples=20,
+                target=0.9,
+            ),
+            ("bald", "batchbald"),
+            (0.0, 1.0),
+            3,
+        ),
+        Preset(
             "repeated-mnist",
             "Why batches need diversity (the BatchBALD paper's Repeated MNIST): 2,000 MNIST "
             "images, each 3 times with pixel noise 0.1 (6,000 pool rows), dropout CNN, 20 "
-            "balanced labels then 15 batches of 10; BALD top-k vs BatchBALD vs random, 20 MC "
-            "samples over 2,000 candidates per round, 3 trials. Results show the curves and "
-            "how many queried images were near-copies per round.",
+            "balanced labels then 15 batches of 10; BALD top-k vs BatchBALD vs random, 20 "
+            "Monte-Carlo dropout samples (one sampled network each) over the whole pool every "
+            "round, 3 trials. Results show the curves and how many queried images were "
+            "near-copies per round.",
             TrialConfig(
                 dataset="mnist",
                 pool_size=2000,
@@ -128,7 +156,7 @@ PRESETS: dict[str, Preset] = {
                 initial_mode="balanced",
                 batch=10,
                 rounds=15,
-                candidates=2000,
+                candidates=None,
                 mc_samples=20,
                 target=0.9,
             ),
