@@ -27,6 +27,31 @@ _TENTHS: tuple[float, ...] = tuple(round(i / 10, 1) for i in range(11))
 _FIFTHS: tuple[float, ...] = tuple(round(i / 5, 1) for i in range(6))
 
 
+#: The "Why batches need diversity" protocol (the BatchBALD paper's): a pool whose
+#: every image appears 3 times with pixel noise, a dropout CNN, 20 balanced labels,
+#: batches of 10, 20 consistent MC-dropout samples over the whole pool each round.
+_REPEATED_DIGITS = TrialConfig(
+    dataset="digits",
+    repeat=3,
+    repeat_noise=0.1,
+    model="cnn",
+    dropout=0.5,
+    strategy="batchbald",
+    initial=20,
+    initial_mode="balanced",
+    batch=10,
+    rounds=10,
+    candidates=None,
+    mc_samples=20,
+    target=0.9,
+)
+_DIVERSITY_GRID = (
+    "BALD top-k vs BatchBALD vs random, 20 Monte-Carlo dropout samples (one sampled "
+    "network each) over the whole pool every round, 3 trials. Results show the curves "
+    "and how many queried images were near-copies per round."
+)
+
+
 @dataclass(frozen=True)
 class Preset:
     """A named, ready-to-run experiment grid."""
@@ -112,25 +137,8 @@ PRESETS: dict[str, Preset] = {
             "repeated-digits",
             "Why batches need diversity, on the embedded digits (no download): 1,437 pool "
             "images, each 3 times with pixel noise 0.1 (4,311 pool rows), dropout CNN, 20 "
-            "balanced labels then 10 batches of 10; BALD top-k vs BatchBALD vs random, 20 "
-            "Monte-Carlo dropout samples (one sampled network each) over the whole pool every "
-            "round, 3 trials. Results show the curves and how many queried images were "
-            "near-copies per round.",
-            TrialConfig(
-                dataset="digits",
-                repeat=3,
-                repeat_noise=0.1,
-                model="cnn",
-                dropout=0.5,
-                strategy="batchbald",
-                initial=20,
-                initial_mode="balanced",
-                batch=10,
-                rounds=10,
-                candidates=None,
-                mc_samples=20,
-                target=0.9,
-            ),
+            "balanced labels then 10 batches of 10; " + _DIVERSITY_GRID,
+            _REPEATED_DIGITS,
             ("bald", "batchbald"),
             (0.0, 1.0),
             3,
@@ -139,27 +147,8 @@ PRESETS: dict[str, Preset] = {
             "repeated-mnist",
             "Why batches need diversity (the BatchBALD paper's Repeated MNIST): 2,000 MNIST "
             "images, each 3 times with pixel noise 0.1 (6,000 pool rows), dropout CNN, 20 "
-            "balanced labels then 15 batches of 10; BALD top-k vs BatchBALD vs random, 20 "
-            "Monte-Carlo dropout samples (one sampled network each) over the whole pool every "
-            "round, 3 trials. Results show the curves and how many queried images were "
-            "near-copies per round.",
-            TrialConfig(
-                dataset="mnist",
-                pool_size=2000,
-                test_size=1000,
-                repeat=3,
-                repeat_noise=0.1,
-                model="cnn",
-                dropout=0.5,
-                strategy="batchbald",
-                initial=20,
-                initial_mode="balanced",
-                batch=10,
-                rounds=15,
-                candidates=None,
-                mc_samples=20,
-                target=0.9,
-            ),
+            "balanced labels then 15 batches of 10; " + _DIVERSITY_GRID,
+            _REPEATED_DIGITS.replace(dataset="mnist", pool_size=2000, test_size=1000, rounds=15),
             ("bald", "batchbald"),
             (0.0, 1.0),
             3,
