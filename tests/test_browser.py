@@ -120,7 +120,7 @@ def test_demo_end_to_end_in_chromium(server: tuple[str, Path]) -> None:
             ).to_be_visible()
             expect(page.get_by_text("Expected — not measured.")).to_be_visible()
             # Plotly's bundle loads lazily: on a busy machine it takes more than 5 s.
-            expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()
             page.screenshot(path=ARTIFACTS / "1-overview-empty.png", full_page=True)
 
             page.get_by_role("button", name="Run the demo experiment").click()

@@ -72,7 +72,7 @@ def test_label_with_keys_reload_and_restart(label_server: StreamlitServer) -> No
             page.goto(page_url)
             progress = page.get_by_text(re.compile(r"Batch 1: \d of 5 answered"))
             # The first run of a fresh server imports TensorFlow: more than 5 s when busy.
-            expect(progress).to_have_text("Batch 1: 0 of 5 answered", timeout=30_000)
+            expect(progress).to_have_text("Batch 1: 0 of 5 answered")
             expect(page.get_by_text(f"item {items[0]}", exact=True)).to_be_visible()
             page.screenshot(path=ARTIFACTS / "label-1-batch.png", full_page=True)
             # The digits' buttons read "0" … "9", each with its shortcut key beside it.

@@ -465,7 +465,7 @@ def test_diversity_story_in_chromium(tiny_experiment: tuple[Path, int], tmp_path
             expect(page.get_by_role("heading", name="Why batches need diversity")).to_be_visible()
             charts_drawn = page.locator(".js-plotly-plot")
             # Plotly's bundle loads lazily: on a busy machine it takes more than 5 s.
-            expect(charts_drawn.nth(1)).to_be_visible(timeout=30_000)
+            expect(charts_drawn.nth(1)).to_be_visible()
             curves = charts_drawn.nth(0).evaluate(
                 "el => el.data.filter(t => t.mode === 'lines+markers').map(t => t.name)"
             )
