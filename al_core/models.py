@@ -26,12 +26,15 @@ thread counts before TensorFlow starts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
+import random
+import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -251,6 +254,33 @@ def check_model_name(name: str) -> str:
     return name
 
 
+_KERAS_SEEDS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _keras_seeds_from(seed: int) -> Iterator[None]:
+    """While building a model, Keras draws its default seeds from a private ``random.Random(seed)``.
+
+    Keras gives every unseeded initializer and every Dropout's ``SeedGenerator``
+    a seed drawn from Python's *global* ``random`` (``make_default_seed`` in
+    ``keras.src.random.seed_generator``). ``keras.utils.set_random_seed`` seeds
+    it, but any other thread of the process that draws from it in between (a
+    Dask worker's event loop does) shifts every later draw, and the same config
+    and seed then start from different weights. The private generator gives
+    exactly the sequence ``random.seed(seed)`` would, undisturbed by other
+    threads. The lock keeps two builds in one process from sharing it.
+    """
+    from keras.src.random import seed_generator
+
+    with _KERAS_SEEDS_LOCK:
+        shared = seed_generator.python_random
+        seed_generator.python_random = random.Random(seed)
+        try:
+            yield
+        finally:
+            seed_generator.python_random = shared
+
+
 def build_model(
     name: str,
     input_shape: tuple[int, int, int],
@@ -283,12 +313,13 @@ def build_model(
     import keras
 
     keras.utils.set_random_seed(seed)
-    inputs = keras.Input(shape=input_shape, name="image")
-    if name == "transfer":
-        outputs = _transfer(inputs, tuple(input_shape), num_classes, dropout, weights)
-    else:
-        outputs = _BUILDERS[name](inputs, num_classes, dropout)
-    model = keras.Model(inputs, outputs, name=name)
+    with _keras_seeds_from(seed):
+        inputs = keras.Input(shape=input_shape, name="image")
+        if name == "transfer":
+            outputs = _transfer(inputs, tuple(input_shape), num_classes, dropout, weights)
+        else:
+            outputs = _BUILDERS[name](inputs, num_classes, dropout)
+        model = keras.Model(inputs, outputs, name=name)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",

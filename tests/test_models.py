@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import threading
+
 import numpy as np
 import pytest
 
@@ -39,6 +42,35 @@ def test_seed_cnn_has_the_protocol_layers():
     assert kinds == ["InputLayer", "Conv2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
     assert [layer.filters for layer in model.layers if hasattr(layer, "filters")] == [32, 64]
     assert model.get_layer("embedding").units == 128
+
+
+def test_weights_do_not_depend_on_other_threads_drawing_from_python_random():
+    """Keras seeds unseeded initializers from Python's global ``random``; a Dask
+    worker's other threads draw from it too. The same seed must still give the
+    same weights (a CI run once got a different Dask curve this way)."""
+
+    def weights(name: str) -> list[np.ndarray]:
+        return [v.numpy() for v in build_model(name, (8, 8, 1), 10, seed=5, dropout=0.3).variables]
+
+    quiet = {name: weights(name) for name in ("cnn", "mlp")}
+    stop = threading.Event()
+
+    def draw() -> None:
+        while not stop.is_set():
+            random.random()
+
+    thread = threading.Thread(target=draw, daemon=True)
+    thread.start()
+    try:
+        busy = {name: [weights(name) for _ in range(3)] for name in quiet}
+    finally:
+        stop.set()
+        thread.join()
+    for name, builds in busy.items():
+        for build in builds:
+            assert len(build) == len(quiet[name])
+            for got, want in zip(build, quiet[name], strict=True):
+                np.testing.assert_array_equal(got, want)
 
 
 def test_reset_training_equals_a_fresh_model_bit_for_bit():
