@@ -25,6 +25,10 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "
 #: Measured curves' dash: the random baseline dashed, the others solid.
 BASELINE_DASH = "dash"
 EXPECTED_DASH = "dot"
+#: The random baseline run on past the active budget (the baseline extension).
+EXTENSION_COLOR = "rgb(160, 160, 160)"
+EXTENSION_DASH = "dashdot"
+EXTENSION_NAME = "random — run on past the budget"
 
 
 def fraction_color(fraction: float) -> str:
@@ -68,15 +72,25 @@ def curves_figure(
         (e.g. :data:`STORY_COLORS`: strategies that share a fraction told apart)
 
     Traces: per measured configuration a band (named ``"<label> band"``, no
-    legend entry) then its mean line named by its label; per expected curve a
-    dotted line named by its "… — not measured" label, in its fraction's colour.
-    The legend is always shown, even with a single curve.
+    legend entry) then its mean line named by its label; then the random
+    baseline's points past the active budget (``phase`` ``"baseline"`` rows of
+    ``bands``), a lighter grey dash-dot line named :data:`EXTENSION_NAME`
+    (``"exp N · …"`` with several experiments) that starts at its last point
+    within the budget; per expected curve a dotted line named by its "… — not
+    measured" label, in its fraction's colour. The legend is always shown, even
+    with a single curve.
     """
     figure = go.Figure()
     labels = list(dict.fromkeys(bands["label"])) if bands is not None else []
     strategies = list(dict.fromkeys(bands["strategy"])) if bands is not None else []
+    extension = None
+    if bands is not None and "phase" in bands:
+        extension = bands[bands["phase"] == "baseline"]
+        bands = bands[bands["phase"] != "baseline"]
     for label in labels:
         curve = bands[bands["label"] == label]
+        if curve.empty:
+            continue
         fraction = float(curve["fraction"].iloc[0])
         baseline = fraction == 0
         color = (colors or {}).get(label) or fraction_color(fraction)
@@ -111,6 +125,8 @@ def curves_figure(
                 ),
             )
         )
+    if extension is not None and not extension.empty:
+        _add_extension_traces(figure, bands, extension)
     if expected is not None and not expected.empty:
         for label, curve in expected.groupby("label", sort=False):
             color = fraction_color(float(curve["fraction"].iloc[0]))
@@ -137,7 +153,8 @@ def curves_figure(
     yaxis: dict[str, Any] = {"title": "test accuracy", "tickformat": ".0%"}
     if labeled_range is not None:
         first, last = labeled_range
-        measured_max = float(bands["labeled"].max()) if bands is not None and len(bands) else last
+        measured = [f["labeled"].max() for f in (bands, extension) if f is not None and len(f)]
+        measured_max = float(max(measured)) if measured else last
         pad = 0.02 * max(max(last, measured_max) - first, 1.0)
         xaxis["range"] = [first - pad, max(last, measured_max) + pad]
         yaxis["range"] = [0.0, 1.02]
@@ -155,6 +172,38 @@ def curves_figure(
         height=height,
     )
     return figure
+
+
+def _add_extension_traces(figure: go.Figure, bands: pd.DataFrame, extension: pd.DataFrame) -> None:
+    """The baseline extension's lines (see :func:`curves_figure`): one per random
+    curve label, joined to that curve's last point within the budget."""
+    for label, curve in extension.groupby("label", sort=False):
+        within = bands[bands["label"] == label]
+        x = curve["labeled"].tolist()
+        y = curve["mean"].tolist()
+        spread = curve["std"].tolist()
+        if not within.empty:
+            x, y = [within["labeled"].iloc[-1], *x], [within["mean"].iloc[-1], *y]
+            spread = [within["std"].iloc[-1], *spread]
+        name = str(label).replace("random (baseline)", EXTENSION_NAME)
+        if name == label:
+            name = f"{label} — run on past the budget"
+        trials = int(curve["trials"].iloc[0])
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines+markers",
+                name=name,
+                line={"color": EXTENSION_COLOR, "width": 2, "dash": EXTENSION_DASH},
+                marker={"symbol": "circle-open", "size": 6},
+                customdata=spread,
+                hovertemplate=(
+                    "%{x:.0f} labels: %{y:.1%} ± %{customdata:.1%}"
+                    f"<extra>{name} ({trials} trial{'s' if trials != 1 else ''})</extra>"
+                ),
+            )
+        )
 
 
 #: Colours of the diversity story's configurations (by their story labels): BALD
@@ -289,5 +338,88 @@ def labeling_curve_figure(
         yaxis_range=[0, 1],
         height=320,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
+    return figure
+
+
+def savings_figure(
+    savings: pd.DataFrame,
+    table: pd.DataFrame,
+    name: str,
+    target: float | None = None,
+    *,
+    height: int | None = 320,
+) -> go.Figure:
+    """Labels needed against the target accuracy: one configuration and random.
+
+    ``savings`` is a :func:`al_core.results.savings_by_target` frame and
+    ``table`` its :func:`al_core.results.savings_display_table` (same rows);
+    ``name`` the configuration's legend name. Two traces, "random (baseline)"
+    (dashed grey) and ``name``: x the target in percent, y the median labels
+    (no point where the median is "not reached"), error bars from the fastest
+    to the slowest trial (up to the most labels run when a trial never reached
+    it). Each point's ``text`` is its table cell ("labels (median)") and its
+    ``customdata`` the row's fastest – slowest, reached and (for the
+    configuration) saved and ± saved cells, which the hover shows: the chart
+    says nothing the table does not. ``target`` draws a vertical line there.
+    """
+    figure = go.Figure()
+    x = (savings["target"] * 100).round(6).tolist()
+    sides = (
+        ("random (baseline)", "random", "random_", BASELINE_COLOR, BASELINE_DASH),
+        (name, "chosen", "", fraction_color(1.0), "solid"),
+    )
+    for trace_name, prefix, column, color, dash in sides:
+        median = savings[f"{column}labels" if column else "labels"].astype(float)
+        low = savings[f"{column}min" if column else "labels_min"].astype(float)
+        high = savings[f"{column}max" if column else "labels_max"].astype(float)
+        ran = savings[f"{column}ran" if column else "ran"].astype(float)
+        slowest = high.where(high.notna(), ran)
+        cells = [
+            table[f"{prefix}: fastest – slowest"].tolist(),
+            table[f"{prefix}: reached"].tolist(),
+        ]
+        hover = (
+            "target %{x:.0f} %: %{text} labels (median; fastest – slowest "
+            "%{customdata[0]}; %{customdata[1]} trials reached it)"
+        )
+        if prefix == "chosen":
+            cells += [table["saved vs random"].tolist(), table["± saved (seed pairs)"].tolist()]
+            hover += "<br>saved vs random %{customdata[2]} ± %{customdata[3]}"
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=[v if math.isfinite(v) else None for v in median],
+                text=table[f"{prefix}: labels (median)"].tolist(),
+                customdata=[list(row) for row in zip(*cells, strict=True)],
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (slowest - median).clip(lower=0).fillna(0).tolist(),
+                    "arrayminus": (median - low).clip(lower=0).fillna(0).tolist(),
+                    "color": _rgba(color, 0.5),
+                },
+                mode="lines+markers",
+                name=trace_name,
+                line={"color": color, "width": 2, "dash": dash},
+                hovertemplate=hover + f"<extra>{trace_name}</extra>",
+            )
+        )
+    if target is not None and math.isfinite(target):
+        figure.add_vline(
+            x=round(target * 100, 6),
+            line={"color": "#d62728", "dash": "dashdot", "width": 1},
+            annotation_text=f"target {round(target * 100, 1):g} %",
+            annotation_position="top left",
+            annotation_font_color="#d62728",
+        )
+    figure.update_layout(
+        xaxis={"title": "target accuracy (%)", "ticksuffix": " %"},
+        yaxis={"title": "labels needed (median)", "rangemode": "tozero"},
+        showlegend=True,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.25},
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        hovermode="closest",
+        height=height,
     )
     return figure

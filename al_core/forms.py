@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from al_core.errors import ConfigError
 from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
-from al_core.runner import EXECUTORS, dataset_for, preset_base
+from al_core.runner import EXECUTORS, dataset_for, preset_base, resolve_baseline_cap
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class SweepRequest:
     workers: int
     executor: str
     scheduler: str | None
+    #: The random baseline runs on past the budget (``base.baseline_cap`` labels at most).
+    extend_baseline: bool = True
 
 
 def parse_fractions(text: str) -> list[float]:
@@ -98,6 +100,8 @@ def sweep_request(
     executor: str = "local",
     scheduler: str | None = None,
     name: str | None = None,
+    extend_baseline: bool = True,
+    baseline_cap: int | None = None,
     pool_size_of: Callable[[TrialConfig], int] = _pool_size,
 ) -> SweepRequest:
     """Validate the form's values; :class:`ConfigError` names the first problem.
@@ -109,6 +113,8 @@ def sweep_request(
     loads it; a :class:`~al_core.errors.DatasetError` passes through).
     ``repeat`` / ``repeat_noise``: a redundant pool (each image ``repeat`` times with
     Gaussian noise; 1 and 0 = off), refused when ``repeat < 1`` or the noise is < 0.
+    ``extend_baseline`` / ``baseline_cap`` (0 or ``None``: 10 x the budget): the random
+    baseline runs on past the budget until it reaches the best active accuracy.
     """
     fraction_values = parse_fractions(fractions)
     if not strategies and any(f > 0 for f in fraction_values):
@@ -140,6 +146,7 @@ def sweep_request(
         # Monte-Carlo dropout strategies get dropout; the whole grid trains that model.
         dropout=MC_DROPOUT_DEFAULT if needs_mc_dropout(strategies) else None,
     )
+    base = resolve_baseline_cap(base.replace(baseline_cap=baseline_cap or None), extend_baseline)
     for strategy in strategies:  # every name, before anything is stored
         base.replace(strategy=strategy)
     check_against_pool(base, pool_size_of(base))
@@ -152,6 +159,7 @@ def sweep_request(
         workers=workers,
         executor=executor,
         scheduler=scheduler.strip() if executor == "dask" and scheduler else None,
+        extend_baseline=base.baseline_cap is not None,
     )
 
 

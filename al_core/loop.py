@@ -49,6 +49,14 @@ _STREAM_INITIAL, _STREAM_SELECT, _STREAM_FIT, _STREAM_AGREEMENT, _STREAM_MC = 0,
 MC_DROPOUT_DEFAULT = 0.5
 """Dropout rate turned on when a Monte-Carlo dropout strategy is picked without one."""
 
+BASELINE_GROWTH = 1.25
+"""The baseline extension's grid: each step multiplies the labeled count by this.
+Random picks do not depend on the model, so the baseline needs no 10-label steps
+past the budget; labels-to-target interpolates between the grid's points."""
+
+BASELINE_CAP_FACTOR = 10
+"""The extension's default cap: this many times the active budget (or the pool)."""
+
 
 def needs_mc_dropout(strategy_names: Sequence[str], base_score: str = "margin") -> bool:
     """Whether any of the strategies (or the base score they build on) scores with
@@ -116,6 +124,12 @@ class TrialConfig:
     # cosine similarity to a labeled or earlier-queried one is at least this (None: by
     # source image only). See ActiveLearner.redundant_count.
     redundancy_similarity: float | None = 0.99
+    # Baseline extension (random trials of a sweep): past its active budget the trial
+    # may run on, on a BASELINE_GROWTH grid, up to `baseline_cap` labels. The sweep's
+    # runner sets `baseline_target` (the best median final accuracy of its active
+    # configurations) once they have finished, and re-runs the trial's extension to it.
+    baseline_cap: int | None = None
+    baseline_target: float | None = None
 
     def __post_init__(self) -> None:
         # Normalise: a fraction of 0 is the random baseline, whatever the name.
@@ -187,6 +201,55 @@ class TrialConfig:
                 f"copies by source image only), got {similarity!r}; e.g. 0.99"
             )
         self._check_strategy_settings()
+        self._check_baseline_extension()
+
+    def active_budget(self) -> int | None:
+        """Labels at the end of the active phase: ``budget``, else ``initial`` plus
+        ``rounds`` batches; ``None`` when the loop runs until the pool is used up."""
+        if self.budget is not None:
+            return self.budget
+        if self.rounds is None:
+            return None
+        start = len(self.initial_indices or ()) if self.initial_mode == "given" else self.initial
+        return start + self.rounds * self.batch
+
+    def default_baseline_cap(self) -> int | None:
+        """The extension's default cap, ``BASELINE_CAP_FACTOR`` times the active budget;
+        ``None`` (no extension) without a budget or with auto-labeling steps."""
+        budget = self.active_budget()
+        if budget is None or self.auto_label_steps:
+            return None
+        return BASELINE_CAP_FACTOR * budget
+
+    def _check_baseline_extension(self) -> None:
+        cap, target = self.baseline_cap, self.baseline_target
+        if cap is not None:
+            budget = self.active_budget()
+            if isinstance(cap, bool) or not isinstance(cap, int):
+                raise ConfigError(f"baseline_cap must be a whole number of labels, got {cap!r}")
+            if budget is None:
+                raise ConfigError(
+                    "the baseline extension runs on past the active budget, but this grid has "
+                    "none (it runs until the pool is used up): set --rounds or --budget, or "
+                    "turn the extension off with --no-extend-baseline"
+                )
+            if cap < budget:
+                raise ConfigError(
+                    f"baseline cap {cap} is below the active budget of {budget} labels: the "
+                    f"random baseline could not run on past it; give a cap of at least {budget} "
+                    f"(default {BASELINE_CAP_FACTOR} x the budget) or turn the extension off "
+                    "with --no-extend-baseline"
+                )
+            if self.auto_label_steps:
+                raise ConfigError(
+                    "the baseline extension and auto-labeling steps do not combine: turn one "
+                    "off (--no-extend-baseline or --auto-label-steps 0)"
+                )
+        if target is not None:
+            if cap is None:
+                raise ConfigError("baseline_target needs a baseline_cap")
+            if not (isinstance(target, (int, float)) and 0.0 < target <= 1.0):
+                raise ConfigError(f"baseline_target must be in (0, 1], got {target!r}")
 
     def _check_strategy_settings(self) -> None:
         if isinstance(self.mc_samples, bool) or not isinstance(self.mc_samples, int):
@@ -277,7 +340,10 @@ class RoundRecord:
     """
 
     round: int
-    phase: str  # "active" (oracle/human labels) or "auto" (auto-labeling step)
+    # "active" (oracle/human labels), "baseline" (the random baseline run on past its
+    # budget: `queried` are the labels added before this round's training) or "auto"
+    # (auto-labeling step, likewise).
+    phase: str
     labeled: int  # labels from the oracle or a human
     pseudo_labeled: int  # labels the model gave itself (auto-labeling)
     test_accuracy: float
@@ -300,6 +366,11 @@ class RoundRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_stored(cls, row: dict[str, Any]) -> RoundRecord:
+        """The record of a stored round (``Store.rounds`` row; its ids and time ignored)."""
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
 
 
 class Oracle(Protocol):
@@ -664,8 +735,10 @@ def run_loop(
     oracle: Oracle | None = None,
     on_round: Callable[[RoundRecord], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    replay: Sequence[RoundRecord] = (),
 ) -> LoopResult:
-    """Run active learning to its stopping rule, then the optional auto-labeling.
+    """Run active learning to its stopping rule, then the baseline extension (a random
+    trial with ``baseline_target``) or the optional auto-labeling.
 
     Parameters
     ----------
@@ -676,12 +749,22 @@ def run_loop(
         store writes it then, so curves grow live).
     should_stop : polled at each round boundary; ``True`` stops the run there
         (cancellation), with stop reason ``"cancelled"``.
+    replay : the stored rounds of this trial's finished active phase. Their labels are
+        taught again without training (the config and seed fixed them) and the run
+        goes on from there: the baseline extension re-runs only what is new.
     """
     oracle = oracle or GroundTruthOracle(dataset.y_pool)
     learner = ActiveLearner(dataset, config)
     first = initial_indices(config, dataset.y_pool)
     learner.teach(first, oracle(first), "oracle")
-    records: list[RoundRecord] = []
+    records: list[RoundRecord] = list(replay)
+    if replay:
+        if any(r.phase != "active" for r in replay):
+            raise ConfigError("only a trial's active rounds can be replayed")
+        for record in replay:
+            learner.teach(record.queried, oracle(np.asarray(record.queried, np.int64)), "oracle")
+        learner.round = replay[-1].round
+        return _run_on(learner, config, oracle, records, on_round, should_stop)
 
     def emit(record: RoundRecord) -> None:
         records.append(record)
@@ -727,6 +810,8 @@ def run_loop(
             break
         learner.teach(selection.indices, answers, "oracle")
         learner.round += 1
+    if reason in ("rounds", "budget") and config.baseline_target is not None:
+        return _run_on(learner, config, oracle, records, on_round, should_stop)
 
     for _ in range(config.auto_label_steps):
         if should_stop is not None and should_stop():
@@ -760,7 +845,64 @@ def run_loop(
     return LoopResult(config, records, reason)
 
 
+def _run_on(
+    learner: ActiveLearner,
+    config: TrialConfig,
+    oracle: Oracle,
+    records: list[RoundRecord],
+    on_round: Callable[[RoundRecord], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> LoopResult:
+    """The baseline extension: a random trial whose active phase ended (``records``, its
+    labels taught to ``learner``) adds random labels on the ``BASELINE_GROWTH`` grid until
+    its accuracy reaches ``config.baseline_target``, ``config.baseline_cap`` labels or the
+    pool's end. Each step is a round of phase ``"baseline"``, the same whether the
+    active phase ran just before or was replayed."""
+    if config.strategy != "random" or config.baseline_target is None:
+        raise ConfigError("only a random trial with a baseline target runs on past its budget")
+    if not records or records[-1].phase != "active":
+        raise ConfigError("the baseline extension needs the trial's finished active rounds")
+    accuracy = records[-1].test_accuracy
+    cap = int(config.baseline_cap or 0)
+    while True:
+        labeled = learner.count("oracle")
+        if accuracy >= config.baseline_target:
+            return LoopResult(config, records, "baseline reached")
+        if labeled >= cap:
+            return LoopResult(config, records, "baseline cap")
+        if len(learner.unlabeled_indices()) == 0:
+            return LoopResult(config, records, "pool empty")
+        if should_stop is not None and should_stop():
+            return LoopResult(config, records, "cancelled")
+        learner.round += 1
+        start = time.perf_counter()
+        wanted = min(cap, max(labeled + 1, int(np.ceil(labeled * BASELINE_GROWTH))))
+        selection = learner.query(wanted - labeled)
+        score_seconds = time.perf_counter() - start
+        learner.teach(selection.indices, oracle(selection.indices), "oracle")
+        metrics = learner.train_and_evaluate()
+        # The stopping advice compares with the previous round's model, which a replay
+        # never trained: left out, so both paths store the same rounds.
+        metrics["agreement"] = None
+        accuracy = float(metrics["test_accuracy"])
+        record = RoundRecord(
+            round=learner.round,
+            phase="baseline",
+            labeled=learner.count("oracle"),
+            pseudo_labeled=0,
+            score_seconds=score_seconds,
+            queried=selection.indices.tolist(),
+            queried_scores=selection.scores.tolist(),
+            **metrics,
+        )
+        records.append(record)
+        if on_round is not None:
+            on_round(record)
+
+
 __all__ = [
+    "BASELINE_CAP_FACTOR",
+    "BASELINE_GROWTH",
     "MODELS",
     "ActiveLearner",
     "GroundTruthOracle",

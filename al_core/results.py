@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from al_core import expected, metrics
+from al_core.errors import ConfigError
 
 TRIAL_KEYS = ["experiment_id", "trial_id", "strategy", "fraction", "seed"]
 CONFIG_KEYS = ["experiment_id", "strategy", "fraction"]
@@ -62,12 +64,36 @@ def rounds_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+#: Phases whose rounds count for labels to target: the active-learning rounds and the
+#: random baseline's rounds past the active budget (the baseline extension).
+MEASURED_PHASES = ("active", "baseline")
+
+
+def _measured_curve(
+    phase: np.ndarray, labeled: np.ndarray, accuracy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A trial's (labeled, accuracy) over its :data:`MEASURED_PHASES` rounds, shape (r,)
+    each, ordered by labeled count (a repeated count keeps its first, active, round)."""
+    index = np.flatnonzero(np.isin(phase, MEASURED_PHASES))
+    index = index[np.argsort(labeled[index], kind="stable")]
+    x, y = labeled[index], accuracy[index]
+    keep = np.r_[True, np.diff(x) > 0]
+    return x[keep], y[keep]
+
+
 def trial_table(rounds: pd.DataFrame, target: float | None) -> pd.DataFrame:
-    """One row per trial: labels to ``target`` (active phase), final accuracy, AUC.
+    """One row per trial: labels to ``target``, final accuracy, AUC.
+
+    Labels to target is measured on the ``active`` **and** ``baseline`` rounds
+    (the random baseline run on past the active budget, see
+    :data:`MEASURED_PHASES`), so random's count can lie beyond the budget;
+    rounds, final_labeled, final_accuracy and auc come from the ``active``
+    rounds only (the comparison at equal budget).
 
     Columns: experiment_id, trial_id, strategy, fraction, seed, status
     (``trial_status`` of the rounds, ``done`` when absent), complete (status is
-    ``done``: its rounds are all there), rounds, final_labeled, final_accuracy,
+    ``done``: its rounds are all there), rounds, final_labeled,
+    extended_labeled (most labels including baseline rounds), final_accuracy,
     auc, labels_to_target (NaN = not reached), interpolated, reached,
     auto_accuracy (last auto-labeling step, NaN without one), saved_vs_random
     (``1 - labels / labels of the random trial with the same seed``, NaN unless
@@ -83,9 +109,11 @@ def trial_table(rounds: pd.DataFrame, target: float | None) -> pd.DataFrame:
         active = phase == "active"
         if not active.any():
             continue
-        labeled = group["labeled"].to_numpy()[active]
+        all_labeled = group["labeled"].to_numpy()
+        labeled = all_labeled[active]
         all_accuracy = group["test_accuracy"].to_numpy(dtype=float)
         accuracy = all_accuracy[active]
+        measured_labeled, measured_accuracy = _measured_curve(phase, all_labeled, all_accuracy)
         auto_accuracy = all_accuracy[phase == "auto"]
         status = str(group["trial_status"].iloc[0]) if has_status else FINISHED
         row = dict(zip(TRIAL_KEYS, key, strict=True))
@@ -94,12 +122,13 @@ def trial_table(rounds: pd.DataFrame, target: float | None) -> pd.DataFrame:
             complete=status == FINISHED,
             rounds=int(active.sum()),
             final_labeled=int(labeled[-1]),
+            extended_labeled=int(measured_labeled[-1]),
             final_accuracy=float(accuracy[-1]),
             auc=metrics.normalized_auc(labeled, accuracy),
             auto_accuracy=float(auto_accuracy[-1]) if len(auto_accuracy) else math.nan,
         )
         if target is not None:
-            ltt = metrics.labels_to_target(labeled, accuracy, target)
+            ltt = metrics.labels_to_target(measured_labeled, measured_accuracy, target)
             row.update(
                 labels_to_target=math.nan if ltt.labels is None else ltt.labels,
                 interpolated=ltt.interpolated,
@@ -135,8 +164,10 @@ def config_table(trials: pd.DataFrame, *, include_partial: bool = False) -> pd.D
     :attr:`al_core.metrics.Comparison.outcome` (empty for random).
 
     Columns: :data:`SUMMARY_COLUMNS` plus partial, final_labeled (most labels a
-    counted trial ran), random_labels, labels_saved (random's median minus this
-    one), auto_accuracy.
+    counted trial ran in the active phase), extended_labeled (most labels
+    including the random baseline's rounds past the budget), final_accuracy_median
+    (median over the counted trials), random_labels, labels_saved (random's
+    median minus this one), auto_accuracy.
     """
     if trials.empty:
         return pd.DataFrame()
@@ -160,7 +191,11 @@ def config_table(trials: pd.DataFrame, *, include_partial: bool = False) -> pd.D
             "labels_min": float(reached.min()) if reached.size else math.nan,
             "labels_max": float(reached.max()) if reached.size == n and n else math.nan,
             "final_labeled": float(used["final_labeled"].max()) if n else math.nan,
+            "extended_labeled": float(used["extended_labeled"].max())
+            if n and "extended_labeled" in used
+            else math.nan,
             "final_accuracy": acc_mean,
+            "final_accuracy_median": float(used["final_accuracy"].median()) if n else math.nan,
             "final_accuracy_std": acc_std,
             "auc": float(used["auc"].mean()) if n else math.nan,
             "auto_accuracy": float(used["auto_accuracy"].mean()) if n else math.nan,
@@ -210,6 +245,14 @@ def format_percent(fraction: float, *, signed: bool = False) -> str:
     return f"{fraction * 100:{'+' if signed else ''}.0f}%"
 
 
+def _labels_run(row: pd.Series) -> float:
+    """The most labels a row's trials ran, the random baseline's rounds past the
+    budget included (``extended_labeled``, when there)."""
+    extended = float(row.get("extended_labeled", math.nan))
+    final = float(row["final_labeled"])
+    return max(final, extended) if math.isfinite(extended) else final
+
+
 def _range(row: pd.Series) -> str:
     if row["trials"] == 0:
         return "—"
@@ -241,7 +284,7 @@ def display_table(configs: pd.DataFrame) -> pd.DataFrame:
             "uncertainty": f"{row['fraction']:.0%}",
             "trials": trials,
             "reaching target": f"{row['reached']} of {row['trials']}" if row["trials"] else "—",
-            "labels to target": format_labels(row["labels_to_target"], row["final_labeled"])
+            "labels to target": format_labels(row["labels_to_target"], _labels_run(row))
             if row["trials"]
             else "—",
             "fastest – slowest": _range(row),
@@ -415,17 +458,26 @@ def config_label(strategy: str, fraction: float) -> str:
 def curve_bands(rounds: pd.DataFrame) -> pd.DataFrame:
     """Mean test accuracy vs labeled count per configuration, with a ±1 std band.
 
-    Only the active phase is averaged. Per configuration the finished trials
-    (status ``done``) are averaged; while none has finished, the trials
-    measured so far are (a live preview), so a curve does not shrink back when
+    The active phase is averaged (auto-labeling steps are not). Per configuration
+    the finished trials (status ``done``) are averaged; while none has finished,
+    the trials measured so far are (a live preview), so a curve does not shrink back when
     another trial starts. Points are the labeled counts that every averaged
     trial reached (:func:`al_core.metrics.mean_curve`: no interpolation).
 
+    The random baseline's rounds past the active budget (phase ``baseline``,
+    the baseline extension) come after its active points, with ``phase``
+    ``"baseline"``: the mean over the same trials of their active plus
+    baseline rounds, at the labeled counts beyond the active points that every
+    one of them reached.
+
     Returns one row per (configuration, labeled count) with columns
     experiment_id, strategy, fraction, label, labeled, mean, std, lower, upper,
-    trials; ``label`` is prefixed with the experiment id when there are several.
+    trials, phase (``"active"`` or ``"baseline"``); ``label`` is prefixed with
+    the experiment id when there are several.
     """
-    columns = [*CONFIG_KEYS, "label", "labeled", "mean", "std", "lower", "upper", "trials"]
+    columns = [*CONFIG_KEYS, "label", "labeled", "mean", "std", "lower", "upper", "trials",
+               "phase"]  # fmt: skip
+    extension = rounds[rounds["phase"] == "baseline"] if not rounds.empty else rounds
     active = rounds[rounds["phase"] == "active"] if not rounds.empty else rounds
     if active.empty:
         return pd.DataFrame(columns=columns)
@@ -447,23 +499,60 @@ def curve_bands(rounds: pd.DataFrame) -> pd.DataFrame:
         ]
         labeled, mean, std, n = metrics.mean_curve(curves)
         label = config_label(strategy, fraction)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "experiment_id": experiment_id,
-                    "strategy": strategy,
-                    "fraction": fraction,
-                    "label": f"exp {experiment_id} · {label}" if several else label,
-                    "labeled": labeled,
-                    "mean": mean,
-                    "std": std,
-                    "lower": mean - std,
-                    "upper": mean + std,
-                    "trials": n,
-                }
+        label = f"exp {experiment_id} · {label}" if several else label
+        points = [(labeled, mean, std, n, "active")]
+        past = extension[
+            extension["trial_id"].isin(set(trial_ids))
+            & (extension["experiment_id"] == experiment_id)
+        ]
+        if not past.empty and labeled.size:
+            by_trial = dict(zip(trial_ids[starts], curves, strict=True))
+            points.append(_extension_points(by_trial, past, labeled[-1]))
+        for x, y, spread, count, phase in points:
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "experiment_id": experiment_id,
+                        "strategy": strategy,
+                        "fraction": fraction,
+                        "label": label,
+                        "labeled": x,
+                        "mean": y,
+                        "std": spread,
+                        "lower": y - spread,
+                        "upper": y + spread,
+                        "trials": count,
+                        "phase": phase,
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def _extension_points(
+    curves: dict[Any, tuple[np.ndarray, np.ndarray]], past: pd.DataFrame, last_active: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, str]:
+    """The baseline extension's mean points of one configuration.
+
+    ``curves`` maps trial id to its active (labeled, accuracy) curve; each is
+    continued with that trial's ``past`` rounds (phase ``baseline``) and the
+    :func:`al_core.metrics.mean_curve` of the continued curves is kept beyond
+    ``last_active`` (the last active point). Returns (labeled, mean, std, n,
+    ``"baseline"``), arrays of shape (g,).
+    """
+    continued = []
+    for trial_id, (x, y) in curves.items():
+        more = past[(past["trial_id"] == trial_id) & (past["labeled"] > x[-1])]
+        more = more.sort_values("labeled", kind="stable").drop_duplicates("labeled")
+        continued.append(
+            (
+                np.r_[x, more["labeled"].to_numpy()],
+                np.r_[y, more["test_accuracy"].to_numpy(dtype=float)],
             )
         )
-    return pd.concat(frames, ignore_index=True)[columns]
+    labeled, mean, std, n = metrics.mean_curve(continued)
+    beyond = labeled > last_active
+    return labeled[beyond], mean[beyond], std[beyond], n, "baseline"
 
 
 def expected_plan(base: dict[str, Any], labeled_max: float | None = None) -> tuple[int, int, int]:
@@ -485,16 +574,30 @@ def expected_plan(base: dict[str, Any], labeled_max: float | None = None) -> tup
 
 
 def expected_frame(
-    initial: int, batch: int, rounds: int, fractions: Sequence[float]
+    initial: int,
+    batch: int,
+    rounds: int,
+    fractions: Sequence[float],
+    base: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Expected (dummy) curves at the labeled counts ``initial + batch * r``, r = 0..rounds.
 
     Synthetic, never measured: every row has ``synthetic`` True and a label
     ending in "not measured" (see :mod:`al_core.expected`). Columns: fraction,
     label, labeled, accuracy, synthetic; ``(len(fractions) * (rounds + 1))`` rows.
+    With the stored base config ``base`` whose data set loads quickly, random
+    follows a logistic-regression curve on that data
+    (:func:`~al_core.expected.anchor_for_config`); otherwise the generic formula.
+    ``frame.attrs["caption"]`` says which (:func:`~al_core.expected.describe_expected`).
     """
     labeled = initial + batch * np.arange(rounds + 1, dtype=np.float64)
     params = expected.params_for(initial, batch, rounds)
+    anchor = None if base is None else expected.anchor_for_config(base, initial, batch, rounds)
+    curves = (
+        expected.expected_curves(labeled, fractions, params)
+        if anchor is None
+        else expected.anchored_curves(labeled, fractions, anchor, initial=initial)
+    )
     frames = [
         pd.DataFrame(
             {
@@ -505,9 +608,13 @@ def expected_frame(
                 "synthetic": curve.synthetic,
             }
         )
-        for curve in expected.expected_curves(labeled, fractions, params)
+        for curve in curves
     ]
-    return pd.concat(frames, ignore_index=True)
+    frame = pd.concat(frames, ignore_index=True)
+    frame.attrs["caption"] = expected.describe_expected(
+        anchor, None if base is None else str(base.get("dataset", ""))
+    )
+    return frame
 
 
 def experiment_target(experiment: dict[str, Any]) -> float | None:
@@ -593,21 +700,25 @@ class Headline:
         """E.g. "Labels needed to reach 90% (median over trials): random 130 (3 of 3
         trials reached it), best fraction 50% (margin) 95 (3 of 3): saved 27% ± 9%
         across seed pairs"."""
-        saved = format_percent(self.saved_fraction, signed=True)
-        spread = format_percent(self.saved_std)
-        tail = {
-            "within noise": f"{saved} ± {spread} across seed pairs: within noise",
-            "not conclusive": f"{saved}, not conclusive (spread unknown with one seed pair)",
-        }.get(
-            self.outcome,
-            f"saved {format_percent(self.saved_fraction)} ± {spread} across seed pairs",
-        )
         return (
             f"Labels needed to reach {self.target:.0%} (median over trials): "
             f"random {format_labels(self.random_labels)} ({self.random_reached} of "
             f"{self.random_trials} trials reached it), best fraction {self.fraction:.0%} "
             f"({self.strategy}) {format_labels(self.labels)} ({self.reached} of "
-            f"{self.trials}): {tail}"
+            f"{self.trials}): {self.saving_text()}"
+        )
+
+    def saving_text(self) -> str:
+        """The saving with its spread: ``"saved 27% ± 9% across seed pairs"``, or
+        ``"+3% ± 8% across seed pairs: within noise"`` / ``"…, not conclusive …"``."""
+        saved = format_percent(self.saved_fraction, signed=True)
+        spread = format_percent(self.saved_std)
+        return {
+            "within noise": f"{saved} ± {spread} across seed pairs: within noise",
+            "not conclusive": f"{saved}, not conclusive (spread unknown with one seed pair)",
+        }.get(
+            self.outcome,
+            f"saved {format_percent(self.saved_fraction)} ± {spread} across seed pairs",
         )
 
 
@@ -665,7 +776,7 @@ def trial_display_table(trials: pd.DataFrame) -> pd.DataFrame:
                 "status": status if status == FINISHED else f"{status} (partial)",
                 # Rounds after the fit on the initial labels (the curve has one point more).
                 "rounds": int(row["rounds"]) - 1,
-                "labels to target": format_labels(row["labels_to_target"], row["final_labeled"]),
+                "labels to target": format_labels(row["labels_to_target"], _labels_run(row)),
                 "saved vs random (same seed)": "baseline"
                 if row["fraction"] == 0
                 else format_percent(row.get("saved_vs_random", math.nan), signed=True),
@@ -738,3 +849,496 @@ def _as_list(value: Any) -> list[Any]:
     if isinstance(value, str):
         return list(json.loads(value))
     return list(value) if value is not None else []
+
+
+# --------------------------------------------------------------------------- savings across targets
+
+#: Columns of :func:`savings_by_target`.
+SAVINGS_COLUMNS = [
+    "target",
+    "random_labels",
+    "random_min",
+    "random_max",
+    "random_reached",
+    "random_trials",
+    "random_ran",
+    "labels",
+    "labels_min",
+    "labels_max",
+    "reached",
+    "trials",
+    "ran",
+    "saved_fraction",
+    "saved_std",
+    "outcome",
+]
+
+
+def check_targets(targets: Sequence[float]) -> list[float]:
+    """``targets`` as floats, each a target accuracy in (0, 1]; at least one.
+
+    Raises
+    ------
+    ConfigError
+        A value that is not a number or lies outside (0, 1] (naming it and the fix),
+        or no value at all.
+    """
+    values = []
+    for target in targets:
+        try:
+            value = float(target)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"target {target!r} is not a number; give accuracies in (0, 1], e.g. 0.9"
+            ) from None
+        if not (0.0 < value <= 1.0) or not math.isfinite(value):
+            raise ConfigError(
+                f"target accuracy must be in (0, 1], got {target}; write 0.9 for 90 %"
+            )
+        values.append(value)
+    if not values:
+        raise ConfigError("give at least one target accuracy, e.g. 0.85,0.9,0.95")
+    return values
+
+
+def parse_targets(text: str) -> list[float]:
+    """``"0.85,0.9,0.95"`` → ``[0.85, 0.9, 0.95]`` (commas or spaces; duplicates dropped,
+    order kept), each checked by :func:`check_targets`.
+
+    Raises
+    ------
+    ConfigError
+        A part that is not a number, a value outside (0, 1], or an empty list.
+    """
+    values: list[float] = []
+    for part in re.split(r"[,\s]+", text.strip()):
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise ConfigError(
+                f"targets must be accuracies separated by commas, e.g. 0.85,0.9,0.95 (got {part!r})"
+            ) from None
+        if value not in values:
+            values.append(value)
+    return check_targets(values)
+
+
+def top_active(configs: pd.DataFrame) -> pd.Series | None:
+    """The active configuration (fraction > 0, with counted trials) whose median final
+    accuracy is highest; ``None`` without one. Ties: the first in table order."""
+    if configs.empty or "final_accuracy_median" not in configs:
+        return None
+    active = configs[(configs["fraction"] > 0) & (configs["trials"] > 0)]
+    active = active[np.isfinite(active["final_accuracy_median"].to_numpy(dtype=float))]
+    if active.empty:
+        return None
+    return active.loc[active["final_accuracy_median"].astype(float).idxmax()]
+
+
+def whole_percent_down(accuracy: float) -> float:
+    """``0.9675`` → ``0.96``: an accuracy rounded down to a whole percent (``0.57`` stays
+    ``0.57`` despite binary floating point)."""
+    return math.floor(round(float(accuracy) * 100, 6)) / 100
+
+
+def default_target(configs: pd.DataFrame, completion: Completion | None = None) -> float | None:
+    """The headline's default target: :func:`top_active`'s median final accuracy
+    rounded down to a whole percent, the accuracy the best configuration reached
+    with its label budget.
+
+    ``configs`` is a :func:`config_table` (any target: final accuracies do not
+    depend on it). ``None`` while trials are open (``completion``), without an
+    active configuration, or below 1 %.
+    """
+    if completion is not None and completion.preliminary:
+        return None
+    top = top_active(configs)
+    if top is None:
+        return None
+    target = whole_percent_down(top["final_accuracy_median"])
+    return target if target > 0 else None
+
+
+def _pair_rounds(
+    rounds: pd.DataFrame, strategy: str, fraction: float, experiment_id: int | None
+) -> pd.DataFrame:
+    """The rounds of one experiment's configuration and of its random baseline."""
+    if float(fraction) == 0:
+        raise ConfigError(
+            "compare an active-learning configuration (fraction > 0) with random, not "
+            "random with itself"
+        )
+    if rounds.empty:
+        return rounds
+    if experiment_id is None:
+        experiments = rounds["experiment_id"].unique()
+        if len(experiments) > 1:
+            raise ConfigError(
+                f"the rounds hold {len(experiments)} experiments; name the experiment_id "
+                "whose configuration to compare with its random baseline"
+            )
+        experiment_id = experiments[0]
+    mine = rounds["experiment_id"] == experiment_id
+    chosen = (rounds["strategy"] == strategy) & (rounds["fraction"] == fraction)
+    return rounds[mine & (chosen | (rounds["fraction"] == 0))]
+
+
+def savings_by_target(
+    rounds: pd.DataFrame,
+    strategy: str,
+    fraction: float,
+    targets: Sequence[float],
+    *,
+    experiment_id: int | None = None,
+    include_partial: bool = False,
+) -> pd.DataFrame:
+    """Labels needed by one configuration and by random, and the saving, per target.
+
+    Each row is the two rows of :func:`config_table` over :func:`trial_table` at
+    that target, so the figures are those of the results table at the same
+    target: medians over the counted trials with never-reached trials counted
+    (:func:`al_core.metrics.censored_median`, whole labels), the random
+    baseline's rounds past the budget included; the saving from those two
+    medians, its spread across seed pairs and the outcome from
+    :func:`al_core.metrics.compare_with_random`.
+
+    Parameters
+    ----------
+    rounds : a :func:`rounds_frame` (several experiments need ``experiment_id``)
+    strategy, fraction : the configuration compared (fraction > 0)
+    targets : sequence of shape (t,), accuracies in (0, 1]
+    experiment_id : the experiment, required when ``rounds`` holds several
+    include_partial : count unfinished trials too, as :func:`config_table`
+
+    Returns
+    -------
+    DataFrame of shape (t, len(SAVINGS_COLUMNS))
+        Columns :data:`SAVINGS_COLUMNS`: target; random_labels (median, NaN = not
+        reached), random_min / random_max (the spread across trials: fastest and
+        slowest trial, random_max NaN when a trial never reached it),
+        random_reached of random_trials, random_ran (most labels a random trial
+        ran, past the budget included); the same for the configuration (labels,
+        labels_min, labels_max, reached, trials, ran); saved_fraction (``1 -
+        labels / random_labels``), saved_std (across seed pairs), outcome
+        (``"fewer"``, ``"more"``, ``"within noise"``, ``"not conclusive"``,
+        ``"not comparable"``). Empty (no rows) when either side has no trial.
+
+    Raises
+    ------
+    ConfigError
+        A target outside (0, 1], fraction 0, or several experiments and no
+        ``experiment_id``.
+    """
+    targets = check_targets(targets)
+    pair = _pair_rounds(rounds, strategy, fraction, experiment_id)
+    records = []
+    for target in targets:
+        configs = config_table(trial_table(pair, target), include_partial=include_partial)
+        if configs.empty:
+            break
+        random = configs[configs["fraction"] == 0]
+        chosen = configs[(configs["strategy"] == strategy) & (configs["fraction"] == fraction)]
+        if random.empty or chosen.empty:
+            break
+        r, c = random.iloc[0], chosen.iloc[0]
+        records.append(
+            {
+                "target": target,
+                "random_labels": r["labels_to_target"],
+                "random_min": r["labels_min"],
+                "random_max": r["labels_max"],
+                "random_reached": int(r["reached"]),
+                "random_trials": int(r["trials"]),
+                "random_ran": _labels_run(r),
+                "labels": c["labels_to_target"],
+                "labels_min": c["labels_min"],
+                "labels_max": c["labels_max"],
+                "reached": int(c["reached"]),
+                "trials": int(c["trials"]),
+                "ran": _labels_run(c),
+                "saved_fraction": c["saved_fraction"],
+                "saved_std": c["saved_fraction_std"],
+                "outcome": c["outcome"] or "not comparable",
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=SAVINGS_COLUMNS)
+
+
+def target_grid(
+    rounds: pd.DataFrame,
+    strategy: str,
+    fraction: float,
+    *,
+    upper: float | None = None,
+    experiment_id: int | None = None,
+) -> list[float]:
+    """Whole-percent targets over the range both a configuration and random reach.
+
+    From just above the larger of the two configurations' median first-round
+    accuracies (below it both need only the initial labels) up to ``upper``
+    (e.g. :func:`default_target`), by default the configuration's median final
+    accuracy, rounded down. Finished trials count (every trial while none has
+    finished). Returns the targets in increasing order, e.g. ``[0.71, …, 0.96]``;
+    empty when nothing is measured or the range is empty.
+    """
+    pair = _pair_rounds(rounds, strategy, fraction, experiment_id)
+    active = pair[pair["phase"] == "active"] if not pair.empty else pair
+    if active.empty:
+        return []
+    if "trial_status" in active and (active["trial_status"] == FINISHED).any():
+        active = active[active["trial_status"] == FINISHED]
+    ordered = active.sort_values(["trial_id", "round"], kind="stable")
+    per_trial = ordered.groupby("trial_id").agg(
+        fraction=("fraction", "first"),
+        first=("test_accuracy", "first"),
+        last=("test_accuracy", "last"),
+    )
+    starts = per_trial.groupby("fraction")["first"].median()
+    if len(starts) < 2:
+        return []
+    if upper is None:
+        upper = float(per_trial[per_trial["fraction"] == fraction]["last"].median())
+    low = math.floor(round(float(starts.max()) * 100, 6)) + 1
+    high = math.floor(round(float(upper) * 100, 6))
+    return [p / 100 for p in range(max(low, 1), min(high, 100) + 1)]
+
+
+def _config_words(strategy: str, fraction: float) -> str:
+    """``"margin at 40 %"``: a configuration in a sentence."""
+    return f"{strategy} at {round(fraction * 100, 1):g} %"
+
+
+def _whole_percent(target: float) -> str:
+    """``0.96`` → ``"96 %"`` (one decimal when it is not whole: ``"96.5 %"``)."""
+    return f"{round(target * 100, 1):g} %"
+
+
+def headline_sentence(best: Headline, configs: pd.DataFrame) -> str:
+    """The headline at its target, as the Overview and Results state it.
+
+    E.g. "To reach 96 % — the accuracy margin at 40 % reached with 100 labels —
+    random needed 180 labels (median of 5 trials; 5 of 5 reached it), margin at
+    40 % needed 100 (5 of 5): saved 44% ± 8% across seed pairs." The clause
+    between dashes is there when the target is :func:`default_target` of
+    ``configs`` (the same experiment's :func:`config_table`); every figure is a
+    cell of ``configs``' :func:`display_table`.
+    """
+    top = top_active(configs)
+    clause = ""
+    if top is not None and default_target(configs) == round(best.target, 6):
+        clause = (
+            f" — the accuracy {_config_words(str(top['strategy']), float(top['fraction']))} "
+            f"reached with {top['final_labeled']:.0f} labels —"
+        )
+    random_row = configs[
+        (configs["fraction"] == 0) & (configs["experiment_id"] == configs["experiment_id"].iloc[0])
+    ]
+    ran = _labels_run(random_row.iloc[0]) if not random_row.empty else math.nan
+    return (
+        f"To reach {_whole_percent(best.target)}{clause} random needed "
+        f"{format_labels(best.random_labels, ran)} labels (median of {best.random_trials} "
+        f"trials; {best.random_reached} of {best.random_trials} reached it), "
+        f"{_config_words(best.strategy, best.fraction)} needed {format_labels(best.labels)} "
+        f"({best.reached} of {best.trials}): {best.saving_text()}."
+    )
+
+
+def _spread(low: float, high: float, ran: float) -> str:
+    if not math.isfinite(low):
+        return "not reached"
+    first = f"{low:.0f}"
+    last = f"{high:.0f}" if math.isfinite(high) else format_labels(math.nan, ran)
+    return first if first == last else f"{first} – {last}"
+
+
+#: Columns of :func:`savings_display_table`.
+SAVINGS_DISPLAY_COLUMNS = [
+    "target",
+    "random: labels (median)",
+    "random: fastest – slowest",
+    "random: reached",
+    "chosen: labels (median)",
+    "chosen: fastest – slowest",
+    "chosen: reached",
+    "saved vs random",
+    "± saved (seed pairs)",
+    "verdict",
+]
+
+
+def savings_display_table(savings: pd.DataFrame) -> pd.DataFrame:
+    """:func:`savings_by_target` as the strings a person reads, one row per target.
+
+    Columns :data:`SAVINGS_DISPLAY_COLUMNS` ("chosen" is the configuration
+    compared with random): target ("96 %"), the medians ("not reached (> N)"
+    when half or more never reached it), fastest – slowest trial, "k of n"
+    trials reaching it, the saving ("+44%"), its spread across seed pairs and
+    the verdict. The chart of :func:`al_core.charts.savings_figure` shows these
+    same strings.
+    """
+    rows = []
+    for _, row in savings.iterrows():
+        rows.append(
+            {
+                "target": _whole_percent(row["target"]),
+                "random: labels (median)": format_labels(row["random_labels"], row["random_ran"]),
+                "random: fastest – slowest": _spread(
+                    row["random_min"], row["random_max"], row["random_ran"]
+                ),
+                "random: reached": f"{row['random_reached']} of {row['random_trials']}",
+                "chosen: labels (median)": format_labels(row["labels"], row["ran"]),
+                "chosen: fastest – slowest": _spread(
+                    row["labels_min"], row["labels_max"], row["ran"]
+                ),
+                "chosen: reached": f"{row['reached']} of {row['trials']}",
+                "saved vs random": format_percent(row["saved_fraction"], signed=True),
+                "± saved (seed pairs)": format_percent(row["saved_std"]),
+                "verdict": _OUTCOME_WORDS.get(row["outcome"], "—"),
+            }
+        )
+    return pd.DataFrame(rows, columns=SAVINGS_DISPLAY_COLUMNS)
+
+
+def target_comparisons(
+    rounds: pd.DataFrame,
+    configs: pd.DataFrame,
+    targets: Sequence[float],
+    *,
+    fraction: float | None = None,
+) -> pd.DataFrame:
+    """:func:`savings_by_target` for every experiment of ``configs`` (its
+    :func:`config_table`), as ``python -m al_core report --targets`` prints it.
+
+    Per experiment the configuration compared with random is :func:`top_active`
+    (highest median final accuracy), or the one at ``fraction`` (the best of
+    them by median final accuracy when several strategies share it).
+
+    Returns one row per (experiment, target): columns experiment_id, strategy,
+    fraction, then :data:`SAVINGS_COLUMNS`; empty without an active
+    configuration or a random baseline.
+
+    Raises
+    ------
+    ConfigError
+        A bad target, or a ``fraction`` that is 0 or no experiment ran.
+    """
+    targets = check_targets(targets)
+    columns = ["experiment_id", "strategy", "fraction", *SAVINGS_COLUMNS]
+    if fraction is not None and not 0.0 < fraction <= 1.0:
+        raise ConfigError(
+            f"--fraction must be an uncertainty fraction in (0, 1] to compare with random, "
+            f"got {fraction:g}"
+        )
+    frames = []
+    for experiment_id, own in configs.groupby("experiment_id", sort=True) if len(configs) else []:
+        candidates = own if fraction is None else own[np.isclose(own["fraction"], fraction)]
+        if fraction is not None and candidates.empty:
+            ran = ", ".join(f"{f:g}" for f in sorted(set(own["fraction"])) if f > 0)
+            raise ConfigError(
+                f"experiment {experiment_id} has no configuration at fraction {fraction:g}; "
+                f"its fractions are {ran or 'none but random'}"
+            )
+        top = top_active(candidates)
+        if top is None or own[own["fraction"] == 0].empty:
+            continue
+        savings = savings_by_target(
+            rounds,
+            str(top["strategy"]),
+            float(top["fraction"]),
+            targets,
+            experiment_id=int(experiment_id),
+        )
+        frames.append(
+            savings.assign(
+                experiment_id=int(experiment_id),
+                strategy=str(top["strategy"]),
+                fraction=float(top["fraction"]),
+            )[columns]
+        )
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class SavingsView:
+    """What a page shows of :func:`savings_by_target`: the configuration compared
+    with random (``name`` its :func:`config_label`), its ``savings`` frame and the
+    :func:`savings_display_table` of it (same rows)."""
+
+    experiment_id: int
+    strategy: str
+    fraction: float
+    name: str
+    savings: pd.DataFrame
+    table: pd.DataFrame
+
+
+def savings_view(
+    rounds: pd.DataFrame,
+    configs: pd.DataFrame,
+    target: float | None,
+    *,
+    fraction: float | None = None,
+    experiment_id: int | None = None,
+    include_partial: bool = False,
+) -> SavingsView | None:
+    """Savings across targets for one experiment, as the Overview and Results show them.
+
+    The configuration compared is the one at ``fraction`` (the person's choice;
+    :func:`top_active` among several strategies there), else :func:`top_active`
+    of the experiment. The targets are :func:`target_grid` up to
+    :func:`default_target`, plus ``target`` (the headline's) when outside it.
+    ``configs`` is a :func:`config_table` holding the experiment (the first one
+    when ``experiment_id`` is not given). ``None`` without a random baseline and
+    an active configuration, or with no target to show.
+    """
+    if configs.empty:
+        return None
+    if experiment_id is None:
+        experiment_id = int(configs["experiment_id"].iloc[0])
+    own = configs[configs["experiment_id"] == experiment_id]
+    row = None
+    if fraction is not None and fraction > 0:
+        row = top_active(own[np.isclose(own["fraction"].astype(float), fraction)])
+    if row is None:
+        row = top_active(own)
+    if row is None or own[own["fraction"] == 0].empty:
+        return None
+    strategy, chosen = str(row["strategy"]), float(row["fraction"])
+    grid = target_grid(
+        rounds, strategy, chosen, upper=default_target(own), experiment_id=experiment_id
+    )
+    if target is not None and round(target, 6) not in grid:
+        grid = sorted({*grid, round(float(target), 6)})
+    if not grid:
+        return None
+    savings = savings_by_target(
+        rounds,
+        strategy,
+        chosen,
+        grid,
+        experiment_id=experiment_id,
+        include_partial=include_partial,
+    )
+    if savings.empty:
+        return None
+    return SavingsView(
+        experiment_id=experiment_id,
+        strategy=strategy,
+        fraction=chosen,
+        name=config_label(strategy, chosen),
+        savings=savings,
+        table=savings_display_table(savings),
+    )
+
+
+def starting_target(
+    rounds: pd.DataFrame, stored: float | None, completion: Completion | None = None
+) -> float | None:
+    """The target a page's control starts at: :func:`default_target` of the rounds'
+    configurations once every trial has finished, else the ``stored`` target."""
+    configs = config_table(trial_table(rounds, None)) if not rounds.empty else pd.DataFrame()
+    return default_target(configs, completion) or stored

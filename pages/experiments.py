@@ -76,6 +76,22 @@ with st.form("new_experiment"):
         "Rounds (0 = until budget or pool ends)", value=10, step=1, key="rounds"
     )
     budget = right.number_input("Label budget (0 = none)", value=0, step=1, key="budget")
+    extend_baseline = right.checkbox(
+        "Run the random baseline on past the budget",
+        value=True,
+        key="extend_baseline",
+        help="Once the active trials finish, the random trials keep adding random labels "
+        "(each step 25 % more) until they reach the best active configuration's median "
+        "final accuracy, so the saving can be measured where random needs more labels "
+        "than the budget.",
+    )
+    baseline_cap = right.number_input(
+        "Baseline cap in labels (0 = 10 x the budget)",
+        value=0,
+        min_value=0,
+        step=100,
+        key="baseline_cap",
+    )
     with st.expander("Training, data and runner"):
         a, b, c = st.columns(3)
         epochs = a.number_input(
@@ -132,6 +148,8 @@ if submitted:
                 executor=executor,
                 scheduler=scheduler,
                 name=name,
+                extend_baseline=extend_baseline,
+                baseline_cap=int(baseline_cap) or None,
             )
         with Store() as store:
             experiment_id = submit_experiment(
@@ -141,6 +159,7 @@ if submitted:
                 request.fractions,
                 request.trials,
                 name=request.name,
+                extend_baseline=request.extend_baseline,
             )
             ensure_runner(
                 store.path,
@@ -186,6 +205,8 @@ def _counts(state: dict) -> str:
     parts += [
         f"{state[key]} {key}" for key in ("running", "queued", "failed", "cancelled") if state[key]
     ]
+    if state.get("extending"):
+        parts.append(f"random baseline running on past the budget ({state['extending']})")
     return " · ".join(parts)
 
 

@@ -93,15 +93,18 @@ def show_expected() -> None:
         value=50,
         format_func=lambda p: f"{p} %",
     )
-    expected = results.expected_frame(*results.expected_plan(base), sorted({0.0, percent / 100}))
+    expected = results.expected_frame(
+        *results.expected_plan(base), sorted({0.0, percent / 100}), base=base
+    )
     initial, batch, rounds = results.expected_plan(base)
     st.plotly_chart(
         charts.curves_figure(None, expected, labeled_range=(initial, initial + batch * rounds)),
         key="expected_chart",
     )
+    st.caption(expected.attrs["caption"])
     st.warning(
-        "**Expected — not measured.** No results yet: these dotted curves come from a "
-        "formula that *assumes* uncertainty sampling helps (see `al_core/expected.py`). "
+        "**Expected — not measured.** No results yet: in these dotted curves the gain of "
+        "uncertainty sampling is *assumed*, not evidence (see `al_core/expected.py`). "
         "Run the demo to measure the real thing; it may well show no gain."
     )
     st.button("Run the demo experiment", type="primary", on_click=launch_demo, key="run_demo")
@@ -120,17 +123,62 @@ def _touch_slider() -> None:
     st.session_state["overview_fraction_touched"] = True
 
 
+def target_control(key: str, start: float | None) -> float | None:
+    """The headline's target, a whole-percent input starting at ``start`` (which it
+    follows until the person changes it); ``None`` when there is none to start at."""
+    touched = f"{key}_touched"
+    if start is None and key not in st.session_state:
+        return None
+    if start is not None and not st.session_state.get(touched):
+        st.session_state[key] = round(start * 100)
+    percent = st.number_input(
+        "Target accuracy (%)",
+        min_value=1,
+        max_value=100,
+        step=1,
+        key=key,
+        on_change=lambda: st.session_state.__setitem__(touched, True),
+        help="Default: the best configuration's median final accuracy, rounded down.",
+    )
+    return percent / 100
+
+
+def show_savings(view: results.SavingsView | None, target: float | None, key: str) -> None:
+    """Labels needed against the target: the chart and the table it is drawn from."""
+    if view is None:
+        return
+    st.subheader(f"Labels needed across targets: {view.name} vs random")
+    st.plotly_chart(
+        charts.savings_figure(view.savings, view.table, view.name, target), key=f"{key}_chart"
+    )
+    # A static table: every chart figure and hover is one of its cells.
+    st.table(view.table, hide_index=True)
+    st.caption(
+        "Medians over the trials, a trial that never reached a target counting as "
+        "needing more; fastest – slowest trial; saved vs random with its spread "
+        "across seed pairs (within it: within noise). Targets from just above where "
+        "both start to the best configuration's median final accuracy; random's labels "
+        "may lie past the budget when it was run on further."
+    )
+
+
 def show_progress(progress: dict, live: bool) -> None:
     """A progress bar while the experiment runs; a full rerun once it has finished."""
     if progress["status"] in ("queued", "running"):
         eta = progress["eta_seconds"]
+        if progress["extending"] and not progress["running"] and not progress["queued"]:
+            left = (
+                f"the random baseline runs on past the budget ({progress['extending']} "
+                f"trial{'s' if progress['extending'] != 1 else ''} left)"
+            )
+        else:
+            left = f"{progress['running']} running, " + (
+                "estimating time left…" if eta is None else f"about {eta / 60:.0f} min left"
+            )
         st.progress(
             progress["percent"] / 100,
-            text=(
-                f"{progress['status']}: {progress['done']} of {progress['trials']} trials "
-                f"done, {progress['running']} running, "
-                + ("estimating time left…" if eta is None else f"about {eta / 60:.0f} min left")
-            ),
+            text=f"{progress['status']}: {progress['done']} of {progress['trials']} trials "
+            f"done, {left}",
         )
     elif live:  # it finished since the page loaded: redraw without the timer
         st.rerun()
@@ -145,7 +193,8 @@ def demo_measured(experiment_id: int, live: bool) -> None:
     done = results.completion([t["status"] for t in progress["trials_detail"]])
     st.subheader(f"Experiment {experiment_id}: {experiment['name']}")
     show_progress(progress, live)
-    target = results.experiment_target(experiment)
+    start = results.starting_target(rounds, results.experiment_target(experiment), done)
+    target = target_control(f"overview_target_{experiment_id}", start)
     bands = results.curve_bands(rounds)
     fractions = sorted({0.0, *(float(f) for f in experiment["config"].get("fractions", []))})
     configs = results.config_table(results.trial_table(rounds, target))
@@ -176,7 +225,10 @@ def demo_measured(experiment_id: int, live: bool) -> None:
         plan = results.expected_plan(
             experiment["config"]["base"], bands["labeled"].max() if len(bands) else None
         )
-        expected = results.expected_frame(*plan, sorted({0.0, percent / 100}))
+        expected = results.expected_frame(
+            *plan, sorted({0.0, percent / 100}), base=experiment["config"]["base"]
+        )
+        st.caption(expected.attrs["caption"])
     if chosen.empty:
         st.info("No measured rounds yet: the first points appear as trials finish rounds.")
     st.plotly_chart(
@@ -201,14 +253,18 @@ def demo_measured(experiment_id: int, live: bool) -> None:
             best.claim,
             border=True,
         )
-        st.markdown(f"**{best.text()}**")
+        st.markdown(f"**{results.headline_sentence(best, configs)}**")
     st.markdown(results.verdict(configs, target, done))
     st.caption(
         "Markers: measured mean over trials (seeds), uncertainty sampling solid and "
-        "coloured by fraction, the random baseline dashed grey; shaded band: ± 1 "
+        "coloured by fraction, the random baseline dashed grey (light grey dash-dot where "
+        "it was run on past the budget); shaded band: ± 1 "
         "standard deviation across trials; dotted lines: expected — not measured. "
         "Open **Results** for every configuration and the tables."
     )
+    if not done.preliminary:  # no figures while trials run
+        view = results.savings_view(rounds, configs, target, fraction=percent / 100)
+        show_savings(view, target, f"overview_savings_{experiment_id}")
 
 
 def show_chosen_experiment(
@@ -294,9 +350,7 @@ def show_diversity_launcher(preset_name: str) -> None:
     preset = PRESETS[preset_name]
     data = diversity_story.DIVERSITY_PRESETS[preset_name]
     st.info(f"No results on {data} yet: run the experiment to measure it.")
-    st.button(
-        "Run the experiment", type="primary", on_click=launch_diversity, key="run_diversity"
-    )
+    st.button("Run the experiment", type="primary", on_click=launch_diversity, key="run_diversity")
     needs = (
         " It needs MNIST: a download, or the official `mnist.npz` in the Keras cache "
         "(`$KERAS_HOME/datasets`); it is looked for before anything is queued."

@@ -39,13 +39,23 @@ with Store() as store:
 done = results.completion([t["status"] for i in chosen for t in stored_trials[i]])
 stored_target = next((t for t in (results.experiment_target(by_id[i]) for i in chosen) if t), None)
 left, middle, right = st.columns(3)
-target = left.number_input(
-    "Target test accuracy",
-    min_value=0.01,
-    max_value=1.0,
-    value=float(stored_target or 0.9),
-    step=0.01,
-    format="%.2f",
+# Whole percent, per selection; it starts at the best configuration's median final
+# accuracy (rounded down) once every trial has finished, and follows it until changed.
+target_key = f"results_target_{'_'.join(str(i) for i in chosen)}"
+if not st.session_state.get(f"{target_key}_touched"):
+    start = results.starting_target(rounds, stored_target, done) or 0.9
+    st.session_state[target_key] = round(start * 100)
+target = (
+    left.number_input(
+        "Target test accuracy (%)",
+        min_value=1,
+        max_value=100,
+        step=1,
+        key=target_key,
+        on_change=lambda: st.session_state.__setitem__(f"{target_key}_touched", True),
+        help="Default: the best configuration's median final accuracy, rounded down.",
+    )
+    / 100
 )
 show_expected = middle.toggle("Show expected curves (not measured)", value=False)
 include_partial = right.toggle(
@@ -89,9 +99,10 @@ bands = results.curve_bands(rounds)
 bands = bands[bands["fraction"].isin(shown_fractions)]
 if show_expected:
     st.caption(
-        "Dotted curves are **expected — not measured**: a formula that assumes uncertainty "
-        "sampling helps (`al_core/expected.py`), shown only to compare hope with measurement; "
-        "each in its fraction's colour."
+        "Dotted curves are **expected — not measured**: random from a logistic-regression "
+        "curve on the experiment's data where it loads quickly (else a generic formula), "
+        "uncertainty sampling an *assumed* gain (`al_core/expected.py`), shown only to "
+        "compare hope with measurement; each in its fraction's colour."
     )
 if bands.empty:
     st.info("No measured rounds for these experiments and fractions yet.")
@@ -122,7 +133,11 @@ for position, experiment_id in enumerate(charted):
             for f in sorted({0.0, *(float(f) for f in config.get("fractions", []))})
             if f in shown_fractions
         ]
-        expected = results.expected_frame(initial, batch, planned, fractions) if fractions else None
+        expected = (
+            results.expected_frame(initial, batch, planned, fractions, base=config["base"])
+            if fractions
+            else None
+        )
     with columns[position % len(columns)]:
         st.plotly_chart(
             charts.curves_figure(
@@ -134,7 +149,12 @@ for position, experiment_id in enumerate(charted):
             ),
             key=f"results_chart_{experiment_id}",
         )
+        if expected is not None:
+            st.caption(expected.attrs["caption"])
 
+best_headline = results.headline(configs, target, done)
+if best_headline is not None and configs["experiment_id"].nunique() == 1:
+    st.markdown(f"**{results.headline_sentence(best_headline, configs)}**")
 st.markdown(f"**{results.verdict(configs, target, done)}**")
 
 if not configs.empty:
@@ -159,6 +179,49 @@ if not configs.empty:
             f"No configuration reached {target:.0%} in half or more of its trials: there is "
             "no labels-to-target to plot. Lower the target to compare them."
         )
+    if not done.preliminary:  # no savings figures while trials run
+        active = configs[(configs["fraction"] > 0) & (configs["trials"] > 0)]
+        options = [
+            (int(e), str(s), float(f))
+            for e, s, f in zip(
+                active["experiment_id"], active["strategy"], active["fraction"], strict=True
+            )
+        ]
+        top = results.top_active(configs)
+        if options and top is not None:
+            several = len(chosen) > 1
+            compared = st.selectbox(
+                "Configuration compared with random across targets",
+                options,
+                index=options.index(
+                    (int(top["experiment_id"]), str(top["strategy"]), float(top["fraction"]))
+                ),
+                format_func=lambda o: (
+                    (f"exp {o[0]} · " if several else "") + results.config_label(o[1], o[2])
+                ),
+                key="results_savings_config",
+            )
+            view = results.savings_view(
+                rounds,
+                configs,
+                target,
+                fraction=float(compared[2]),
+                experiment_id=int(compared[0]),
+                include_partial=include_partial,
+            )
+            if view is not None:
+                st.subheader(f"Labels needed across targets: {view.name} vs random")
+                st.plotly_chart(
+                    charts.savings_figure(view.savings, view.table, view.name, target),
+                    key="savings_chart",
+                )
+                st.table(view.table, hide_index=True)
+                st.caption(
+                    "Medians over the trials, a trial that never reached a target counting "
+                    "as needing more; fastest – slowest trial; saved vs random with its "
+                    "spread across seed pairs (within it: within noise). Random's labels may "
+                    "lie past the budget when it was run on further."
+                )
     with st.expander("Every trial: status, labels to target, how it was computed"):
         st.table(results.trial_display_table(trials), hide_index=True)
         environments = {t["id"]: t.get("environment") for i in chosen for t in stored_trials[i]}

@@ -12,6 +12,7 @@ import numpy
 import pytest
 
 from al_core.runner import PRESETS
+from al_core.store import Store
 from tests.conftest import REPO_ROOT
 
 TIMINGS = {"train_seconds", "eval_seconds", "score_seconds"}
@@ -107,7 +108,12 @@ def test_sweep_then_report_and_csv(tmp_path):
     csv_path = tmp_path / "rounds.csv"
     al("report", "1", "--db", db, "--csv", str(csv_path))
     rows = list(csv.DictReader(csv_path.open()))
-    assert len(rows) == 2 * 2 * 3  # 2 configs x 2 seeds x 3 rounds
+    active = [r for r in rows if r["phase"] == "active"]
+    assert len(active) == 2 * 2 * 3  # 2 configs x 2 seeds x 3 rounds
+    # … and the random baseline's rounds past the budget (if it ran on), every one stored.
+    with Store(db) as store:
+        assert len(rows) == len(store.experiment_rounds([1]))
+    assert {r["strategy"] for r in rows if r["phase"] == "baseline"} <= {"random"}
     assert {r["strategy"] for r in rows} == {"margin", "random"}
     report = json.loads(al("report", "1", "--db", db, "--json").stdout)
     table = report["configurations"]

@@ -131,21 +131,34 @@ def _summary(folder: Path, target: float) -> tuple:
     return experiment, configs, results.display_table(configs)
 
 
+def _starting_percent(folder: Path) -> int:
+    """The target control's start: the best median final accuracy, rounded down."""
+    with Store(folder / "al.sqlite3") as store:
+        rounds = results.rounds_frame(store.experiment_rounds([1]))
+    return round(results.starting_target(rounds, SWEEP_TARGET) * 100)
+
+
 def test_overview_populated_shows_measured_curves_and_headline(swept: Path) -> None:
     app = _page(OVERVIEW).run()
     assert not app.exception
-    text = _texts(app)
     experiment, configs, table = _summary(swept, SWEEP_TARGET)
-    assert "page-test sweep" in text
+    assert "page-test sweep" in _texts(app)
     assert app.selectbox(key="overview_experiment").value == experiment["id"]
+    control = app.number_input(key=f"overview_target_{experiment['id']}")
+    start = _starting_percent(swept)
+    assert control.value == start
+    _, at_start, _ = _summary(swept, start / 100)
+    assert results.verdict(at_start, start / 100) in _texts(app)
+    control.set_value(round(SWEEP_TARGET * 100)).run()
+    assert not app.exception
+    text = _texts(app)
     random_row = table[table["uncertainty"] == "0%"].iloc[0]
     margin_row = table[table["uncertainty"] == "100%"].iloc[0]
     # The headline quotes the table: medians, trials reaching, saving and its spread.
     assert (
-        f"Labels needed to reach 85% (median over trials): random "
-        f"{random_row['labels to target']} ({random_row['reaching target']} trials reached "
-        f"it), best fraction 100% (margin) {margin_row['labels to target']} "
-        f"({margin_row['reaching target']})"
+        f"To reach 85 % random needed {random_row['labels to target']} labels (median of 2 "
+        f"trials; {random_row['reaching target']} reached it), margin at 100 % needed "
+        f"{margin_row['labels to target']} ({margin_row['reaching target']}): "
     ) in text, text
     assert results.verdict(configs, SWEEP_TARGET) in text
     names = _trace_names(app)
@@ -159,7 +172,9 @@ def test_overview_populated_shows_measured_curves_and_headline(swept: Path) -> N
     assert measured["y"] == pytest.approx(plotted["mean"].tolist())  # the plotted values
     assert _figure(app)["layout"]["yaxis"]["range"] == [0.0, 1.02]
     app.select_slider(key=f"overview_fraction_{experiment['id']}").set_value(0).run()
-    assert [n for n in _trace_names(app) if not n.endswith("band")] == ["random (baseline)"]
+    # Random alone (and, when it ran on past the budget, that part of it).
+    shown = [n for n in _trace_names(app) if not n.endswith("band")]
+    assert [n for n in shown if n != "random — run on past the budget"] == ["random (baseline)"]
     assert _figure(app)["layout"]["showlegend"] is True
     app.toggle[0].set_value(True).run()
     assert "expected (u = 0 %) — not measured" in _trace_names(app)
@@ -284,7 +299,9 @@ def test_results_empty(empty: Path) -> None:
 def test_results_populated_curves_table_verdict_and_csv(swept: Path) -> None:
     app = _page(RESULTS).run()
     assert not app.exception
-    assert app.number_input[0].value == SWEEP_TARGET
+    start = _starting_percent(swept)
+    assert app.number_input[0].value == start
+    app.number_input[0].set_value(round(SWEEP_TARGET * 100)).run()
     names = _trace_names(app, 0)
     assert {"random (baseline)", "margin · u = 100 %"} <= set(names)
     assert not any("not measured" in n for n in names)
@@ -295,16 +312,21 @@ def test_results_populated_curves_table_verdict_and_csv(swept: Path) -> None:
     assert "None" not in shown.to_string() and "nan" not in shown.to_string()
     assert results.verdict(configs, SWEEP_TARGET) in _texts(app)
     assert "interpolated linearly between the two measured rounds" in _texts(app)
-    assert len(app.get("plotly_chart")) == 2  # curves + fraction vs labels-to-target
+    # curves + fraction vs labels-to-target + labels needed across targets
+    assert len(app.get("plotly_chart")) == 3
     assert app.get("download_button")[0].proto.label == "Download rounds (CSV)"
     app.toggle[0].set_value(True).run()
     assert "expected (u = 100 %) — not measured" in _trace_names(app, 0)
-    app.number_input[0].set_value(0.99).run()
+    app.number_input[0].set_value(99).run()
     _, high, high_table = _summary(swept, 0.99)
     assert results.verdict(high, 0.99) in _texts(app)
-    assert set(high_table["labels to target"]) == {"not reached (> 100)"}
+    # "> N": the most labels run (random's rounds past the budget included).
+    ran = high_table.set_index("uncertainty")["labels to target"]
+    assert ran["100%"] == "not reached (> 100)"
+    assert ran["0%"].startswith("not reached (> ")
     assert "No configuration reached 99%" in _texts(app)
-    assert len(app.get("plotly_chart")) == 1  # no empty labels-to-target chart
+    # No empty labels-to-target chart; the chart across targets stays.
+    assert len(app.get("plotly_chart")) == 2
 
 
 def test_app_navigation_reaches_every_page(swept: Path) -> None:

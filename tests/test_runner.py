@@ -70,12 +70,12 @@ def test_presets_match_the_documented_protocols():
         "repeated-mnist",
     }
     demo = runner.PRESETS["demo"]
-    assert demo.base.dataset == "digits" and demo.trials == 3
+    assert demo.base.dataset == "digits" and demo.trials == 5
     assert demo.fractions[0] == 0.0 and demo.fractions[-1] == 1.0  # random … all uncertainty
     assert demo.base.epochs == MODEL_DEFAULTS["cnn"].epochs  # trained by the default rule
     specs = runner.plan_trials(demo.base, demo.strategies, demo.fractions, demo.trials)
-    # fraction 0 is the random baseline; every fraction gets 3 seeds …
-    assert len(specs) == 3 * len(demo.fractions)
+    # fraction 0 is the random baseline; every fraction gets 5 seeds …
+    assert len(specs) == 5 * len(demo.fractions)
     # … started round-robin: every fraction's first seed before any second seed.
     first_pass = specs[: len(demo.fractions)]
     assert [s.seed for s in first_pass] == [0] * len(demo.fractions)

@@ -124,6 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seed", type=int, default=0, help="first seed (0)")
     sweep.add_argument("--name", help="experiment name")
     sweep.add_argument("--no-baseline", action="store_true", help="do not add fraction 0")
+    sweep.add_argument(
+        "--no-extend-baseline",
+        action="store_true",
+        help="stop the random baseline at the active budget (by default, once the active "
+        "trials finish, it runs on until it reaches the best active median final accuracy)",
+    )
+    sweep.add_argument(
+        "--baseline-cap",
+        type=int,
+        default=None,
+        metavar="LABELS",
+        help="most labels the random baseline may run on to (default 10 x the budget)",
+    )
     sweep.add_argument("--preset", help=f"one of: {presets}; flags override it")
     sweep.add_argument(
         "--detach", action="store_true", help="queue it, start a runner if none, print the id"
@@ -184,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("experiments", nargs="*", type=int, metavar="EXP", help="experiment ids")
     report.add_argument("--target", type=float, help="override the experiments' target accuracy")
+    report.add_argument(
+        "--targets",
+        metavar="T1,T2,…",
+        help="also compare random with the best configuration (or --fraction's) at each of "
+        "these target accuracies, e.g. 0.85,0.9,0.95: labels each needed and the saving "
+        "with its spread across seed pairs",
+    )
+    report.add_argument(
+        "--fraction",
+        type=float,
+        metavar="U",
+        help="with --targets: the uncertainty fraction compared with random (default: the "
+        "configuration with the highest median final accuracy)",
+    )
     report.add_argument("--csv", metavar="PATH", help="also export every round to a CSV file")
     report.add_argument(
         "--json",

@@ -82,7 +82,7 @@ class SweepProgress:
             )
             self.bar.set_postfix_str(
                 f"running {progress['running']}, failed {progress['failed']}, "
-                f"{progress['percent']:.0f} %, ETA {left}"
+                f"{progress['percent']:.0f} %, ETA {left}{_extending(progress)}"
             )
         elif finished != self.logged or now - self.logged_at >= LOG_QUIET_SECONDS:
             self.logged, self.logged_at = finished, now
@@ -90,7 +90,7 @@ class SweepProgress:
             print(
                 f"[{_format_eta(now - self.started_at)}] {finished}/{progress['trials']} "
                 f"trials finished ({progress['failed']} failed), {progress['running']} "
-                f"running, {progress['percent']:.0f} %, ETA {left}",
+                f"running, {progress['percent']:.0f} %, ETA {left}{_extending(progress)}",
                 file=self.stream,
                 flush=True,
             )
@@ -133,3 +133,9 @@ def _format_eta(seconds: float | None) -> str:
         return "estimating"
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _extending(progress: dict[str, Any]) -> str:
+    """ ", random baseline running on past the budget: k" while the extension runs."""
+    count = progress.get("extending") or 0
+    return f", random baseline running on past the budget: {count}" if count else ""

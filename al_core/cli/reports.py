@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from al_core.cli.common import _open_store
 from al_core.errors import ConfigError
@@ -17,6 +18,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from al_core import results
 
+    # A bad list is refused before anything is read: exit 2 with the fix (main()).
+    # (``sweep`` prints its report through here, without these flags.)
+    targets_text = getattr(args, "targets", None)
+    several = results.parse_targets(targets_text) if targets_text is not None else None
     with _open_store(args) as store:
         if not args.experiments:
             rows = store.experiments()
@@ -50,6 +55,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     trials = results.trial_table(rounds, target)
     configs = results.config_table(trials)
     verdict = results.verdict(configs, target, done)
+    across = None
+    if several is not None:
+        across = results.target_comparisons(
+            rounds, configs, several, fraction=getattr(args, "fraction", None)
+        )
+        if done.preliminary:  # no verdict while trials run
+            across["outcome"] = ""
     if args.json:
         environments = {t["id"]: t.get("environment") for t in stored_trials}
         trial_rows = json.loads(trials.to_json(orient="records")) if not trials.empty else []
@@ -67,6 +79,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             else [],
             "trials": trial_rows,
         }
+        if across is not None:
+            # Full precision: the numbers equal those of results.savings_by_target.
+            output["targets"] = json.loads(across.to_json(orient="records", double_precision=15))
         print(json.dumps(output))
         return 0
     if configs.empty:
@@ -81,4 +96,30 @@ def cmd_report(args: argparse.Namespace) -> int:
         "partial (cancelled, failed, running) trials are left out)"
     )
     print(verdict)
+    if across is not None:
+        _print_targets(results, across, done.preliminary)
     return 0
+
+
+def _print_targets(results: Any, across: Any, preliminary: bool) -> None:
+    """``report --targets``: per experiment, random against the compared configuration
+    at each target (the cells of :func:`al_core.results.savings_display_table`)."""
+    import pandas as pd
+
+    if across.empty:
+        print("\nno active configuration and random baseline to compare across targets")
+        return
+    for (experiment_id, strategy, fraction), rows in across.groupby(
+        ["experiment_id", "strategy", "fraction"], sort=True
+    ):
+        name = f"{strategy} at {round(fraction * 100, 1):g} %"
+        table = results.savings_display_table(rows)
+        table.columns = [c.replace("chosen:", f"{name}:") for c in table.columns]
+        print(f"\nexp {experiment_id}: random vs {name}, labels to each target")
+        with pd.option_context("display.width", 250, "display.max_columns", 20):
+            print(table.to_string(index=False))
+    print(
+        "(medians over finished trials, a trial that never reached a target counting as "
+        "needing more; fastest – slowest trial; saving ± its spread across seed pairs"
+        + ("; preliminary: no verdict while trials run)" if preliminary else ")")
+    )

@@ -54,6 +54,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
     runner.check_runner_options(args.workers, args.executor, args.scheduler)
     base = _trial_config(args, strategy=args.strategies[0], fraction=1.0)
+    base = runner.resolve_baseline_cap(
+        base.replace(baseline_cap=args.baseline_cap),
+        not args.no_extend_baseline and not args.no_baseline,
+    )
     for name in args.strategies:  # validate every name before anything is stored
         base.replace(strategy=name)
     runner.plan_trials(base, args.strategies, args.fractions, args.trials)
@@ -71,6 +75,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             args.trials,
             name=args.name or (f"{args.preset} preset" if args.preset else None),
             baseline=not args.no_baseline,
+            extend_baseline=base.baseline_cap is not None,
             extra={"preset": args.preset} if args.preset else None,
         )
 

@@ -100,7 +100,9 @@ from al_core.runner.trials import (
     create_single_trial,
     dataset_for,
     finish_experiment,
+    plan_baseline_extension,
     plan_trials,
+    resolve_baseline_cap,
     run_trial,
 )
 from al_core.runner.worker import TrialOutcome, TrialTask, execute_trial
@@ -131,10 +133,12 @@ __all__ = [
     "experiment_progress",
     "finish_experiment",
     "get_preset",
+    "plan_baseline_extension",
     "plan_trials",
     "planned_rounds",
     "preset_base",
     "recover_orphans",
+    "resolve_baseline_cap",
     "run_trial",
     "runner_health",
     "runner_log_path",

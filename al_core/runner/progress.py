@@ -48,6 +48,11 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
     labels; ``None`` before it), ``rounds_total`` (index of its last planned
     round, ``None`` when unknown) and ``error``.
 
+    A random trial queued again for the baseline extension (its config has a
+    ``baseline_target``) has finished its share of the grid: it counts in ``done``
+    and whole in ``percent``, and ``extending`` counts those still running on
+    (their detail keeps the real status, so no verdict is drawn before they end).
+
     ``eta_seconds`` is ``None`` once finished, and while estimating: before any
     trial has finished, because the first rounds include starting workers and
     importing TensorFlow and later rounds train on more labels, so early round
@@ -59,6 +64,10 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
     experiment = store.experiment(experiment_id)
     rows = store.trial_progress(experiment_id)
     counts = Counter(row["status"] for row in rows)
+    extending = sum(
+        row["status"] in OPEN_TRIAL_STATUSES and row["config"].get("baseline_target") is not None
+        for row in rows
+    )
     finished_lengths = [r["rounds_done"] for r in rows if r["status"] == "done"]
     fallback_total = max(finished_lengths) if finished_lengths else None
     details, trial_seconds = [], []
@@ -69,6 +78,8 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
         share = min(row["rounds_done"] / points, 0.99) if points else 0.0
         if row["status"] in ("done", "failed", "cancelled"):
             work_done += 1.0
+        elif row["config"].get("baseline_target") is not None:
+            work_done += 1.0  # its active rounds are done; the extension's length is open
         elif row["status"] == "running":
             work_done += share
             work_left += 1.0 - share
@@ -90,16 +101,21 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
         )
     open_trials = sum(counts[s] for s in OPEN_TRIAL_STATUSES)
     eta: float | None = None
-    if open_trials and trial_seconds:
+    if open_trials and trial_seconds and work_left:
         per_trial = sum(trial_seconds) / len(trial_seconds)
         eta = work_left * per_trial / max(counts["running"], 1)
+    running_extension = sum(
+        row["status"] == "running" and row["config"].get("baseline_target") is not None
+        for row in rows
+    )
     return {
         "status": experiment["status"],
         "trials": len(rows),
-        "done": counts["done"],
-        "running": counts["running"],
+        "done": counts["done"] + extending,
+        "running": counts["running"] - running_extension,
         "failed": counts["failed"],
-        "queued": counts["queued"],
+        "queued": counts["queued"] - (extending - running_extension),
+        "extending": extending,
         "cancelled": counts["cancelled"],
         "finished": open_trials == 0,
         "percent": 100.0 * work_done / len(rows) if rows else 100.0,

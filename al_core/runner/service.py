@@ -32,7 +32,7 @@ from al_core.runner.executors import (
     connect_dask,
 )
 from al_core.runner.health import recover_orphans, spool_dir
-from al_core.runner.trials import finish_experiment
+from al_core.runner.trials import extension_replay, finish_experiment
 from al_core.runner.worker import TrialOutcome, TrialTask, _start_worker, execute_trial
 from al_core.store import Store
 
@@ -209,6 +209,8 @@ class Runner:
             return False
         attempt = int(trial["attempts"])
         spool = self.spool / f"trial-{trial['id']}-{self.id}-{attempt}.jsonl"
+        # A baseline extension goes on from the active rounds the claim kept.
+        replay = tuple(r.to_dict() for r in extension_replay(self.store, trial))
         task = TrialTask(
             trial_id=trial["id"],
             attempt=attempt,
@@ -217,6 +219,7 @@ class Runner:
             db_path=str(self.db_path),
             spool_path=str(spool),
             threads=self.threads,
+            replay=replay,
         )
         try:
             future = slot.executor.submit(execute_trial, task)
@@ -224,6 +227,7 @@ class Runner:
             slot.executor = self._new_executor()
             future = slot.executor.submit(execute_trial, task)
         slot.job = _Job(trial["id"], trial["experiment_id"], attempt, future, spool)
+        slot.job.next_round = replay[-1]["round"] + 1 if replay else 0
         log.info(
             "trial %d (experiment %d: %s u=%g seed %d) started, attempt %d",
             trial["id"], trial["experiment_id"], trial["strategy"], trial["fraction"],

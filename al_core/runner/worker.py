@@ -40,6 +40,8 @@ class TrialTask:
     db_path: str
     spool_path: str
     threads: int | None
+    #: Stored active rounds a baseline extension goes on from (RoundRecord dicts).
+    replay: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,13 @@ def execute_trial(task: TrialTask) -> TrialOutcome:
             out.flush()
             peak = max(peak, process.memory_info().rss)
 
-        result = run_loop(dataset, config, on_round=record, should_stop=should_stop)
+        result = run_loop(
+            dataset,
+            config,
+            on_round=record,
+            should_stop=should_stop,
+            replay=[RoundRecord.from_stored(r) for r in task.replay],
+        )
     return TrialOutcome(
         trial_id=task.trial_id,
         stop_reason=result.stop_reason,

@@ -164,6 +164,44 @@ class ExperimentsMixin(StoreBase):
         ).fetchall()
         return [_row(r) for r in rows]  # type: ignore[misc]
 
+    def queue_baseline_extension(
+        self, experiment_id: int, target: float, configs: dict[int, dict[str, Any]]
+    ) -> list[int]:
+        """Record the baseline extension's ``target`` in the experiment's config and
+        queue the finished random trials in ``configs`` (trial id → its config with
+        ``baseline_target``) again, in one transaction. Their active rounds stay; the
+        claim that runs the extension keeps them (see :meth:`claim_trial`). Returns the
+        ids queued (a trial that is no longer ``done`` is left alone)."""
+        queued = []
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT config FROM experiments WHERE id = ?", (experiment_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no experiment with id {experiment_id}")
+            config = {**json.loads(row[0]), "baseline_target": float(target)}
+            conn.execute(
+                "UPDATE experiments SET config = ? WHERE id = ?",
+                (json.dumps(config, sort_keys=True), experiment_id),
+            )
+            for trial_id, trial_config in configs.items():
+                cursor = conn.execute(
+                    """
+                    UPDATE trials SET config = ?, status = 'queued', attempts = 0,
+                        runner_id = NULL, stop_reason = NULL, finished_at = NULL
+                    WHERE id = ? AND experiment_id = ? AND status = 'done'
+                    """,
+                    (json.dumps(trial_config, sort_keys=True), trial_id, experiment_id),
+                )
+                if cursor.rowcount:
+                    queued.append(trial_id)
+            if queued:
+                conn.execute(
+                    "UPDATE experiments SET status = 'running', finished_at = NULL WHERE id = ?",
+                    (experiment_id,),
+                )
+        return queued
+
     def set_trial_environment(self, trial_id: int, environment: dict[str, Any]) -> None:
         """Store what a trial ran on (:func:`al_core.environment.capture`), as JSON."""
         with self.transaction() as conn:
@@ -215,6 +253,13 @@ class ExperimentsMixin(StoreBase):
                 f"round {record.get('round')} of trial {trial_id} is already stored "
                 f"(or the trial does not exist): {exc}"
             ) from exc
+
+    def delete_rounds(self, trial_id: int, *, keep_phase: str | None = None) -> None:
+        """Delete a trial's rounds (all, or all but those of ``keep_phase``)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "DELETE FROM rounds WHERE trial_id = ? AND phase IS NOT ?", (trial_id, keep_phase)
+            )
 
     def rounds(self, trial_id: int) -> list[dict[str, Any]]:
         """The stored rounds of a trial, in round order."""

@@ -9,6 +9,7 @@ makes at each round boundary (cancel request, lost claim, runner gone).
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -115,7 +116,8 @@ class RunnersMixin(StoreBase):
 
         In one ``BEGIN IMMEDIATE`` transaction: the trial becomes ``running`` for
         ``runner_id`` with one more attempt, rounds left by an earlier attempt are
-        deleted (a trial's rounds always come from one execution), and its
+        deleted (a trial's rounds always come from one execution; a baseline
+        extension's run keeps the finished active rounds it goes on from), and its
         experiment becomes ``running``. Two runners can never claim the same trial.
         Returns the trial (config parsed, ``attempts`` = this attempt) or ``None``.
         """
@@ -140,7 +142,14 @@ class RunnersMixin(StoreBase):
                 "started_at = ?, finished_at = NULL WHERE id = ? AND status = 'queued'",
                 (runner_id, now, trial_id),
             )
-            conn.execute("DELETE FROM rounds WHERE trial_id = ?", (trial_id,))
+            (config_text,) = conn.execute(
+                "SELECT config FROM trials WHERE id = ?", (trial_id,)
+            ).fetchone()
+            extension = json.loads(config_text).get("baseline_target") is not None
+            conn.execute(
+                "DELETE FROM rounds WHERE trial_id = ? AND phase IS NOT ?",
+                (trial_id, "active" if extension else None),
+            )
             conn.execute(
                 "UPDATE experiments SET status = 'running', started_at = COALESCE(started_at, ?) "
                 "WHERE id = (SELECT experiment_id FROM trials WHERE id = ?)",
