@@ -86,6 +86,66 @@ def test_reset_training_equals_a_fresh_model_bit_for_bit():
     np.testing.assert_array_equal(reused.predict_proba(x), fresh.predict_proba(x))
 
 
+@pytest.mark.parametrize(("name", "dropout"), [("cnn", 0.25), ("mlp", 0.0)])
+def test_cached_calls_give_keras_fit_predict_and_evaluate_numbers_bit_for_bit(
+    monkeypatch, name, dropout
+):
+    import keras
+
+    from al_core import models
+
+    rng = np.random.default_rng(0)
+    x = rng.random((150, 8, 8, 1), dtype=np.float32)
+    y = rng.integers(0, 10, 150)
+    training = TrainingConfig(min_steps=50, dropout=dropout)
+    fast = Classifier(name, (8, 8, 1), 10, training=training, seed=3)
+    slow = Classifier(name, (8, 8, 1), 10, training=training, seed=3)
+    for fit_seed in (1, 2):  # the seeds without emptying the kernel cache
+        fast.fit(x[:60], y[:60], fit_seed=fit_seed)
+        with monkeypatch.context() as patch:
+            patch.setattr(models, "seed_fit", keras.utils.set_random_seed)
+            slow.fit(x[:60], y[:60], fit_seed=fit_seed)
+        for got, want in zip(fast.model.variables, slow.model.variables, strict=True):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    embedder = keras.Model(slow.model.inputs, slow.model.get_layer("embedding").output)
+    for rows in (150, 37, 64, 130):  # several batches and row counts (retracing)
+        part, labels = x[:rows], y[:rows]
+        keras_probs = slow.model.predict(part, batch_size=64, verbose=0)
+        np.testing.assert_array_equal(fast.predict_proba(part, batch_size=64), keras_probs)
+        keras_embed = embedder.predict(part, batch_size=64, verbose=0).reshape(rows, -1)
+        np.testing.assert_array_equal(fast.embed(part, batch_size=64), keras_embed)
+        loss, accuracy = slow.model.evaluate(part, labels, batch_size=64, verbose=0)
+        assert fast.evaluate(part, labels, batch_size=64) == (accuracy, loss)
+        assert fast.evaluate(part, labels) == tuple(
+            reversed(slow.model.evaluate(part, labels, batch_size=2048, verbose=0))
+        )
+
+
+def test_a_new_classifier_takes_over_a_collected_ones_model_with_its_own_seed():
+    import gc
+
+    rng = np.random.default_rng(1)
+    x = rng.random((60, 8, 8, 1), dtype=np.float32)
+    y = rng.integers(0, 10, 60)
+    training = TrainingConfig(min_steps=50, dropout=0.25)
+    first = Classifier("cnn", (8, 8, 1), 10, training=training, seed=5)
+    first.fit(x[:30], y[:30], fit_seed=1)
+    kept = first.model
+    own = Classifier("cnn", (8, 8, 1), 10, training=training, seed=3)
+    assert own.model is not kept  # the first one is still alive
+    untrained = own.predict_proba(x)
+    own.fit(x, y, fit_seed=7)
+    del first
+    gc.collect()
+    reused = Classifier("cnn", (8, 8, 1), 10, training=training, seed=3)
+    assert reused.model is kept and not reused.trained
+    np.testing.assert_array_equal(reused.predict_proba(x), untrained)
+    reused.fit(x, y, fit_seed=7)
+    np.testing.assert_array_equal(reused.predict_proba(x), own.predict_proba(x))
+    assert reused.evaluate(x, y) == own.evaluate(x, y)
+    assert Classifier("mlp", (8, 8, 1), 10, training=training).model is not kept
+
+
 def test_patience_stops_early_but_never_before_the_step_floor():
     rng = np.random.default_rng(0)
     x = rng.random((40, 8, 8, 1), dtype=np.float32)

@@ -99,10 +99,13 @@ def test_weights_load_then_head_then_fine_tune(digits, weights_file) -> None:
     fine_tune = model._optimizers[1]
     assert float(fine_tune.learning_rate) == pytest.approx(1e-3 * FINE_TUNE_LR_FACTOR)
 
-    # Retraining restarts from the loaded weights: same seed, same model.
+    # Retraining restarts from the loaded weights: same seed, same model. (This process
+    # runs TensorFlow without deterministic ops and with several threads: MobileNet's
+    # reductions may sum in another order, about 1e-4 relative; another model would
+    # differ by whole percents.)
     probs = model.predict_proba(x)
     model.fit(x, y, fit_seed=1)
-    np.testing.assert_allclose(model.predict_proba(x), probs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict_proba(x), probs, rtol=5e-4, atol=1e-5)
     assert model.embed(x[:5]).shape == (5, 128)
     mc = model.predict_mc(x[:8], 2)  # no Dropout here and BN frozen: the passes agree
     assert mc.shape == (2, 8, 10)

@@ -72,7 +72,9 @@ def _start_worker(threads: int | None, runner_pid: int | None = None) -> None:
 
     if runner_pid is not None:
         threading.Thread(target=_exit_with, args=(runner_pid,), daemon=True).start()
-    # Every trial builds its own model, so Keras retraces per trial: expected, not news.
+    # Keras' retracing warnings (a new configuration's model, a new row count): not news.
+    # A trial takes over the compiled model of the worker's previous one of the same
+    # configuration (al_core.models.Classifier), so the demo traces once per worker.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     models.configure_runtime(threads)
 
