@@ -11,7 +11,7 @@ polls the store and reports:
   labeled-set size (a learning curve should rise), and the random baseline at
   100 labels (goal ≥ 88 %, mean over trials);
 - labels to the preset's target and the saving against random, from
-  :func:`al_core.results.summary_table` — the same table the Results page shows.
+  :func:`al_core.results.config_table` — the same table the Results page shows.
 
 Whether uncertainty sampling beats random here is a measurement, not a tuning
 target: the report gives it with its spread.

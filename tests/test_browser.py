@@ -1,9 +1,10 @@
 """The app in a real browser: ``streamlit run app.py`` on a loopback port, driven by
 Debian's headless Chromium through Playwright (no browser download).
 
-Opens the overview on an empty store, launches the demo (kept small through
-``AL_DEMO_OVERRIDES``), watches progress advance and measured points appear,
-moves the slider, then opens Results and downloads the rounds CSV. Screenshots,
+Opens the overview on an empty store, launches the demo as shipped (the preset's
+30 trials, then the random baseline run on past the budget), watches progress
+advance and measured points appear, reads the saving at the default target and at
+the preset's, moves the slider, then opens Results and downloads the rounds CSV. Screenshots,
 the server log and the CSV are kept under ``test-artifacts/`` (git-ignored).
 In CI a missing Chromium or Playwright fails the test instead of skipping it.
 """
@@ -11,7 +12,6 @@ In CI a missing Chromium or Playwright fails the test instead of skipping it.
 from __future__ import annotations
 
 import csv
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from al_core import results
+from al_core.runner import PRESETS
 from al_core.store import Store
 from tests.app_helpers import stop_background_work
 from tests.browser import (
@@ -31,19 +32,13 @@ from tests.browser import (
     require_browser,
 )
 
-DEMO_OVERRIDES = {
-    "rounds": 3,
-    "epochs": 10,
-    "min_steps": 25,
-    "learning_rate": 0.05,
-    "model": "softmax",
-    "fractions": [0, 0.5, 1],
-    "trials": 2,
-    # Reached by every trial within the 50 labels run (random needs about 32, margin at
-    # 100 % about 28), so the finished demo has a headline for the test to check.
-    "target": 0.75,
-}
-DEMO_TIMEOUT_S = 240
+DEMO = PRESETS["demo"]
+#: The preset's own target (85 %): every trial reaches it within the budget.
+DEMO_TARGET = DEMO.target
+#: The demo's active budget: 20 labels, then 8 rounds of 10.
+DEMO_BUDGET = DEMO.base.initial + DEMO.base.rounds * DEMO.base.batch
+#: The shipped demo on 2 busy CI cores (about 3 minutes on a quiet machine).
+DEMO_TIMEOUT_S = 900
 #: The overview's sentence where the verdict goes while any trial is queued or running.
 NO_VERDICT_YET = "No verdict until every trial of the comparison has finished."
 
@@ -52,9 +47,8 @@ NO_VERDICT_YET = "No verdict until every trial of the comparison has finished."
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A real Streamlit server on a free loopback port over an empty data folder."""
     require_browser()
-    app = StreamlitServer(
-        tmp_path, env={"AL_DEMO_OVERRIDES": json.dumps(DEMO_OVERRIDES)}, log_name="streamlit.log"
-    )
+    # The demo as shipped: no overrides, whatever the calling environment holds.
+    app = StreamlitServer(tmp_path, env={"AL_DEMO_OVERRIDES": ""}, log_name="streamlit.log")
     (ARTIFACTS / "streamlit.log").unlink(missing_ok=True)
     try:
         app.start()
@@ -75,25 +69,26 @@ def _done_count(text: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _expected_figures(data_dir: Path) -> dict:
-    """What the pages must show, computed from the stored rounds."""
+def _expected_figures(data_dir: Path, target: float | None = None) -> dict:
+    """What the pages must show at ``target`` (default: the page's starting target, the
+    best median final accuracy rounded down), computed from the stored rounds."""
     with Store(data_dir / "al.sqlite3") as store:
         (experiment,) = store.experiments()
         rounds = results.rounds_frame(store.experiment_rounds([experiment["id"]]))
         statuses = [t["status"] for t in store.trials(experiment["id"])]
-    # The demo's own target: every trial reaches it (the page starts at the best
-    # median final accuracy; the test types this one in).
-    target = results.experiment_target(experiment)
-    configs = results.config_table(results.trial_table(rounds, target))
     done = results.completion(statuses)
+    start = results.starting_target(rounds, results.experiment_target(experiment), done)
+    target = start if target is None else target
+    configs = results.config_table(results.trial_table(rounds, target))
     best = results.headline(configs, target, done)
     view = results.savings_view(rounds, configs, target, fraction=best and best.fraction)
     return {
         "bands": results.curve_bands(rounds),
+        "configs": configs,
         "verdict": results.verdict(configs, target, done),
         "headline": best,
         "sentence": None if best is None else results.headline_sentence(best, configs),
-        "start": results.starting_target(rounds, target, done),
+        "start": start,
         "savings": None if view is None else view.table,
     }
 
@@ -194,13 +189,27 @@ def test_demo_end_to_end_in_chromium(server: tuple[str, Path]) -> None:
                 stored = bands[(bands["label"] == trace["name"]) & (bands["phase"] == "active")]
                 assert trace["x"] == stored["labeled"].tolist(), trace["name"]
                 assert trace["y"] == pytest.approx(stored["mean"].tolist()), trace["name"]
-            # The target starts at the best median final accuracy, rounded down; typed
-            # back to the demo's target (every trial reaches it) the headline is there,
-            # word for word, its card's label and value those of the headline figure.
+            # The target starts at the best median final accuracy, rounded down: the
+            # accuracy that matters. Random got there only past the active budget (the
+            # extension), or not at all: the page says which, word for word.
             target_input = page.get_by_label("Target accuracy (%)", exact=True)
             expect(target_input).to_have_value(str(round(expected["start"] * 100)))
-            target_input.fill(str(round(DEMO_OVERRIDES["target"] * 100)))
+            expect(page.get_by_text(expected["verdict"], exact=True)).to_be_visible()
+            at_start = expected["headline"]
+            random_row = expected["configs"][expected["configs"]["fraction"] == 0].iloc[0]
+            assert random_row["extended_labeled"] > DEMO_BUDGET, "random was not run on"
+            if at_start is not None:  # a saving with its spread, random's labels past 100
+                assert at_start.random_labels > DEMO_BUDGET, at_start
+                expect(page.get_by_text(expected["sentence"], exact=True)).to_be_visible()
+                expect(page.get_by_test_id("stMetricValue")).to_have_text(at_start.claim)
+            else:  # random did not get there in half its trials, even run on: said so
+                expect(page.get_by_test_id("stMetric")).to_have_count(0)
+            page.screenshot(path=ARTIFACTS / "3-overview-default-target.png", full_page=True)
+            # Typed back to the preset's target (every trial reaches it) the headline
+            # is there, its card's label and value those of the headline figure.
+            target_input.fill(str(round(DEMO_TARGET * 100)))
             target_input.press("Enter")
+            expected = _expected_figures(data_dir, DEMO_TARGET)
             best = expected["headline"]
             assert best is not None, expected["verdict"]
             expect(page.get_by_text(expected["sentence"], exact=True)).to_be_visible()
@@ -238,7 +247,7 @@ def test_demo_end_to_end_in_chromium(server: tuple[str, Path]) -> None:
             expect(page.get_by_test_id("stTable").first).to_be_visible()
             results_target = page.get_by_label("Target test accuracy (%)", exact=True)
             expect(results_target).to_have_value(str(round(expected["start"] * 100)))
-            results_target.fill(str(round(DEMO_OVERRIDES["target"] * 100)))
+            results_target.fill(str(round(DEMO_TARGET * 100)))
             results_target.press("Enter")
             # The verdict the store's numbers give, word for word (whatever it concludes).
             expect(page.get_by_text(expected["verdict"], exact=True)).to_be_visible()
