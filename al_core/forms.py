@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from al_core.errors import ConfigError
 from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
+from al_core.parsing import number_list
 from al_core.runner import EXECUTORS, dataset_for, preset_base, resolve_baseline_cap
 
 
@@ -41,20 +42,10 @@ def parse_fractions(text: str) -> list[float]:
 
     Commas or spaces separate values; duplicates are dropped, order kept.
     """
-    values: list[float] = []
-    for part in re.split(r"[,\s]+", text.strip()):
-        if not part:
-            continue
-        try:
-            value = float(part)
-        except ValueError:
-            raise ConfigError(
-                f"fractions must be numbers separated by commas, e.g. 0, 0.5, 1 (got {part!r})"
-            ) from None
+    values = number_list(text, example="0, 0.5, 1", what="fractions")
+    for value in values:
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"fraction {value:g} is outside [0, 1]; write 0.3 for 30 %")
-        if value not in values:
-            values.append(value)
     if not values:
         raise ConfigError("give at least one uncertainty fraction, e.g. 0, 0.5, 1")
     return values

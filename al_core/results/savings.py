@@ -12,7 +12,6 @@ report --targets`` prints.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from al_core.errors import ConfigError
+from al_core.parsing import number_list
 from al_core.results.display import (
     _OUTCOME_WORDS,
     _labels_run,
@@ -88,18 +88,7 @@ def parse_targets(text: str) -> list[float]:
     ConfigError
         A part that is not a number, a value outside (0, 1], or an empty list.
     """
-    values: list[float] = []
-    for part in re.split(r"[,\s]+", text.strip()):
-        if not part:
-            continue
-        try:
-            value = float(part)
-        except ValueError:
-            raise ConfigError(
-                f"targets must be accuracies separated by commas, e.g. 0.85,0.9,0.95 (got {part!r})"
-            ) from None
-        if value not in values:
-            values.append(value)
+    values = number_list(text, example="0.85,0.9,0.95", what="targets", noun="accuracies")
     return check_targets(values)
 
 

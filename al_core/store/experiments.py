@@ -187,7 +187,7 @@ class ExperimentsMixin(StoreBase):
             for trial_id, trial_config in configs.items():
                 cursor = conn.execute(
                     """
-                    UPDATE trials SET config = ?, status = 'queued', attempts = 0,
+                    UPDATE trials SET config = ?, status = 'queued',
                         runner_id = NULL, stop_reason = NULL, finished_at = NULL
                     WHERE id = ? AND experiment_id = ? AND status = 'done'
                     """,
