@@ -21,24 +21,39 @@ def rounds_from_curves(
     (strategy, fraction, seed) with the given test accuracies at labels 10, 20, …;
     ``columns`` adds the same value to every row (e.g. ``redundant=2``)."""
     rows = []
-    for trial_id, ((strategy, fraction, seed), accuracies) in enumerate(curves.items(), 1):
-        for r, accuracy in enumerate(accuracies):
-            rows.append(
-                {
-                    "experiment_id": 1,
-                    "trial_id": trial_id,
-                    "strategy": strategy,
-                    "fraction": fraction,
-                    "seed": seed,
-                    "trial_status": status,
-                    "round": r,
-                    "phase": "active",
-                    "labeled": 10 * (r + 1),
-                    "test_accuracy": accuracy,
-                    **columns,
-                }
-            )
+    for trial_id, (key, accuracies) in enumerate(curves.items(), 1):
+        points = [("active", 10 * (r + 1), a) for r, a in enumerate(accuracies)]
+        rows += trial_rows(trial_id, key, points, status, **columns)
     return results.rounds_frame(rows)
+
+
+def trial_rows(
+    trial_id: int,
+    key: tuple[str, float, int],
+    points: list[tuple[str, int, float]],
+    status: str = "done",
+    **columns: Any,
+) -> list[dict[str, Any]]:
+    """Stored-round rows (experiment 1) of one trial, ``key`` (strategy, fraction, seed),
+    from its ``(phase, labeled, test accuracy)`` points in round order; ``columns`` adds
+    the same value to every row."""
+    strategy, fraction, seed = key
+    return [
+        {
+            "experiment_id": 1,
+            "trial_id": trial_id,
+            "strategy": strategy,
+            "fraction": fraction,
+            "seed": seed,
+            "trial_status": status,
+            "round": r,
+            "phase": phase,
+            "labeled": labeled,
+            "test_accuracy": accuracy,
+            **columns,
+        }
+        for r, (phase, labeled, accuracy) in enumerate(points)
+    ]
 
 
 def stop_background_work(db_path: Path, timeout: float = 60.0) -> None:

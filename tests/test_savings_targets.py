@@ -22,6 +22,7 @@ import pytest
 from al_core import charts, results
 from al_core.errors import ConfigError
 from al_core.store import Store, TrialSpec
+from tests.app_helpers import trial_rows
 from tests.conftest import REPO_ROOT
 
 ACTIVE = list(range(20, 101, 10))  # 20 … 100 labels: the active budget
@@ -57,21 +58,7 @@ def _rows(status: str = "done") -> list[dict]:
     ):
         points = [("active", n, a) for n, a in zip(ACTIVE, active, strict=True)]
         points += [("baseline", n, a) for n, a in zip(PAST, past, strict=False)]
-        for r, (phase, labeled, accuracy) in enumerate(points):
-            rows.append(
-                {
-                    "experiment_id": 1,
-                    "trial_id": trial_id,
-                    "strategy": strategy,
-                    "fraction": fraction,
-                    "seed": seed,
-                    "trial_status": status,
-                    "round": r,
-                    "phase": phase,
-                    "labeled": labeled,
-                    "test_accuracy": accuracy,
-                }
-            )
+        rows += trial_rows(trial_id, (strategy, fraction, seed), points, status)
     return rows
 
 
