@@ -1,6 +1,6 @@
 # Active Learning Lab: the Streamlit app on CPU. Build and run (see README):
 #   docker build -t active-learning-lab .
-#   docker run -p 8501:8501 -v al-data:/data active-learning-lab
+#   docker run -p 8501:8501 -v al-data:/data active-learning-lab   (password: docker logs)
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -31,5 +31,8 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
 
 # .streamlit/config.toml listens on 127.0.0.1; inside the container the app must listen
-# on every interface for `docker run -p 8501:8501` to reach it.
-CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]
+# on every interface for `docker run -p 8501:8501` to reach it, so it asks for a password
+# (README, "Opening the app to a network"): `docker run -e AL_PASSWORD=…`, or else the one
+# al_core.serve generates and prints once in `docker logs`, with a link that opens the app.
+# al_core.serve then execs `streamlit run app.py` with these options.
+CMD ["python", "-m", "al_core.serve", "--server.address=0.0.0.0", "--server.port=8501"]

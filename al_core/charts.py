@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
@@ -125,6 +126,9 @@ def curves_figure(
                 ),
             )
         )
+        switch = curve["handover_at"].iloc[0] if "handover_at" in curve else math.nan
+        if pd.notna(switch):
+            _add_handover_marker(figure, curve, float(switch), color)
     if extension is not None and not extension.empty:
         _add_extension_traces(figure, bands, extension)
     if expected is not None and not expected.empty:
@@ -172,6 +176,27 @@ def curves_figure(
         height=height,
     )
     return figure
+
+
+def _add_handover_marker(
+    figure: go.Figure, curve: pd.DataFrame, labeled: float, color: str
+) -> None:
+    """Strategy ``auto``'s switch point on its curve: an open diamond at the median
+    labeled count where it handed over from typical images to its base score."""
+    label = str(curve["label"].iloc[0])
+    y = float(np.interp(labeled, curve["labeled"], curve["mean"]))
+    figure.add_trace(
+        go.Scatter(
+            x=[labeled],
+            y=[y],
+            mode="markers",
+            name=f"{label}: typical images until {labeled:.0f} labels, then uncertainty",
+            marker={"symbol": "diamond-open", "size": 14, "color": color, "line": {"width": 2}},
+            hovertemplate=(
+                f"{label} hands over to uncertainty at %{{x:.0f}} labels<extra></extra>"
+            ),
+        )
+    )
 
 
 def _add_extension_traces(figure: go.Figure, bands: pd.DataFrame, extension: pd.DataFrame) -> None:
@@ -342,6 +367,11 @@ def labeling_curve_figure(
     return figure
 
 
+#: Colours of the further configurations of :func:`savings_figure` (Dark2 purple, pink,
+#: green), apart from the first configuration's and the baseline's.
+OTHER_SAVINGS_COLORS: tuple[str, ...] = ("#7570b3", "#e7298a", "#66a61e")
+
+
 def savings_figure(
     savings: pd.DataFrame,
     table: pd.DataFrame,
@@ -349,6 +379,7 @@ def savings_figure(
     target: float | None = None,
     *,
     height: int | None = 320,
+    others: Sequence[tuple[pd.DataFrame, pd.DataFrame, str]] = (),
 ) -> go.Figure:
     """Labels needed against the target accuracy: one configuration and random.
 
@@ -362,35 +393,44 @@ def savings_figure(
     ``customdata`` the row's fastest – slowest, reached and (for the
     configuration) saved and ± saved cells, which the hover shows: the chart
     says nothing the table does not. ``target`` draws a vertical line there.
+    ``others``: more configurations ``(savings, table, name)`` against the same
+    random baseline (e.g. ``auto`` beside ``margin``), one more trace each, in
+    :data:`OTHER_SAVINGS_COLORS`.
     """
     figure = go.Figure()
-    x = (savings["target"] * 100).round(6).tolist()
-    sides = (
-        ("random (baseline)", "random", "random_", BASELINE_COLOR, BASELINE_DASH),
-        (name, "chosen", "", fraction_color(1.0), "solid"),
-    )
-    for trace_name, prefix, column, color, dash in sides:
-        median = savings[f"{column}labels" if column else "labels"].astype(float)
-        low = savings[f"{column}min" if column else "labels_min"].astype(float)
-        high = savings[f"{column}max" if column else "labels_max"].astype(float)
-        ran = savings[f"{column}ran" if column else "ran"].astype(float)
+    sides = [
+        (savings, table, "random (baseline)", "random", "random_", BASELINE_COLOR, BASELINE_DASH),
+        (savings, table, name, "chosen", "", fraction_color(1.0), "solid"),
+    ]
+    for index, (more, more_table, more_name) in enumerate(others):
+        color = OTHER_SAVINGS_COLORS[index % len(OTHER_SAVINGS_COLORS)]
+        sides.append((more, more_table, more_name, "chosen", "", color, "solid"))
+    for frame, cells_of, trace_name, prefix, column, color, dash in sides:
+        x = (frame["target"] * 100).round(6).tolist()
+        median = frame[f"{column}labels" if column else "labels"].astype(float)
+        low = frame[f"{column}min" if column else "labels_min"].astype(float)
+        high = frame[f"{column}max" if column else "labels_max"].astype(float)
+        ran = frame[f"{column}ran" if column else "ran"].astype(float)
         slowest = high.where(high.notna(), ran)
         cells = [
-            table[f"{prefix}: fastest – slowest"].tolist(),
-            table[f"{prefix}: reached"].tolist(),
+            cells_of[f"{prefix}: fastest – slowest"].tolist(),
+            cells_of[f"{prefix}: reached"].tolist(),
         ]
         hover = (
             "target %{x:.0f} %: %{text} labels (median; fastest – slowest "
             "%{customdata[0]}; %{customdata[1]} trials reached it)"
         )
         if prefix == "chosen":
-            cells += [table["saved vs random"].tolist(), table["± saved (seed pairs)"].tolist()]
+            cells += [
+                cells_of["saved vs random"].tolist(),
+                cells_of["± saved (seed pairs)"].tolist(),
+            ]
             hover += "<br>saved vs random %{customdata[2]} ± %{customdata[3]}"
         figure.add_trace(
             go.Scatter(
                 x=x,
                 y=[v if math.isfinite(v) else None for v in median],
-                text=table[f"{prefix}: labels (median)"].tolist(),
+                text=cells_of[f"{prefix}: labels (median)"].tolist(),
                 customdata=[list(row) for row in zip(*cells, strict=True)],
                 error_y={
                     "type": "data",

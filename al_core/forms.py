@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from al_core.errors import ConfigError
-from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
+from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, check_handover, needs_mc_dropout
+from al_core.loop.config import HANDOVER_PER_CLASS
 from al_core.parsing import number_list
 from al_core.runner import EXECUTORS, dataset_for, preset_base, resolve_baseline_cap
 
@@ -93,6 +94,8 @@ def sweep_request(
     name: str | None = None,
     extend_baseline: bool = True,
     baseline_cap: int | None = None,
+    initial_mode: str = "random",
+    handover_per_class: int = HANDOVER_PER_CLASS,
     pool_size_of: Callable[[TrialConfig], int] = _pool_size,
 ) -> SweepRequest:
     """Validate the form's values; :class:`ConfigError` names the first problem.
@@ -106,6 +109,8 @@ def sweep_request(
     Gaussian noise; 1 and 0 = off), refused when ``repeat < 1`` or the noise is < 0.
     ``extend_baseline`` / ``baseline_cap`` (0 or ``None``: 10 x the budget): the random
     baseline runs on past the budget until it reaches the best active accuracy.
+    ``initial_mode`` / ``handover_per_class``: the first labeled set (``random`` or
+    ``typical``) and strategy ``auto``'s hand-over (labels per class).
     """
     fraction_values = parse_fractions(fractions)
     if not strategies and any(f > 0 for f in fraction_values):
@@ -127,6 +132,8 @@ def sweep_request(
         strategy=strategies[0] if strategies else "random",
         fraction=1.0,
         initial=initial,
+        initial_mode=initial_mode,
+        handover_per_class=handover_per_class,
         batch=batch,
         rounds=rounds or None,
         budget=budget or None,
@@ -141,6 +148,8 @@ def sweep_request(
     for strategy in strategies:  # every name, before anything is stored
         base.replace(strategy=strategy)
     check_against_pool(base, pool_size_of(base))
+    if "auto" in strategies:  # its hand-over must fire within the budget
+        check_handover(base.replace(strategy="auto"), dataset_for(base).num_classes)
     return SweepRequest(
         base=base,
         strategies=list(strategies) or ["random"],

@@ -9,10 +9,12 @@ Three architectures, all ending in a softmax over the classes:
 - ``transfer``: a Keras Applications MobileNetV2 base (width 0.35, no top,
   global average pooling) under a new head Dense 128 → softmax. Grayscale
   images are repeated to three channels and images smaller than 32×32
-  resized up inside the model. Pretrained weights cannot be downloaded here:
-  the base starts from random weights (``weights=None``) and loads the file
-  given as ``weights`` (e.g. Keras' ``mobilenet_v2_weights_tf_dim_ordering_tf_
-  kernels_0.35_96_no_top.h5``). Training freezes the base and trains the head,
+  resized up inside the model. The base starts from random weights
+  (``weights=None``), loads the file given as ``weights`` (e.g. Keras'
+  ``mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5``), or with
+  ``weights="imagenet"`` has Keras download its published ImageNet weights into
+  its cache ``$KERAS_HOME/models/`` (offline: an error names the file to place
+  there, :func:`imagenet_weights_file`). Training freezes the base and trains the head,
   then unfreezes it and fine-tunes everything at a tenth of the learning rate.
 
 The penultimate layer of every model is named ``embedding``: its output is
@@ -149,14 +151,20 @@ def _transfer_size(input_shape: tuple[int, int, int]) -> tuple[int, int]:
     return max(height, TRANSFER_MIN_SIZE), max(width, TRANSFER_MIN_SIZE)
 
 
-def transfer_base(input_shape: tuple[int, int, int]) -> keras.Model:
-    """The randomly initialised MobileNetV2 base of a ``transfer`` model for ``input_shape``.
+def transfer_base(input_shape: tuple[int, int, int], weights: str | None = None) -> keras.Model:
+    """The MobileNetV2 base of a ``transfer`` model for ``input_shape`` ``(H, W, C)``.
 
-    Its weights file (``base.save_weights("x.weights.h5")``) is what
-    ``--weights`` accepts, as is Keras' published no-top file of width 0.35.
+    ``weights=None`` initialises it at random; its weights file
+    (``base.save_weights("x.weights.h5")``) is what ``--weights`` accepts, as is Keras'
+    published no-top file of width 0.35. ``weights="imagenet"`` (:data:`IMAGENET`)
+    has Keras load its published ImageNet weights through its own download and cache
+    (``$KERAS_HOME/models/``, :func:`imagenet_weights_file`); offline and not cached,
+    a :class:`ConfigError` names the file to place there.
     """
     import keras
 
+    if weights == IMAGENET:
+        return _imagenet_base(input_shape)
     return keras.applications.MobileNetV2(
         input_shape=(*_transfer_size(input_shape), 3),
         alpha=TRANSFER_ALPHA,
@@ -167,8 +175,76 @@ def transfer_base(input_shape: tuple[int, int, int]) -> keras.Model:
     )
 
 
-def check_weights_file(weights: str) -> Path:
-    """The path of a transfer base's weights file, or :class:`ConfigError` if it is missing."""
+IMAGENET = "imagenet"
+"""``weights`` value of a transfer model that loads Keras' published ImageNet weights."""
+MOBILENET_V2_WEIGHTS_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
+)
+"""Where Keras downloads MobileNetV2's published weights from."""
+_IMAGENET_SIZES = (96, 128, 160, 192, 224)
+
+
+def keras_models_dir() -> Path:
+    """The folder Keras caches downloaded model weights in: ``$KERAS_HOME/models``
+    (default ``~/.keras/models``; ``/tmp/.keras/models`` when that is not writable)."""
+    from al_core.datasets.builtin import _keras_cache_dir
+
+    return _keras_cache_dir().parent / "models"
+
+
+def imagenet_weights_file(input_shape: tuple[int, int, int]) -> Path:
+    """Where Keras looks for (and downloads to) the ImageNet weights of the transfer
+    base for images of ``input_shape`` ``(H, W, C)``: Keras' file name for MobileNetV2
+    of width 0.35 without top, at the size it picks (the input's side when square and
+    one of 96, 128, 160, 192, 224; else 224), in :func:`keras_models_dir`."""
+    rows, cols = _transfer_size(input_shape)
+    size = rows if rows == cols and rows in _IMAGENET_SIZES else 224
+    name = (
+        f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(TRANSFER_ALPHA)}_{size}_no_top.h5"
+    )
+    return keras_models_dir() / name
+
+
+def _imagenet_base(input_shape: tuple[int, int, int]) -> keras.Model:
+    """MobileNetV2 with ``weights="imagenet"``: Keras downloads or reads its cache."""
+    import keras
+
+    target = imagenet_weights_file(input_shape)
+    try:
+        with warnings.catch_warnings():
+            # Keras warns that it loads the 224x224 weights for other input sizes: the
+            # convolutions' weights do not depend on the input size.
+            warnings.filterwarnings("ignore", message="`input_shape` is undefined or non-square")
+            return keras.applications.MobileNetV2(
+                input_shape=(*_transfer_size(input_shape), 3),
+                alpha=TRANSFER_ALPHA,
+                include_top=False,
+                weights=IMAGENET,
+                pooling="avg",
+                name=TRANSFER_BASE,
+            )
+    except Exception as exc:  # noqa: BLE001 - Keras raises bare Exception on failed downloads
+        if target.is_file():
+            raise ConfigError(
+                f"the ImageNet weights file {target} is in Keras' cache but could not be "
+                f"loaded ({type(exc).__name__}: {exc}); it may be truncated or not the "
+                f"official file: delete it and run again online, or replace it with "
+                f"{MOBILENET_V2_WEIGHTS_URL}{target.name}"
+            ) from None
+        raise ConfigError(
+            f"the ImageNet weights of the transfer base could not be downloaded "
+            f"({type(exc).__name__}: {exc}); this machine seems to be offline. Fix: download "
+            f"{MOBILENET_V2_WEIGHTS_URL}{target.name} on a machine with internet and put it "
+            f"at {target} (Keras' cache, $KERAS_HOME/models/, under that file name), or "
+            "pass a weights file instead"
+        ) from None
+
+
+def check_weights_file(weights: str) -> Path | None:
+    """The path of a transfer base's weights file, or :class:`ConfigError` if it is
+    missing; ``None`` for :data:`IMAGENET` (Keras fetches those when the model is built)."""
+    if weights == IMAGENET:
+        return None
     path = Path(weights).expanduser()
     if not path.is_file():
         raise ConfigError(
@@ -237,8 +313,8 @@ def _transfer(
     if _transfer_size(input_shape) != tuple(input_shape[:2]):
         x = layers.Resizing(*_transfer_size(input_shape), name="resize")(x)
     x = layers.Rescaling(2.0, offset=-1.0, name="to_mobilenet_range")(x)  # [0, 1] → [-1, 1]
-    base = transfer_base(input_shape)
-    if weights is not None:
+    base = transfer_base(input_shape, IMAGENET if weights == IMAGENET else None)
+    if weights is not None and weights != IMAGENET:
         _load_base_weights(base, weights)
     set_base_trainable(base, False)
     x = base(x)

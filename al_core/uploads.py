@@ -95,6 +95,17 @@ def _hidden(parts: Sequence[str]) -> bool:
     return any(p.startswith(".") or p == "__MACOSX" for p in parts)
 
 
+def check_upload_size(data: bytes, max_bytes: int | None = None) -> None:
+    """Refuse an upload over ``max_bytes`` (default :data:`MAX_UPLOAD_BYTES`)."""
+    limit = MAX_UPLOAD_BYTES if max_bytes is None else max_bytes
+    if len(data) > limit:
+        raise DatasetError(
+            f"the upload is {len(data) / 2**20:.1f} MB, over the limit of "
+            f"{limit / 2**20:.0f} MB: split it into smaller zips, or put the images in a "
+            "folder under the data root and give its path"
+        )
+
+
 def unpack_zip(
     data: bytes, dest: Path, *, max_bytes: int | None = None
 ) -> tuple[list[Path], list[str]]:
@@ -106,13 +117,7 @@ def unpack_zip(
     ``..`` path, a symbolic link, a zip bomb.
     Hidden files and ``__MACOSX`` folders are ignored.
     """
-    limit = MAX_UPLOAD_BYTES if max_bytes is None else max_bytes
-    if len(data) > limit:
-        raise DatasetError(
-            f"the upload is {len(data) / 2**20:.1f} MB, over the limit of "
-            f"{limit / 2**20:.0f} MB: split it into smaller zips, or put the images in a "
-            "folder under the data root and give its path"
-        )
+    check_upload_size(data, max_bytes)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:

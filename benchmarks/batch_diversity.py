@@ -170,7 +170,7 @@ def logistic_curve(dataset: Dataset, config: TrialConfig, result: LoopResult) ->
     from al_core.loop import initial_indices
     from benchmarks.training_sanity import logistic_accuracy
 
-    labeled = list(initial_indices(config, dataset.y_pool))
+    labeled = list(initial_indices(config, dataset.y_pool, dataset.x_pool))
     accuracies = []
     for record in result.rounds:
         if record.phase != "active":

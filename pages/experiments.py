@@ -6,12 +6,16 @@ runner process is alive; the page never waits for training.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from al_core.datasets import BUILTIN_DATASETS
+from al_core import user_datasets
+from al_core.datacheck import DataCheck, check_dataset, sample_grid
+from al_core.datasets import BUILTIN_DATASETS, format_skipped
 from al_core.errors import ALError
 from al_core.forms import sweep_request
 from al_core.loop import needs_mc_dropout
+from al_core.loop.config import HANDOVER_PER_CLASS
 from al_core.models import MODELS, defaults_text
 from al_core.paths import confine_dataset_source, data_root
 from al_core.runner import (
@@ -23,7 +27,7 @@ from al_core.runner import (
     submit_experiment,
 )
 from al_core.store import Store
-from al_core.strategies import MC_STRATEGIES, SCORERS
+from al_core.strategies import COLD_START_STRATEGIES, MC_STRATEGIES, SCORERS
 from pages import require_app_navigation
 
 require_app_navigation()
@@ -34,9 +38,158 @@ OTHER_DATASET = "other (npz:PATH or folder:PATH)"
 
 st.title("Experiments")
 
+
+# --------------------------------------------------------------------------- your own data
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _data_check(source: str, stamp: float, extra_skipped: tuple[str, ...]) -> DataCheck:
+    """The data check, once per source and upload (``stamp``: the upload's time)."""
+    return check_dataset(source, extra_skipped=extra_skipped)
+
+
+def _ask_delete(slug: str) -> None:
+    st.session_state["confirm_delete"] = slug
+
+
+def _delete(slug: str) -> None:
+    st.session_state.pop("confirm_delete", None)
+    try:
+        removed = user_datasets.delete_uploaded(slug)
+    except ALError as exc:
+        st.session_state["upload_message"] = ("error", str(exc))
+    else:
+        st.session_state["upload_message"] = (
+            "success",
+            f"Deleted the data set **{removed.name}** and its files. Results of experiments "
+            "already run on it are kept.",
+        )
+
+
+def _upload_section(uploaded: list[user_datasets.UploadedSet]) -> None:
+    # Open when this browser session began with nothing uploaded; kept as it was for the
+    # session (an expander whose `expanded` changes between reruns folds under the person).
+    opened = st.session_state.setdefault("upload_open", not uploaded)
+    with st.expander("Upload your own labeled images", expanded=opened):
+        st.caption(
+            "A **.zip with one folder per class** (the folder names are the class names), "
+            "or an **.npz** with the arrays `x_train, y_train, x_test, y_test` (optionally "
+            "`class_names`). It is stored on the server under the data root in its own "
+            "folder, checked below, and offered in the data set choices (here and on the "
+            "Label page). Zips with `..` or absolute paths, links or bomb-like compression, "
+            "and .npz files with object arrays or arrays declaring more than the memory "
+            "limit are refused; unreadable files are skipped and listed."
+        )
+        with st.form("upload_dataset", clear_on_submit=True):
+            file = st.file_uploader(
+                "Zip of class folders, or .npz", type=["zip", "npz"], key="upload_file"
+            )
+            typed = st.text_input(
+                "Name of this data set", placeholder="e.g. my-cats", key="upload_name"
+            )
+            sent = st.form_submit_button("Upload and check", key="upload_button")
+        if sent:
+            if file is None:
+                st.session_state["upload_message"] = ("error", "Choose a file to upload first.")
+            else:
+                try:
+                    with st.spinner("Unpacking and reading the images…"):
+                        stored = user_datasets.save_upload(file.getvalue(), file.name, typed)
+                except ALError as exc:
+                    st.session_state["upload_message"] = (
+                        "error",
+                        f"Not uploaded ({file.name}): {exc}",
+                    )
+                else:
+                    st.session_state["dataset"] = stored.source  # the check below shows it
+                    st.session_state["upload_message"] = (
+                        "success",
+                        f"Uploaded **{stored.name}** ({stored.uploaded_file}); it is "
+                        "selected below with its data check.",
+                    )
+                    st.rerun()
+        message = st.session_state.pop("upload_message", None)
+        if message:
+            (st.success if message[0] == "success" else st.error)(message[1])
+        for item in uploaded:
+            line, action = st.columns([5, 1])
+            line.markdown(
+                f"**{item.name}** · {item.kind} · from `{item.uploaded_file}` · "
+                f"`{item.folder.relative_to(data_root())}`"
+            )
+            action.button("Delete…", key=f"delete_{item.slug}", on_click=_ask_delete,
+                          args=(item.slug,))  # fmt: skip
+            if st.session_state.get("confirm_delete") == item.slug:
+                st.warning(
+                    f"Delete the data set **{item.name}**? Its files are removed from the "
+                    "server and it leaves the data set choices. Results of experiments "
+                    "already run on it are kept."
+                )
+                yes, no, _ = st.columns([2, 1, 2])
+                yes.button(f"Yes, delete {item.name}", key=f"confirm_{item.slug}",
+                           type="primary", on_click=_delete, args=(item.slug,))  # fmt: skip
+                no.button("Keep it", key=f"keep_{item.slug}", on_click=_ask_delete, args=("",))
+
+
+def _render_check(check: DataCheck) -> None:
+    height, width, channels = check.image_shape
+    st.markdown(
+        f"**Data check** · {check.pool_size} pool / {check.test_size} test images, "
+        f"{height}×{width}×{channels}, {len(check.class_names)} classes "
+        f"(checked in {check.seconds:.1f} s)"
+    )
+    st.markdown(
+        f"- **Size:** {check.size}\n- **Colour:** {check.colour}\n"
+        f"- **Test split:** {check.test_split}"
+    )
+    for note in check.warnings():
+        st.warning(note)
+    classes, floor = st.columns(2)
+    classes.markdown("**Classes** (images in the pool and in the test split)")
+    classes.dataframe(pd.DataFrame(check.class_table()), hide_index=True)
+    floor.markdown("**The floor to clear:** logistic regression on random labels")
+    table = pd.DataFrame(
+        {
+            "labels": [p.labels for p in check.floor],
+            "accuracy": [f"{p.accuracy:.1%}" for p in check.floor],
+            "range over orders": [f"{p.low:.1%}–{p.high:.1%}" for p in check.floor],
+        }
+    )
+    floor.dataframe(table, hide_index=True)
+    floor.caption(
+        f"Flattened pixels, mean of 3 random label orders, scored on "
+        f"{check.floor_test_images} test images. A network's curve on the same labels "
+        "should be above this; if it is not, the network is undertrained, not the data hard."
+    )
+    st.markdown("**Sample images per class** (from the pool, as converted)")
+    grid = st.columns(2)
+    for i, (name, images) in enumerate(zip(check.class_names, check.samples, strict=True)):
+        grid[i % 2].image(
+            sample_grid(images),
+            caption=f"{name}: {check.pool_counts[i]} pool / {check.test_counts[i]} test",
+        )
+    if check.skipped:
+        with st.expander(f"Skipped files ({len(check.skipped)}), with the reason"):
+            st.code(format_skipped(check.skipped, limit=200), language="text")
+    else:
+        st.caption("No file was skipped.")
+
+
+uploaded_sets = user_datasets.list_uploaded()
+_upload_section(uploaded_sets)
+uploaded_by_source = {item.source: item for item in uploaded_sets}
+
 st.subheader("New sweep: strategies × uncertainty fractions × trials")
+choices = [*BUILTIN_DATASETS, *uploaded_by_source, OTHER_DATASET]
+if st.session_state.get("dataset") not in choices:
+    st.session_state.pop("dataset", None)  # a deleted upload
 # Outside the form, so that the path box appears as soon as "other" is picked.
-dataset = st.selectbox("Data set", [*BUILTIN_DATASETS, OTHER_DATASET], key="dataset")
+dataset = st.selectbox(
+    "Data set",
+    choices,
+    key="dataset",
+    format_func=lambda c: uploaded_by_source[c].label() if c in uploaded_by_source else c,
+)
 dataset_path = ""
 if dataset == OTHER_DATASET:
     dataset_path = st.text_input(
@@ -44,6 +197,34 @@ if dataset == OTHER_DATASET:
         placeholder="npz:my.npz or folder:images",
         key="dataset_path",
     )
+
+with st.container(border=True):
+    chosen_upload = uploaded_by_source.get(dataset)
+    if chosen_upload is None:
+        asked = st.button(
+            "Check this data set (classes, test split, samples, a linear floor)",
+            key="run_check",
+        )
+        if asked:
+            st.session_state["check_source"] = dataset_path if dataset == OTHER_DATASET else dataset
+        check_source = st.session_state.get("check_source")
+        wanted = dataset_path if dataset == OTHER_DATASET else dataset
+        show = check_source is not None and check_source == wanted
+    else:
+        check_source, show = dataset, True
+    if show:
+        try:
+            with st.spinner("Reading the data and fitting the linear floor (seconds)…"):
+                if chosen_upload is not None:
+                    check = _data_check(
+                        chosen_upload.source, chosen_upload.created, chosen_upload.skipped
+                    )
+                else:  # a typed path must stay inside $AL_DATA_DIR
+                    check = _data_check(confine_dataset_source(str(check_source)), 0.0, ())
+        except ALError as exc:
+            st.error(f"The data check failed: {exc}")
+        else:
+            _render_check(check)
 
 with st.form("new_experiment"):
     name = st.text_input("Name (optional)", key="name")
@@ -61,9 +242,11 @@ with st.form("new_experiment"):
     )
     strategies = middle.multiselect(
         "Uncertainty strategies",
-        [*SCORERS, *MC_STRATEGIES],
+        [*SCORERS, *MC_STRATEGIES, *COLD_START_STRATEGIES],
         default=["margin"],
         key="strategies",
+        help="typiclust: the most typical image of each k-means region that holds no label "
+        "yet (for small budgets); auto: typiclust until the hand-over below, then margin.",
     )
     fractions = middle.text_input(
         "Uncertainty fractions (0 = random, 1 = all by uncertainty)", "0, 0.5, 1", key="fractions"
@@ -71,6 +254,22 @@ with st.form("new_experiment"):
     trials = middle.number_input("Trials (seeds) per configuration", value=3, step=1, key="trials")
     target = middle.number_input("Target test accuracy (0–1]", value=0.9, step=0.01, key="target")
     initial = right.number_input("Initial labeled images", value=20, step=1, key="initial")
+    initial_mode = right.selectbox(
+        "Initial set",
+        ["random", "typical"],
+        format_func={"random": "random", "typical": "typical image per k-means region"}.get,
+        key="initial_mode",
+        help="typical: TypiClust on the pool's pixels, no labels needed (cold start).",
+    )
+    handover_per_class = right.number_input(
+        "auto: labels per class before uncertainty",
+        value=HANDOVER_PER_CLASS,
+        min_value=1,
+        step=1,
+        key="handover_per_class",
+        help="Strategy auto picks typical images until the labeled set holds this many "
+        "labels per class, then hands over to margin; the switch is marked on the curve.",
+    )
     batch = right.number_input("Batch size (labels per round)", value=10, step=1, key="batch")
     rounds = right.number_input(
         "Rounds (0 = until budget or pool ends)", value=10, step=1, key="rounds"
@@ -134,6 +333,8 @@ if submitted:
                 fractions=fractions,
                 trials=int(trials),
                 initial=int(initial),
+                initial_mode=initial_mode,
+                handover_per_class=int(handover_per_class),
                 batch=int(batch),
                 rounds=int(rounds),
                 budget=int(budget),

@@ -3,17 +3,20 @@
 A thin page over :mod:`al_core.labeling`: every answer is written to the store
 in the button's callback, retraining runs in the session's background worker
 process, and a fragment polls the store to show its state. The chosen session
-is kept in the URL (``?session=ID``), so a reload comes back to it.
+is kept in the URL (``?session=ID``), so a reload comes back to it; so is the
+name a person labels under (``?annotator=NAME``, and the browser session's state
+for page switches, which clear the URL's parameters).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pandas as pd
 import streamlit as st
 
-from al_core import charts, labeling, uploads
+from al_core import charts, labeling, uploads, user_datasets
 from al_core.datasets import BUILTIN_DATASETS
 from al_core.errors import ALError
 from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
@@ -36,6 +39,11 @@ st.title("Label")
 # --------------------------------------------------------------------------- callbacks
 
 
+def _me() -> str:
+    """The annotator this browser labels as (see :func:`_annotator_box`)."""
+    return st.session_state.get("annotator") or labeling.DEFAULT_ANNOTATOR
+
+
 def _seconds_on(item: str) -> float | None:
     shown = st.session_state.get("shown_at")
     if shown and shown[0] == item:
@@ -47,13 +55,21 @@ def _answer(session_id: int, item: str, label: int, relabel: bool = False) -> No
     with Store() as store:
         try:
             result = labeling.answer(
-                store, session_id, item, label, seconds=_seconds_on(item), relabel=relabel
+                store,
+                session_id,
+                item,
+                label,
+                annotator=_me(),
+                seconds=_seconds_on(item),
+                relabel=relabel,
             )
         except ALError as exc:
             st.session_state["label_error"] = str(exc)
             return
         st.session_state.pop("conflict", None)
-        if not result.stored:
+        if result.taken_by is not None:
+            st.session_state["taken"] = (item, result.taken_by)
+        elif not result.stored:
             st.session_state["conflict"] = (item, label, result.existing)
         if result.batch_finished:
             labeling.request_retrain(store, session_id)
@@ -61,15 +77,17 @@ def _answer(session_id: int, item: str, label: int, relabel: bool = False) -> No
 
 def _skip(session_id: int, item: str) -> None:
     with Store() as store:
-        if labeling.skip(store, session_id, item):
+        if labeling.skip(store, session_id, item, _me()):
             labeling.request_retrain(store, session_id)
 
 
 def _undo(session_id: int) -> None:
     with Store() as store:
         config = labeling.SessionConfig.from_dict(store.session(session_id)["config"])
-        before = {r["item"]: r["label"] for r in store.labels(session_id)}
-        undone = labeling.undo(store, session_id)
+        before = {
+            r["item"]: r["label"] for r in store.labels(session_id) if r["annotator"] == _me()
+        }
+        undone = labeling.undo(store, session_id, _me())
     if undone is None:
         st.session_state["undone"] = "Nothing to undo in this batch."
     elif undone in before:
@@ -108,6 +126,195 @@ def _select_session() -> None:
     st.query_params["session"] = str(st.session_state["session_choice"])
 
 
+# --------------------------------------------------------------------------- team
+
+
+def _annotator_box(session_id: int) -> None:
+    """The name this browser labels under, asked once: kept in the URL
+    (``?annotator=``, so a reload keeps it) and in the browser session's state (page
+    switches clear the URL's parameters; it is put back)."""
+    wanted = st.session_state.get("annotator") or st.query_params.get("annotator", "")
+    name = None
+    if wanted:
+        try:
+            name = labeling.check_annotator(wanted)
+        except ALError as exc:
+            st.warning(
+                f"The name in the address cannot be used: {exc}. You label as "
+                f"**{labeling.DEFAULT_ANNOTATOR}** until you save a name."
+            )
+    st.session_state["annotator"] = name
+    if name and st.query_params.get("annotator") != name:
+        st.query_params["annotator"] = name
+    if name:
+        st.caption(f"You label as **{name}**.")
+    else:
+        st.info(
+            "Type your name once: each answer is stored with it, and several people can "
+            "label this session at the same time, each handed different images. Without "
+            f"a name your answers are stored as **{labeling.DEFAULT_ANNOTATOR}**.",
+            icon=":material/badge:",
+        )
+    where = st.expander("Change your name") if name else st.container()
+    with where, st.form("annotator_form", border=False):
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        typed = left.text_input("Your name", value=name or "", key="annotator_name")
+        saved = right.form_submit_button("Save name")
+    if saved:
+        try:
+            new = labeling.check_annotator(typed)
+        except ALError as exc:
+            st.error(f"Name not saved: {exc}.")
+            return
+        if new != _me():  # the image held under the old name goes back to the others
+            with Store() as store:
+                labeling.release_claim(store, session_id, _me())
+        st.session_state["annotator"] = new
+        st.query_params["annotator"] = new
+        st.rerun()
+
+
+def _settle(session_id: int, item: str) -> None:
+    label = st.session_state.get(f"settle_{item}")
+    if label is None:
+        st.session_state["team_error"] = f"Choose the label of item {item} first, then Settle."
+        return
+    with Store() as store:
+        try:
+            labeling.settle(store, session_id, item, label, _me())
+        except ALError as exc:
+            st.session_state["team_error"] = str(exc)
+            return
+        labeling.request_retrain(store, session_id)
+
+
+def _percent(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:.{digits}%}"
+
+
+def _kappa(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _team_section(session_id: int, config: labeling.SessionConfig) -> None:
+    """Who labeled, how much they agree, the disagreements to settle, the overlap."""
+    with Store() as store:
+        agreement = labeling.session_agreement(store, session_id)
+        disputed = labeling.review_list(store, session_id)
+        images = {e.item: labeling.item_image(store, session_id, e.item, side=96) for e in disputed}
+    st.subheader("Team")
+    names = [row["annotator"] for row in agreement.annotators]
+    st.caption(
+        (
+            f"{len(names)} annotator{'s' if len(names) != 1 else ''} ({', '.join(names)})."
+            if names
+            else "Nobody has answered yet."
+        )
+        + f" {config.overlap:.0%} of the images are shown to two annotators to measure "
+        "agreement; an image answered twice trains with the agreed label, a disagreement "
+        "waits on the review list."
+    )
+    if error := st.session_state.pop("team_error", None):
+        st.error(error)
+    if agreement.pairs:
+        st.markdown(
+            f"Raw agreement **{_percent(agreement.raw_agreement, 1)}**, Cohen's kappa "
+            f"**{_kappa(agreement.kappa)}** on {agreement.images_twice} images answered by "
+            "two annotators (Not sure left out)."
+        )
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "annotator A": [p["annotator_a"] for p in agreement.pairs],
+                    "annotator B": [p["annotator_b"] for p in agreement.pairs],
+                    "images": [p["images"] for p in agreement.pairs],
+                    "agreed": [p["agreed"] for p in agreement.pairs],
+                    "raw agreement": [_percent(p["raw_agreement"]) for p in agreement.pairs],
+                    "kappa": [_kappa(p["kappa"]) for p in agreement.pairs],
+                }
+            ),
+            hide_index=True,
+            key="agreement_pairs",
+        )
+        with st.expander("Agreement per class (each class against the rest)"):
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "class": [c["class"] for c in agreement.classes],
+                        "images": [c["images"] for c in agreement.classes],
+                        "both gave it": [c["agreed"] for c in agreement.classes],
+                        "kappa": [_kappa(c["kappa"]) for c in agreement.classes],
+                    }
+                ),
+                hide_index=True,
+            )
+    else:
+        st.caption("Agreement appears once two annotators have answered the same images.")
+    if agreement.truth_known and agreement.annotators:
+        st.markdown("Each annotator against the hidden true labels:")
+        rows = agreement.annotators
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "annotator": [r["annotator"] for r in rows],
+                    "answers": [r["answers"] for r in rows],
+                    "not sure": [r["not_sure"] for r in rows],
+                    "agree with truth": [r["agreed_with_truth"] for r in rows],
+                    "truth agreement": [_percent(r["truth_agreement"], 1) for r in rows],
+                    "kappa vs truth": [_kappa(r["truth_kappa"]) for r in rows],
+                }
+            ),
+            hide_index=True,
+            key="agreement_truth",
+        )
+    options = [*range(len(config.class_names)), labeling.NOT_SURE]
+    with st.expander(f"Review list ({len(disputed)} disagreements)", expanded=bool(disputed)):
+        if not disputed:
+            st.caption("No disagreement to settle.")
+        for entry in disputed:
+            image_col, answers_col, choice_col, button_col = st.columns(
+                [1, 2, 2, 1], vertical_alignment="center"
+            )
+            image_col.image(images[entry.item], caption=f"item {entry.item} (disputed)")
+            answers_col.markdown(
+                "  \n".join(
+                    f"**{who}**: {_label_name(config, label)}"
+                    for who, label in entry.answers.items()
+                )
+            )
+            choice_col.selectbox(
+                "Settle as",
+                options,
+                index=None,
+                placeholder="choose the label",
+                format_func=lambda k: _label_name(config, k),
+                key=f"settle_{entry.item}",
+            )
+            button_col.button(
+                "Settle", key=f"settle_button_{entry.item}", on_click=_settle,
+                args=(session_id, entry.item),
+            )  # fmt: skip
+    with st.form("overlap_form", border=False):
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        share = left.number_input(
+            "Overlap: % of the images shown to two annotators",
+            min_value=0.0,
+            max_value=100.0,
+            value=round(config.overlap * 100, 1),
+            step=5.0,
+            key="overlap_percent",
+        )
+        saved = right.form_submit_button("Save overlap")
+    if saved:
+        with Store() as store:
+            try:
+                labeling.set_overlap(store, session_id, share / 100)
+            except ALError as exc:
+                st.error(f"Overlap not changed: {exc}.")
+                return
+        st.rerun()
+
+
 # --------------------------------------------------------------------------- new session
 
 
@@ -133,6 +340,19 @@ def _new_session_form() -> None:
             if source == "upload":
                 pool["upload"] = st.file_uploader("Zip of images", type=["zip"])
             else:
+                # Image folders uploaded on the Experiments page (an .npz is no pool of files).
+                sets = {s.slug: s for s in user_datasets.list_uploaded() if s.kind == "folder"}
+                if sets:
+                    pool["uploaded"] = st.selectbox(
+                        "Uploaded data set (from the Experiments page)",
+                        [None, *sets],
+                        format_func=lambda slug: (
+                            "none: use the folder typed below"
+                            if slug is None
+                            else sets[slug].label()
+                        ),
+                        key="new_uploaded",
+                    )
                 pool["folder"] = st.text_input(
                     f"Folder (inside the data root `{uploads.data_root()}`)", key="new_folder"
                 )
@@ -160,7 +380,7 @@ def _new_session_form() -> None:
             "First batch",
             labeling.COLD_STARTS,
             index=labeling.COLD_STARTS.index(labeling.SessionConfig.cold_start),
-            format_func={"random": "random", "clusters": "cluster-diverse (k-means)"}.get,
+            format_func={"random": "random", "clusters": "typical image per k-means region"}.get,
         )
         seed = middle.number_input("Seed", min_value=0, value=0, key="new_seed")
         submitted = st.form_submit_button("Create session", type="primary")
@@ -168,6 +388,13 @@ def _new_session_form() -> None:
         return
     if source != "builtin":
         upload = pool.pop("upload", None)
+        chosen = pool.pop("uploaded", None)
+        if chosen is not None:  # an uploaded image folder: its path inside the data root
+            try:
+                pool["folder"] = user_datasets.uploaded_folder(str(chosen))
+            except ALError as exc:
+                st.error(str(exc))
+                return
         if source == "upload":
             if upload is None:
                 st.error("Choose a zip file to upload first.")
@@ -212,16 +439,26 @@ def _import_report() -> None:
 
 @st.fragment
 def _labeling_view(session_id: int, config: labeling.SessionConfig) -> None:
-    image, image_error = None, None
+    image, image_error, current, assignment, held = None, None, None, None, {}
     with Store() as store:
-        batch = labeling.current_batch(store, session_id)
-        if batch is not None and batch.current is not None:
+        batch = labeling.current_batch(store, session_id, _me())
+        if batch is not None:
+            try:  # claims the image: nobody else is handed it while this browser is here
+                assignment = labeling.next_item(store, session_id, _me())
+            except ALError:  # a store this server cannot write: show the batch as it is
+                first = batch.current
+                assignment = None if first is None else labeling.Assignment(first.item, False)
+            held = labeling.held_by_others(store, session_id, _me())
+        if assignment is not None:
+            current = labeling.find_item(store, session_id, assignment.item)
             try:
-                image = labeling.item_image(store, session_id, batch.current.item)
+                image = labeling.item_image(store, session_id, assignment.item)
             except ALError as exc:
                 image_error = str(exc)
         counts = labeling.counts(store, session_id)
     st.session_state["shown_round"] = None if batch is None else batch.round
+    # Nothing to label now: the status fragment reruns the page when something comes.
+    st.session_state["waiting"] = batch is not None and current is None
     # Inside the fragment, so the counts follow every answer (not only page reruns).
     st.caption(
         f"{counts['human']} labels, {counts['not_sure']} not sure, {counts['pseudo']} pseudo"
@@ -233,6 +470,11 @@ def _labeling_view(session_id: int, config: labeling.SessionConfig) -> None:
         return
     if error := st.session_state.pop("label_error", None):
         st.error(error)
+    if taken := st.session_state.pop("taken", None):
+        st.warning(
+            f"Item {taken[0]} is with **{taken[1]}** (answered, or handed to them after this "
+            "browser was idle); your answer was not stored. Here is your next image."
+        )
     if conflict := st.session_state.get("conflict"):
         item, label, existing = conflict
         st.warning(
@@ -246,11 +488,29 @@ def _labeling_view(session_id: int, config: labeling.SessionConfig) -> None:
         )
     answered, total = batch.done, len(batch.items)
     st.progress(answered / total, text=f"Batch {batch.round + 1}: {answered} of {total} answered")
-    current = batch.current
     if current is None:
-        st.success("Batch done. The model retrains in the background; the next batch appears here.")
+        if batch.finished:
+            st.success(
+                "Batch done. The model retrains in the background; the next batch appears here."
+            )
+        else:
+            others = sorted(set(held.values()))
+            st.info(
+                f"The rest of this batch is with {', '.join(others) or 'other annotators'}. "
+                "Your next image appears here when there is one."
+            )
         st.button("Undo the last answer", on_click=_undo, args=(session_id,), shortcut="U")
         return
+    # Always one element here (empty unless a second opinion), so that the widgets
+    # below keep their places and Streamlit does not show stale copies while it redraws.
+    note = st.empty()
+    if assignment is not None and assignment.second_opinion:
+        note.info(
+            f"**Second opinion.** Another annotator labeled this image; it is one of the "
+            f"{config.overlap:.0%} shown to two people to measure agreement (their answer "
+            "is hidden). Answer as you see it, or Not sure.",
+            icon=":material/group:",
+        )
     if st.session_state.get("shown_at", (None,))[0] != current.item:
         st.session_state["shown_at"] = (current.item, time.monotonic())
     left, right = st.columns([3, 2])
@@ -286,7 +546,8 @@ def _labeling_view(session_id: int, config: labeling.SessionConfig) -> None:
                 width="stretch",
             )
     skip_col, unsure_col, undo_col = st.columns(3)
-    skip_col.button("Skip", on_click=_skip, args=(session_id, current.item), shortcut="S")
+    if assignment is None or not assignment.second_opinion:  # a second opinion is not skipped
+        skip_col.button("Skip", on_click=_skip, args=(session_id, current.item), shortcut="S")
     unsure_col.button(
         "Not sure",
         on_click=_answer,
@@ -301,8 +562,13 @@ def _status_view(session_id: int) -> None:
     with Store() as store:
         state = labeling.job_state(store, session_id)
         latest = store.latest_session_batch(session_id)
+        with contextlib.suppress(ALError):  # (a read-only store holds no claims)
+            labeling.keep_claim(store, session_id, _me())  # this browser is still here
+        ready = st.session_state.get("waiting") and labeling.peek_item(store, session_id, _me())
     if (None if latest is None else latest["round"]) != st.session_state.get("shown_round"):
         st.rerun()  # a new batch arrived: show it
+    if ready:
+        st.rerun()  # an image was freed (or a second opinion came) while this one waited
     if state.status in ("queued", "running"):
         st.info(f"Retraining in the background ({state.status})… you can keep labeling.")
     elif state.status == "failed":
@@ -350,6 +616,7 @@ st.caption(
     f"{config.dataset or config.source} · model {config.model} · "
     f"{config.strategy.replace('_', ' ')} · batches of {config.batch}"
 )
+_annotator_box(session_id)
 _labeling_view(session_id, config)
 _status_view(session_id)
 
@@ -386,6 +653,8 @@ if audit is not None:
                 except ALError as exc:
                     st.error(str(exc))
 
+_team_section(session_id, config)
+
 with st.expander(f"Auto-labeling review ({len(proposals)} proposals)"):
     st.toggle(
         "Train with accepted pseudo-labels",
@@ -410,7 +679,7 @@ with st.expander(f"Auto-labeling review ({len(proposals)} proposals)"):
             if st.form_submit_button("Store the checked ones as pseudo-labels"):
                 accepted = [p["item"] for p in proposals if st.session_state[f"accept_{p['item']}"]]
                 with Store() as store:
-                    stored = labeling.review_proposals(store, session_id, accepted)
+                    stored = labeling.review_proposals(store, session_id, accepted, _me())
                 st.session_state["pseudo_stored"] = stored
                 st.rerun()
     if "pseudo_stored" in st.session_state:

@@ -143,16 +143,29 @@ def target_control(key: str, start: float | None) -> float | None:
     return percent / 100
 
 
-def show_savings(view: results.SavingsView | None, target: float | None, key: str) -> None:
-    """Labels needed against the target: the chart and the table it is drawn from."""
-    if view is None:
+def show_savings(views: list[results.SavingsView], target: float | None, key: str) -> None:
+    """Labels needed against the target: the chart and the tables it is drawn from, the
+    chosen configuration first, then any other strategy at the same fraction."""
+    if not views:
         return
-    st.subheader(f"Labels needed across targets: {view.name} vs random")
+    first, others = views[0], views[1:]
+    names = " vs ".join(v.name for v in views)
+    st.subheader(f"Labels needed across targets: {names} vs random")
     st.plotly_chart(
-        charts.savings_figure(view.savings, view.table, view.name, target), key=f"{key}_chart"
+        charts.savings_figure(
+            first.savings,
+            first.table,
+            first.name,
+            target,
+            others=[(v.savings, v.table, v.name) for v in others],
+        ),
+        key=f"{key}_chart",
     )
-    # A static table: every chart figure and hover is one of its cells.
-    st.table(view.table, hide_index=True)
+    # Static tables: every chart figure and hover is one of their cells.
+    for view in views:
+        if others:
+            st.markdown(f"**{view.name} vs random**")
+        st.table(view.table, hide_index=True)
     st.caption(
         "Medians over the trials, a trial that never reached a target counting as "
         "needing more; fastest – slowest trial; saved vs random with its spread "
@@ -263,8 +276,8 @@ def demo_measured(experiment_id: int, live: bool) -> None:
         "Open **Results** for every configuration and the tables."
     )
     if not done.preliminary:  # no figures while trials run
-        view = results.savings_view(rounds, configs, target, fraction=percent / 100)
-        show_savings(view, target, f"overview_savings_{experiment_id}")
+        views = results.savings_views(rounds, configs, target, fraction=percent / 100)
+        show_savings(views, target, f"overview_savings_{experiment_id}")
 
 
 def show_chosen_experiment(

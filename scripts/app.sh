@@ -4,9 +4,11 @@
 # opens on the embedded digits data set). Usage: ./scripts/app.sh [streamlit options]
 #
 # Server settings come from .streamlit/config.toml: it listens on 127.0.0.1 only.
-# AL_HOST=0.0.0.0 ./scripts/app.sh listens on every interface instead: anyone who can
-# reach this machine's port 8501 then uses the app with your rights (no login): they
-# can launch background training, read image folders under $AL_DATA_DIR and label.
+# AL_HOST=0.0.0.0 ./scripts/app.sh listens on every interface instead, and then the app
+# asks for a password (al_core/access.py): $AL_PASSWORD, or else one generated at start
+# and printed once below with a link that opens the app (al_core/serve.py). Whoever has
+# it uses the app with your rights: launches background training, reads image folders
+# under $AL_DATA_DIR, labels. AL_PASSWORD set on loopback applies there too.
 # AL_PORT changes the port (8501); AL_MAX_UPLOAD_MB the upload limit (200).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,6 @@ if [ "$host" != 127.0.0.1 ] && [ "$host" != localhost ]; then
     shown="$host"
     if [ "$host" = 0.0.0.0 ] || [ "$host" = "::" ]; then shown="$(hostname)"; fi
     options+=(--browser.serverAddress="$shown")  # the URL printed for other machines
-    echo "warning: listening on $host: the app has no login; anyone who reaches this" \
-        "port can use it" >&2
 fi
-exec .venv/bin/python -m streamlit run app.py "${options[@]}" "$@"
+# python -m al_core.serve execs `streamlit run app.py` (this pid stays the server's).
+exec .venv/bin/python -m al_core.serve "${options[@]}" "$@"

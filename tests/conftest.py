@@ -26,6 +26,10 @@ SHARED_DATASETS = Path(
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# A password in the shell would lock every server the tests start (al_core/access.py);
+# the tests that want one set it themselves.
+os.environ.pop("AL_PASSWORD", None)
+os.environ.pop("AL_GENERATED_PASSWORD", None)
 
 
 def _prepare_keras_home() -> Path:

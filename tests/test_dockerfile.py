@@ -1,7 +1,8 @@
 """The Dockerfile against the repository (no Docker engine here to build it).
 
 Checks what a build would trip over or what the issue asks for: the base image,
-every COPY source exists, the entry point is ``streamlit run app.py`` on 8501,
+every COPY source exists, the entry point is ``streamlit run app.py`` on 8501
+(through ``al_core.serve``, which applies the password rule of ``al_core.access``),
 a non-root user, a health check on Streamlit's health endpoint, and the data
 folder as a volume that the app uses (AL_DATA_DIR).
 """
@@ -10,9 +11,12 @@ from __future__ import annotations
 
 import json
 import shlex
+import tomllib
 from pathlib import Path
 
 import pytest
+
+from al_core import access, serve
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -76,10 +80,27 @@ def test_requirements_installed_before_sources_for_layer_caching(
 def test_entry_point_runs_app_py_on_8501(instructions: list[tuple[str, str]]) -> None:
     (cmd,) = _all(instructions, "CMD")
     argv = json.loads(cmd)
-    assert argv[:3] == ["streamlit", "run", "app.py"]
-    assert (REPO / argv[2]).is_file()
+    # The launcher that applies the password rule, then execs `streamlit run app.py`.
+    assert argv[:3] == ["python", "-m", "al_core.serve"]
+    assert (REPO / "al_core" / "serve.py").is_file() and (REPO / "app.py").is_file()
     assert "--server.port=8501" in argv
     assert "--server.address=0.0.0.0" in argv
+
+
+def test_image_asks_for_a_password(instructions: list[tuple[str, str]]) -> None:
+    """Listening on every interface, the container follows the rule of al_core.access:
+    AL_PASSWORD from ``docker run -e``, or one generated at start and printed once."""
+    env = " ".join(_all(instructions, "ENV") + _all(instructions, "ARG"))
+    assert access.PASSWORD_ENV not in env and access.GENERATED_ENV not in env  # none baked in
+    (cmd,) = _all(instructions, "CMD")
+    args = json.loads(cmd)[3:]
+    with open(REPO / ".streamlit" / "config.toml", "rb") as handle:
+        config = tomllib.load(handle)
+    server_env, printed = serve.prepare(args, {}, config)
+    password = server_env[access.GENERATED_ENV]
+    assert printed is not None and f"http://localhost:8501/?token={password}" in printed
+    server_env, printed = serve.prepare(args, {access.PASSWORD_ENV: "chosen"}, config)
+    assert access.GENERATED_ENV not in server_env and "chosen" not in (printed or "")
 
 
 def test_runs_as_non_root_with_data_volume(instructions: list[tuple[str, str]]) -> None:

@@ -87,7 +87,10 @@ def test_label_skip_undo_finish_retrain_resume_export(
     app.run()
     assert _progress(app) == "Batch 1: 0 of 5 answered"
     # The default first batch is cluster-diverse: said so, with why there is no model yet.
-    assert "Picked nearest to a k-means centroid: there is no trained model yet" in _texts(app)
+    assert (
+        "Picked as the most typical image of a k-means region of the pool: there is no "
+        "trained model yet" in _texts(app)
+    )
     assert app.get("image"), "the current image is shown"
     # The digits' buttons read "0" … "9", the session's class names, in order; Streamlit
     # shows each button's shortcut key (the digit) beside it.

@@ -64,6 +64,7 @@ def store(tmp_path):
 def test_presets_match_the_documented_protocols():
     assert set(runner.PRESETS) == {
         "demo",
+        "cold-start",
         "cifar10-fraction",
         "mnist-400",
         "repeated-digits",

@@ -525,3 +525,37 @@ def test_results_target_defaults_to_the_best_final_accuracy_and_savings_match(
     app.number_input[0].set_value(93).run()
     assert not app.exception
     _assert_page_figures(app, rounds, 0.93, 0.4)
+
+
+def test_savings_views_show_each_strategy_at_the_fraction_beside_the_best() -> None:
+    """A cold-start sweep: auto and margin at 100 %, both against the same random."""
+    rows = []
+    for seed in SEEDS:
+        rows += trial_rows(
+            3 * seed + 1,
+            ("random", 0.0, seed),
+            [("active", n, a) for n, a in zip(ACTIVE, _curve(0.6, 0.85, seed, 9, 0.0),
+                                                strict=True)],
+        )  # fmt: skip
+        for offset, (strategy, end) in enumerate((("margin", 0.93), ("auto", 0.95)), 2):
+            curve = _curve(0.7, end, seed, len(ACTIVE), 0.0)
+            rows += trial_rows(
+                3 * seed + offset,
+                (strategy, 1.0, seed),
+                [("active", n, a) for n, a in zip(ACTIVE, curve, strict=True)],
+            )
+    rounds = results.rounds_frame(rows)
+    configs = results.config_table(results.trial_table(rounds, 0.8))
+    views = results.savings_views(rounds, configs, 0.8, fraction=1.0)
+    assert [v.strategy for v in views] == ["auto", "margin"]  # the best first
+    for view in views:  # each is that strategy's own comparison with random
+        alone = results.savings_by_target(rounds, view.strategy, 1.0, list(view.savings["target"]))
+        pd.testing.assert_frame_equal(view.savings.reset_index(drop=True),
+                                      alone.reset_index(drop=True))  # fmt: skip
+    figure = charts.savings_figure(
+        views[0].savings, views[0].table, views[0].name, 0.8,
+        others=[(v.savings, v.table, v.name) for v in views[1:]],
+    )  # fmt: skip
+    assert [t.name for t in figure.data] == ["random (baseline)", views[0].name, views[1].name]
+    assert list(figure.data[2].text) == views[1].table["chosen: labels (median)"].tolist()
+    assert results.savings_views(rounds, configs, 0.8, fraction=0.5)[0].strategy == "auto"

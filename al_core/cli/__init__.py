@@ -9,7 +9,8 @@ One module per concern: :mod:`~al_core.cli.parser` (the subcommands) and
 :mod:`~al_core.cli.sweeps` (grids and the background runner),
 :mod:`~al_core.cli.progress` (the sweep's progress display),
 :mod:`~al_core.cli.status` (status and cancel), :mod:`~al_core.cli.reports`
-(report), :mod:`~al_core.cli.labeling` (labeling sessions' worker and export) and
+(report), :mod:`~al_core.cli.data` (the data check of a data set),
+:mod:`~al_core.cli.labeling` (labeling sessions' worker and export) and
 :mod:`~al_core.cli.common` (what they share). :func:`main` is the entry point.
 """
 

@@ -49,13 +49,19 @@ def _open_store(args: argparse.Namespace):  # -> Store
     return Store(args.db, timeout=args.lock_timeout)
 
 
-def _check_against_dataset(config: Any, dataset: Any) -> None:
+def _check_against_dataset(config: Any, dataset: Any, strategies: Any = ()) -> None:
+    """Refuse, before anything is stored, what the data set rules out: a missing weights
+    file, an initial set or batch larger than the pool, an ``auto`` hand-over that never
+    fires within the budget (``config.strategy`` or any of a sweep's ``strategies``)."""
     from al_core.forms import check_against_pool
+    from al_core.loop import check_handover
     from al_core.models import check_weights_file
 
     if config.weights is not None:  # before anything is stored
         check_weights_file(config.weights)
     check_against_pool(config, len(dataset.x_pool))
+    if "auto" in (config.strategy, *strategies):
+        check_handover(config.replace(strategy="auto"), dataset.num_classes)
 
 
 def _print_skipped(dataset: Any) -> None:

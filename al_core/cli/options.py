@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from al_core.errors import ConfigError
+from al_core.loop.config import HANDOVER_PER_CLASS
 from al_core.models import defaults_text
 
 # Trial-config fields that are command-line flags of the same name.
@@ -19,6 +20,7 @@ _TRIAL_FLAGS: tuple[str, ...] = (
     "min_steps", "train_batch_size", "patience", "learning_rate", "dropout", "candidates",
     "auto_label_steps", "auto_label_k", "seed", "mc_samples", "base_score", "hybrid_top_m",
     "density_beta", "weights", "agreement_size", "repeat", "repeat_noise",
+    "handover_per_class",
 )  # fmt: skip
 # Sweep flags a --preset sets, unless given on the command line.
 _PRESET_FLAGS: tuple[str, ...] = (*_TRIAL_FLAGS, "strategies", "fractions", "trials")
@@ -69,9 +71,11 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
     )
     model.add_argument(
         "--weights",
-        metavar="PATH",
-        help="weights file of the transfer model's MobileNetV2 base (width 0.35, no top); "
-        "without it the base starts from random weights",
+        metavar="PATH|imagenet",
+        help="weights file of the transfer model's MobileNetV2 base (width 0.35, no top), or "
+        "'imagenet' for Keras' published weights (downloaded into $KERAS_HOME/models/; "
+        "offline, the error names the file to put there); without it the base starts from "
+        "random weights",
     )
     model.add_argument(
         "--epochs",
@@ -106,7 +110,8 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
             "--strategy",
             default="margin",
             help="least_confidence, margin (default), ratio, entropy, bald, variation_ratios, "
-            "batchbald, density_weighted, kcenter, kmeans, hybrid, hybrid_cluster or random",
+            "batchbald, density_weighted, kcenter, kmeans, hybrid, hybrid_cluster, typiclust, "
+            "auto (typiclust, then the base score) or random",
         )
         loop.add_argument(
             "--fraction",
@@ -118,9 +123,10 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
     loop.add_argument("--initial", type=int, default=20, help="initial labeled images (20)")
     loop.add_argument(
         "--initial-mode",
-        choices=["random", "balanced"],
+        choices=["random", "balanced", "typical"],
         default="random",
-        help="initial set drawn at random (default) or the same number per class",
+        help="initial set drawn at random (default), the same number per class, or the "
+        "most typical image of each k-means cluster of the pool's pixels (no labels needed)",
     )
     loop.add_argument("--batch", type=int, default=10, help="images labeled per round (10)")
     loop.add_argument("--rounds", type=int, help="stop after N acquisition rounds")
@@ -158,6 +164,14 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
         help="hybrid short-list of the most uncertain images (default 10x the batch)",
     )
     loop.add_argument("--density-beta", type=float, default=1.0, help="density exponent (1.0)")
+    loop.add_argument(
+        "--handover-per-class",
+        type=int,
+        default=HANDOVER_PER_CLASS,
+        metavar="N",
+        help="strategy auto picks typical images until N labels per class, then by the base "
+        f"score ({HANDOVER_PER_CLASS})",
+    )
     loop.add_argument(
         "--agreement-size",
         type=int,

@@ -11,6 +11,7 @@ import argparse
 import textwrap
 
 from al_core import __version__
+from al_core.cli.data import cmd_data
 from al_core.cli.labeling import cmd_label_export, cmd_label_worker
 from al_core.cli.options import (
     _PRESET_FLAGS,
@@ -234,6 +235,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--threads", type=int, help="TensorFlow threads (default: all cores)")
     worker.set_defaults(handler=cmd_label_worker)
+
+    data = sub.add_parser(
+        "data",
+        parents=[common],
+        help="check a data set before a sweep: classes, sizes, test split, a linear floor",
+        description="Load a data set as a trial would and print the classes with their pool "
+        "and test counts, the image size and colour policy applied, the test split used, the "
+        "files skipped with reasons, and a LogisticRegression learning curve on random labels "
+        "(20/50/100/200/all, capped at 2,000): the floor a network must clear. Takes seconds.",
+        epilog="examples:\n  python -m al_core data digits\n"
+        "  python -m al_core data folder:data/datasets/my-cats/images --json\n"
+        "  python -m al_core data npz:my.npz --test-size 500\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data.add_argument(
+        "source", metavar="SOURCE", help="digits, mnist, …, npz:PATH, folder:PATH or a path"
+    )
+    data.add_argument("--pool-size", type=int, help="random subset of the train split as pool")
+    data.add_argument("--test-size", type=int, help="random subset of the test split")
+    data.add_argument("--data-seed", type=int, default=0, help="seed of the data subsets (0)")
+    data.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    data.set_defaults(handler=cmd_data)
 
     export = sub.add_parser(
         "label-export",

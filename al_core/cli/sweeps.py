@@ -62,7 +62,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         base.replace(strategy=name)
     runner.plan_trials(base, args.strategies, args.fractions, args.trials)
     dataset = runner.dataset_for(base)
-    _check_against_dataset(base, dataset)
+    _check_against_dataset(base, dataset, args.strategies)
     _print_skipped(dataset)
     runner.cached_dataset.cache_clear()  # workers load their own copy
 

@@ -3,7 +3,7 @@
 A *labeling session* has a pool of images, class names, a model, a strategy, a
 batch size and a held-out evaluation set. Its state lives in the store (see
 :mod:`al_core.store`: ``sessions``, ``labels``, ``session_batches``,
-``session_rounds``, ``session_skips``) and its files in
+``session_rounds``, ``session_skips``, ``label_claims``, ``label_reviews``) and its files in
 ``<folder of the database>/sessions/<id>/``, so a server restart loses nothing
 that was acknowledged.
 
@@ -48,16 +48,27 @@ until they pass.
 
 Labels: a class index ``0..K-1``, or :data:`NOT_SURE` (``-1``: never asked
 again, not used for training). Skipped items stay in the pool and may be
-queried again. Two tabs on one session cannot store two labels for one item:
+queried again. Two tabs of one annotator cannot store two labels for one item:
 the second answer is refused unless it is an explicit relabel.
+
+Labeling as a team (:mod:`~al_core.labeling.team`): every answer stores its
+annotator; several people label one session at once, each handed images nobody
+else holds (claims that lapse when a browser goes away), except an overlap share
+shown to two; an image answered twice trains with the agreed label, a
+disagreement waits on a review list. :mod:`~al_core.labeling.agreement` measures
+Cohen's kappa per pair and per class, raw agreement, and each annotator against
+the hidden labels of a built-in set.
 
 Modules: :mod:`~al_core.labeling.sessions` (settings, creation, files),
 :mod:`~al_core.labeling.answers` (the batch, answers, auto-label review, progress,
-audit), :mod:`~al_core.labeling.worker` (the background worker process) and
+audit), :mod:`~al_core.labeling.team` (annotators, claims, overlap, training
+labels, reviews), :mod:`~al_core.labeling.agreement` (kappa and agreement),
+:mod:`~al_core.labeling.worker` (the background worker process) and
 :mod:`~al_core.labeling.exports` (images shown, CSV / JSON / zip exports). This
 package re-exports their public names, so callers use ``al_core.labeling.X``.
 """
 
+from al_core.labeling.agreement import Agreement, agreement, cohen_kappa, session_agreement
 from al_core.labeling.answers import (
     AnswerResult,
     Audit,
@@ -67,6 +78,7 @@ from al_core.labeling.answers import (
     audit,
     counts,
     current_batch,
+    find_item,
     learning_curve,
     proposals,
     review_proposals,
@@ -101,6 +113,28 @@ from al_core.labeling.sessions import (
     session_dir,
     strategy_choices,
 )
+from al_core.labeling.team import (
+    CLAIM_SECONDS,
+    DEFAULT_ANNOTATOR,
+    DEFAULT_OVERLAP,
+    MAX_NAME_LENGTH,
+    Assignment,
+    ItemLabel,
+    check_annotator,
+    check_overlap,
+    choose_item,
+    claim_seconds,
+    held_by_others,
+    is_overlap,
+    item_labels,
+    keep_claim,
+    next_item,
+    peek_item,
+    release_claim,
+    review_list,
+    set_overlap,
+    settle,
+)
 from al_core.labeling.worker import (
     WORKER_IDLE_SECONDS,
     JobState,
@@ -117,7 +151,31 @@ from al_core.labeling.worker import (
 )
 
 __all__ = [
+    "Agreement",
     "AnswerResult",
+    "Assignment",
+    "CLAIM_SECONDS",
+    "DEFAULT_ANNOTATOR",
+    "DEFAULT_OVERLAP",
+    "ItemLabel",
+    "MAX_NAME_LENGTH",
+    "agreement",
+    "check_annotator",
+    "check_overlap",
+    "choose_item",
+    "claim_seconds",
+    "cohen_kappa",
+    "held_by_others",
+    "is_overlap",
+    "item_labels",
+    "keep_claim",
+    "next_item",
+    "peek_item",
+    "release_claim",
+    "review_list",
+    "session_agreement",
+    "set_overlap",
+    "settle",
     "Audit",
     "BatchItem",
     "BatchView",
@@ -145,6 +203,7 @@ __all__ = [
     "export_json",
     "export_rows",
     "export_zip",
+    "find_item",
     "item_image",
     "item_names",
     "job_state",

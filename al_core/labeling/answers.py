@@ -1,8 +1,12 @@
 """What a person does in a session: the current batch, answers (label, not sure,
-skip, undo), auto-label review, and the progress and audit read back."""
+skip, undo), auto-label review, and the progress and audit read back.
+
+Each call takes the ``annotator`` who acts (default :data:`DEFAULT_ANNOTATOR`,
+one person alone); :mod:`al_core.labeling.team` says who is handed which image."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from al_core.errors import ConfigError
+from al_core.labeling import team
 from al_core.labeling.sessions import (
     _TRUTH_FILE,
     NOT_SURE,
@@ -17,7 +22,7 @@ from al_core.labeling.sessions import (
     session_config,
     session_dir,
 )
-from al_core.store import Store
+from al_core.store import DEFAULT_ANNOTATOR, Store
 
 # --------------------------------------------------------------------------- batch state
 
@@ -59,12 +64,18 @@ class BatchView:
         return self.current is None
 
 
-def current_batch(store: Store, session_id: int) -> BatchView | None:
-    """The latest queried batch with each item's answer, or None before the first."""
+def current_batch(store: Store, session_id: int, annotator: str | None = None) -> BatchView | None:
+    """The latest queried batch with each item's answer, or None before the first.
+
+    An item is answered when anyone answered or skipped it; its ``label`` is
+    ``annotator``'s answer when they gave one, else the first answer given."""
     batch = store.latest_session_batch(session_id)
     if batch is None:
         return None
-    labels = {r["item"]: r["label"] for r in store.labels(session_id)}
+    labels: dict[str, int] = {}
+    for r in store.labels(session_id):
+        if r["item"] not in labels or r["annotator"] == annotator:
+            labels[r["item"]] = r["label"]
     skipped = {r["item"] for r in store.skips(session_id, batch["round"])}
     items = tuple(
         BatchItem(
@@ -79,20 +90,53 @@ def current_batch(store: Store, session_id: int) -> BatchView | None:
     return BatchView(round=batch["round"], kind=batch["kind"], items=items)
 
 
+def find_item(store: Store, session_id: int, item: str) -> BatchItem | None:
+    """An item as queried in the latest batch that holds it (a second opinion may be
+    from an earlier batch), with why it was picked; None when never queried."""
+    for batch in reversed(store.session_batches(session_id)):
+        if item in batch["items"]:
+            i = batch["items"].index(item)
+            top3 = batch["top3"][i] or ()
+            return BatchItem(
+                item=item,
+                score=batch["scores"][i],
+                top3=tuple((int(k), float(p)) for k, p in top3),
+            )
+    return None
+
+
 @dataclass(frozen=True)
 class AnswerResult:
     stored: bool  # False: another tab already labeled the item (not overwritten)
     existing: int | None  # the label already stored when not stored
     batch_finished: bool
+    # Not stored because another annotator answered the item, or holds it now: who.
+    taken_by: str | None = None
 
 
-def _check_item(store: Store, session_id: int, item: str) -> int:
+def _check_item(
+    store: Store,
+    session_id: int,
+    item: str,
+    annotator: str | None = None,
+    config: SessionConfig | None = None,
+) -> int | None:
+    """The round of the current batch when ``item`` is in it; None when it is a second
+    opinion ``annotator`` may give (an overlap image someone else answered)."""
     batch = store.latest_session_batch(session_id)
-    if batch is None or item not in batch["items"]:
-        raise ConfigError(
-            f"item {item} is not in the current batch of session {session_id}; reload the page"
-        )
-    return int(batch["round"])
+    if batch is not None and item in batch["items"]:
+        return int(batch["round"])
+    if annotator is not None and config is not None and config.overlap > 0:
+        others = [
+            r
+            for r in store.labels(session_id)
+            if r["item"] == item and r["source"] == "human" and r["annotator"] != annotator
+        ]
+        if others and team.is_overlap(config.seed, item, config.overlap):
+            return None
+    raise ConfigError(
+        f"item {item} is not in the current batch of session {session_id}; reload the page"
+    )
 
 
 def answer(
@@ -101,45 +145,68 @@ def answer(
     item: str,
     label: int,
     *,
+    annotator: str = DEFAULT_ANNOTATOR,
     seconds: float | None = None,
     relabel: bool = False,
 ) -> AnswerResult:
-    """Store a human label (``0..K-1``, or :data:`NOT_SURE`) for a batch item, now.
+    """Store ``annotator``'s label (``0..K-1``, or :data:`NOT_SURE`) for a batch item
+    (or a second opinion, :func:`al_core.labeling.team.choose_item`), now.
 
-    A label already stored (e.g. from another tab) is kept unless ``relabel``.
+    Their label already stored (e.g. from another tab) is kept unless ``relabel``.
+    Nothing is stored when another annotator holds the item now, or answered it
+    (two may answer an overlap image): ``taken_by`` says who.
     """
+    annotator = team.check_annotator(annotator)
     config = session_config(store, session_id)
     if not NOT_SURE <= int(label) < len(config.class_names):
         raise ConfigError(
             f"label {label} is out of range: 0..{len(config.class_names) - 1} or -1 (not sure)"
         )
-    round_index = _check_item(store, session_id, item)
+    round_index = _check_item(store, session_id, item, annotator, config)
     stored = store.add_label(
-        session_id, item, int(label), "human", seconds=seconds, relabel=relabel
+        session_id,
+        item,
+        int(label),
+        "human",
+        annotator=annotator,
+        seconds=seconds,
+        relabel=relabel,
+        max_annotators=2 if team.is_overlap(config.seed, item, config.overlap) else 1,
+        claims_after=time.time() - team.claim_seconds(),
     )
-    existing = None
+    existing, taken_by = None, None
     if stored:
-        store.remove_skip(session_id, round_index, item)
+        if round_index is not None:
+            store.remove_skip(session_id, round_index, item)
+    elif (own := store.label_of(session_id, item, annotator)) is not None:
+        existing = own["label"]
     else:
-        existing = store.label_of(session_id, item)["label"]  # type: ignore[index]
-    batch = current_batch(store, session_id)
-    return AnswerResult(stored, existing, batch is not None and batch.finished)
+        holders = team.held_by_others(store, session_id, annotator)
+        other = store.label_of(session_id, item, None)
+        taken_by = holders.get(item) or (other["annotator"] if other else "another annotator")
+    batch = current_batch(store, session_id, annotator)
+    return AnswerResult(stored, existing, batch is not None and batch.finished, taken_by)
 
 
-def skip(store: Store, session_id: int, item: str) -> bool:
-    """Skip a batch item (it stays in the pool); True when the batch is now finished."""
+def skip(store: Store, session_id: int, item: str, annotator: str = DEFAULT_ANNOTATOR) -> bool:
+    """``annotator`` skips a batch item (it stays in the pool); True when the batch is
+    now finished."""
+    annotator = team.check_annotator(annotator)
     round_index = _check_item(store, session_id, item)
-    if store.label_of(session_id, item) is None:
-        store.add_skip(session_id, round_index, item)
+    assert round_index is not None
+    if store.label_of(session_id, item, None) is None:
+        store.add_skip(session_id, round_index, item, annotator)
     batch = current_batch(store, session_id)
     return batch is not None and batch.finished
 
 
-def undo(store: Store, session_id: int) -> str | None:
-    """Take back the latest answer (label, not sure or skip) in the current batch.
+def undo(store: Store, session_id: int, annotator: str = DEFAULT_ANNOTATOR) -> str | None:
+    """Take back ``annotator``'s latest answer (label, not sure or skip) in the current
+    batch, or a second opinion they gave since it was queried.
 
     Returns the item whose answer was removed, or None when there is none.
     """
+    annotator = team.check_annotator(annotator)
     batch = store.latest_session_batch(session_id)
     if batch is None:
         return None
@@ -147,16 +214,20 @@ def undo(store: Store, session_id: int) -> str | None:
     actions = [
         (r["created_at"], "label", r["item"])
         for r in store.labels(session_id)
-        if r["item"] in in_batch and r["source"] == "human"
+        if r["source"] == "human"
+        and r["annotator"] == annotator
+        and (r["item"] in in_batch or r["created_at"] >= batch["created_at"])
     ]
     actions += [
-        (r["created_at"], "skip", r["item"]) for r in store.skips(session_id, batch["round"])
+        (r["created_at"], "skip", r["item"])
+        for r in store.skips(session_id, batch["round"])
+        if r["annotator"] == annotator
     ]
     if not actions:
         return None
     _, kind, item = max(actions)
     if kind == "label":
-        store.remove_label(session_id, item)
+        store.remove_label(session_id, item, annotator)
     else:
         store.remove_skip(session_id, batch["round"], item)
     return item
@@ -174,7 +245,11 @@ def shortcut_keys(class_names: Sequence[str]) -> list[str | None]:
 def why_picked(item: BatchItem, config: SessionConfig) -> str:
     """One line saying why an item is in the batch."""
     if item.score is None:
-        how = "nearest to a k-means centroid" if config.cold_start == "clusters" else "at random"
+        how = (
+            "as the most typical image of a k-means region of the pool"
+            if config.cold_start == "clusters"
+            else "at random"
+        )
         return f"Picked {how}: there is no trained model yet (cold start)."
     return f"Uncertainty ({config.strategy.replace('_', ' ')}): {item.score:.3f}."
 
@@ -192,9 +267,16 @@ def proposals(store: Store, session_id: int) -> list[dict[str, Any]]:
     return [p for p in batch["proposals"] if p["item"] not in labeled]
 
 
-def review_proposals(store: Store, session_id: int, accepted: Sequence[str]) -> int:
-    """Store the ``accepted`` proposals as ``pseudo`` labels (the rest are rejected);
-    returns how many were stored. Items labeled meanwhile keep their label."""
+def review_proposals(
+    store: Store,
+    session_id: int,
+    accepted: Sequence[str],
+    annotator: str = DEFAULT_ANNOTATOR,
+) -> int:
+    """Store the ``accepted`` proposals as ``pseudo`` labels (the rest are rejected),
+    as reviewed by ``annotator``; returns how many were stored. Items labeled
+    meanwhile keep their label."""
+    annotator = team.check_annotator(annotator)
     batch = store.latest_session_batch(session_id)
     if batch is None:
         return 0
@@ -202,7 +284,14 @@ def review_proposals(store: Store, session_id: int, accepted: Sequence[str]) -> 
     stored = 0
     for proposal in proposals(store, session_id):
         if proposal["item"] in wanted:
-            stored += store.add_label(session_id, proposal["item"], proposal["label"], "pseudo")
+            stored += store.add_label(
+                session_id,
+                proposal["item"],
+                proposal["label"],
+                "pseudo",
+                annotator=annotator,
+                max_annotators=1,
+            )
     store.mark_proposals_reviewed(session_id, batch["round"])
     return stored
 

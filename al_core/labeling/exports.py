@@ -1,5 +1,10 @@
 """A session's images as shown on the page, and its labels exported as CSV, JSON
-or a zip of images in one folder per class."""
+or a zip of images in one folder per class.
+
+Every answer is exported with its annotator; a disagreement a person settled is a
+row of its own (source ``review``, annotator: who settled it). The JSON also
+carries the agreement figures (:mod:`al_core.labeling.agreement`); the zip has one
+image per item with the label it trains with (disputed ones are left out)."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from al_core.errors import DatasetError
+from al_core.labeling.agreement import session_agreement
 from al_core.labeling.sessions import (
     _FILES_DIR,
     _ITEMS_DIR,
@@ -23,6 +29,7 @@ from al_core.labeling.sessions import (
     session_config,
     session_dir,
 )
+from al_core.labeling.team import item_labels
 from al_core.store import Store
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -88,16 +95,28 @@ def item_image(
 
 # --------------------------------------------------------------------------- export
 
-EXPORT_COLUMNS = ("item", "file", "label", "label_name", "source", "labeled_at", "seconds")
+EXPORT_COLUMNS = (
+    "item",
+    "file",
+    "label",
+    "label_name",
+    "source",
+    "labeled_at",
+    "seconds",
+    "annotator",  # last: the columns before it are those of exports made before teams
+)
 
 
 def export_rows(store: Store, session_id: int) -> list[dict[str, Any]]:
-    """Every stored label in the order given: item (pool index), file (user data),
-    label (``-1`` = not sure), label name, source, UTC time, seconds spent."""
+    """Every stored answer in the order given: item (pool index), file (user data),
+    label (``-1`` = not sure), label name, source, UTC time, seconds spent and
+    annotator; then each settled disagreement (source ``review``)."""
     config = session_config(store, session_id)
     names = item_names(store, session_id)
+    answers = store.labels(session_id)
+    reviews = [{**r, "source": "review", "seconds": None} for r in store.reviews(session_id)]
     rows = []
-    for r in store.labels(session_id):
+    for r in [*answers, *reviews]:
         label = int(r["label"])
         rows.append(
             {
@@ -108,6 +127,7 @@ def export_rows(store: Store, session_id: int) -> list[dict[str, Any]]:
                 "source": r["source"],
                 "labeled_at": _dt.datetime.fromtimestamp(r["created_at"], _dt.UTC).isoformat(),
                 "seconds": None if r["seconds"] is None else round(r["seconds"], 3),
+                "annotator": r["annotator"],
             }
         )
     return rows
@@ -130,6 +150,7 @@ def export_json(store: Store, session_id: int) -> bytes:
             "config": session["config"],
         },
         "labels": export_rows(store, session_id),
+        "agreement": session_agreement(store, session_id).to_dict(),
     }
     return json.dumps(document, indent=1).encode()
 
@@ -143,14 +164,18 @@ def export_zip(
     store: Store, session_id: int, *, sources: Sequence[str] = ("human", "pseudo")
 ) -> bytes:
     """A zip of the labeled images, one folder per class (original files for user
-    data, PNGs of the pool images for built-in sets). "Not sure" items are left out."""
+    data, PNGs of the pool images for built-in sets), each image once with the label it
+    trains with. "Not sure" and disputed items are left out."""
     config = session_config(store, session_id)
     names = item_names(store, session_id)
     buffer = io.BytesIO()
     used: set[str] = set()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for row in store.labels(session_id):
-            if row["label"] < 0 or row["source"] not in sources:
+        entries = item_labels(store.labels(session_id), store.reviews(session_id)).values()
+        for entry in entries:
+            row = {"item": entry.item, "label": entry.label}
+            source = entry.status if entry.status in ("pseudo", "oracle") else "human"
+            if entry.label is None or entry.label < 0 or source not in sources:
                 continue
             folder = _safe_folder_name(config.class_names[row["label"]])
             if config.source == "builtin":

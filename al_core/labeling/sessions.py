@@ -17,6 +17,7 @@ import numpy as np
 from al_core import strategies, uploads
 from al_core.datasets import BUILTIN_DATASETS, builtin_class_names
 from al_core.errors import ConfigError
+from al_core.labeling.team import DEFAULT_OVERLAP, check_overlap
 from al_core.loop import TrialConfig
 from al_core.models import check_model_name
 from al_core.store import Store
@@ -47,7 +48,8 @@ class SessionConfig:
     absolute path the images were read from; ``image_size``: their converted
     (height, width)). ``candidates``: each query scores a random subset of this
     many unlabeled images (None: all of them), which keeps retraining within
-    seconds on a 60k pool.
+    seconds on a 60k pool. ``overlap``: the share of images shown to a second
+    annotator (in [0, 1); see :mod:`al_core.labeling.team`).
     """
 
     source: str
@@ -73,6 +75,7 @@ class SessionConfig:
     dropout: float | None = None
     auto_label_k: int = 10
     seed: int = 0
+    overlap: float = DEFAULT_OVERLAP
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -84,6 +87,7 @@ class SessionConfig:
                 "type them separated by commas"
             )
         object.__setattr__(self, "class_names", names)
+        object.__setattr__(self, "overlap", check_overlap(self.overlap))
         if self.image_size is not None:
             object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
         if self.source == "builtin" and self.dataset not in BUILTIN_DATASETS:
@@ -232,15 +236,14 @@ def list_sessions(store: Store) -> list[dict[str, Any]]:
     for row in store.sessions():
         config = row["config"]
         labels = store.labels(row["id"])
+        labeled = {r["item"] for r in labels if r["source"] == "human" and r["label"] >= 0}
         rows.append(
             {
                 "id": row["id"],
                 "name": row["name"],
                 "pool": config.get("dataset") or config.get("source"),
                 "created_at": row["created_at"],
-                "human_labels": sum(
-                    1 for r in labels if r["source"] == "human" and r["label"] >= 0
-                ),
+                "human_labels": len(labeled),
                 "retrain": row["train_status"],
             }
         )

@@ -30,6 +30,7 @@ from al_core.labeling.sessions import (
     session_config,
     session_dir,
 )
+from al_core.labeling.team import item_labels
 from al_core.loop import ActiveLearner
 from al_core.store import Store
 
@@ -251,14 +252,26 @@ class _LabelSplit:
     aside: list[int] = field(default_factory=list)  # not sure
 
 
-def _split_labels(rows: Sequence[dict[str, Any]], hold_out: bool) -> _LabelSplit:
+def _split_labels(
+    rows: Sequence[dict[str, Any]],
+    hold_out: bool,
+    reviews: Sequence[dict[str, Any]] = (),
+) -> _LabelSplit:
+    """One label per image (:func:`al_core.labeling.team.item_labels`: the agreed or
+    settled one; a disputed image is set aside, neither trained on nor queried)."""
     split = _LabelSplit()
     human = 0
-    for row in sorted(rows, key=lambda r: r["id"]):  # the order given; relabels keep it
-        index, label = int(row["item"]), int(row["label"])
+    # In the order first answered; relabels and second opinions keep it.
+    for entry in item_labels(rows, reviews).values():
+        index = int(entry.item)
+        if entry.label is None:  # disputed: its place in the hold-out order is kept
+            human += 1
+            split.aside.append(index)
+            continue
+        label = entry.label
         if label < 0:
             split.aside.append(index)
-        elif row["source"] == "pseudo":
+        elif entry.status == "pseudo":
             split.pseudo.append(index)
             split.pseudo_y.append(label)
         else:
@@ -279,12 +292,15 @@ def _nothing_new(
     rows: Sequence[dict[str, Any]],
     split: _LabelSplit,
     use_pseudo: bool,
+    reviews: Sequence[dict[str, Any]] = (),
 ) -> bool:
     """True when no label changed since the current batch was queried: none of its
     items is answered, no label is newer than it, and the pseudo-label switch gives
     the same training set as the model that queried it."""
     items = set(batch["items"])
     if any(r["item"] in items or r["created_at"] > batch["created_at"] for r in rows):
+        return False
+    if any(r["created_at"] > batch["created_at"] for r in reviews):
         return False
     if store.skips(session_id, batch["round"]):
         return False
@@ -302,9 +318,12 @@ def cold_start_indices(
 ) -> np.ndarray:
     """Pool indices of a batch chosen without a model, (<= batch,) int64.
 
-    ``random``: uniform. ``clusters``: k-means (k = batch) on the pixels of the
-    available images (a random subset of ``candidates`` of them on big pools),
-    then the image nearest each centroid.
+    ``random``: uniform. ``clusters``: TypiClust on the pool's pixel features, the
+    same code as a simulation's ``initial_mode="typical"``
+    (:func:`al_core.strategies.typiclust`): the most typical image of each of the
+    largest k-means regions that hold no answered image yet. The available images
+    are the candidates (a random subset of ``candidates`` of them on big pools); the
+    others (answered or set aside) count as covered.
     """
     rng = _rng(config, round_index)
     k = min(config.batch, len(available))
@@ -313,8 +332,11 @@ def cold_start_indices(
     subset = available
     if config.candidates is not None and len(available) > config.candidates:
         subset = np.sort(rng.choice(available, size=config.candidates, replace=False))
-    flat = x[subset].reshape(len(subset), -1)
-    return subset[strategies.kmeans_sample(flat, k, rng)].astype(np.int64)
+    covered = np.setdiff1d(np.arange(len(x)), available)
+    rows = np.concatenate([subset, covered])
+    features = strategies.pixel_features(x[rows], seed=config.seed)
+    picks = strategies.typiclust(features, np.arange(len(rows)) >= len(subset), k, rng)
+    return subset[picks].astype(np.int64)
 
 
 def _top3(probs: np.ndarray) -> list[list[list[float]]]:
@@ -407,8 +429,10 @@ class SessionWorker:
             return
         round_index = int(batch["round"])
         rows = store.labels(self.session_id)
-        split = _split_labels(rows, config.source != "builtin")
-        if _nothing_new(store, self.session_id, batch, rows, split, bool(session["use_pseudo"])):
+        reviews = store.reviews(self.session_id)
+        split = _split_labels(rows, config.source != "builtin", reviews)
+        use_pseudo = bool(session["use_pseudo"])
+        if _nothing_new(store, self.session_id, batch, rows, split, use_pseudo, reviews):
             return  # a repeated request: the current batch already reflects these labels
         dataset = self._dataset(config, pool, split)
         if dataset is None:

@@ -20,7 +20,7 @@ The package, a module per concern:
   :class:`Headline` and :func:`headline_sentence`, the headline's
   :func:`default_target`;
 - :mod:`~al_core.results.savings`: target accuracies parsed and checked, and the
-  savings across targets (:func:`savings_by_target`, :func:`savings_view`,
+  savings across targets (:func:`savings_by_target`, :func:`savings_view`, :func:`savings_views`,
   :func:`target_comparisons`);
 - :mod:`~al_core.results.overview`: which experiments the Overview shows.
 
@@ -59,6 +59,7 @@ from al_core.results.savings import (
     savings_by_target,
     savings_display_table,
     savings_view,
+    savings_views,
     target_comparisons,
     target_grid,
 )
@@ -125,6 +126,7 @@ __all__ = [
     "savings_by_target",
     "savings_display_table",
     "savings_view",
+    "savings_views",
     "starting_target",
     "summary_columns",
     "target_comparisons",

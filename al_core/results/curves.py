@@ -37,11 +37,13 @@ def curve_bands(rounds: pd.DataFrame) -> pd.DataFrame:
 
     Returns one row per (configuration, labeled count) with columns
     experiment_id, strategy, fraction, label, labeled, mean, std, lower, upper,
-    trials, phase (``"active"`` or ``"baseline"``); ``label`` is prefixed with
-    the experiment id when there are several.
+    trials, phase (``"active"`` or ``"baseline"``) and handover_at (strategy
+    ``auto``: the median over its trials of the labeled count at which it handed
+    over from typical images to its base score, :func:`handover_at`; NaN
+    otherwise); ``label`` is prefixed with the experiment id when there are several.
     """
     columns = [*CONFIG_KEYS, "label", "labeled", "mean", "std", "lower", "upper", "trials",
-               "phase"]  # fmt: skip
+               "phase", "handover_at"]  # fmt: skip
     extension = rounds[rounds["phase"] == "baseline"] if not rounds.empty else rounds
     active = rounds[rounds["phase"] == "active"] if not rounds.empty else rounds
     if active.empty:
@@ -73,6 +75,7 @@ def curve_bands(rounds: pd.DataFrame) -> pd.DataFrame:
         if not past.empty and labeled.size:
             by_trial = dict(zip(trial_ids[starts], curves, strict=True))
             points.append(_extension_points(by_trial, past, labeled[-1]))
+        switch = handover_at(chosen) if strategy == "auto" else math.nan
         for x, y, spread, count, phase in points:
             frames.append(
                 pd.DataFrame(
@@ -88,10 +91,25 @@ def curve_bands(rounds: pd.DataFrame) -> pd.DataFrame:
                         "upper": y + spread,
                         "trials": count,
                         "phase": phase,
+                        "handover_at": switch,
                     }
                 )
             )
     return pd.concat(frames, ignore_index=True)[columns]
+
+
+def handover_at(rounds: pd.DataFrame) -> float:
+    """Median over trials of the labeled count at which strategy ``auto`` handed over:
+    the first round whose batch was picked by something other than ``typiclust``
+    (``picked_by``, stored per round). NaN when no trial has handed over (yet), or
+    for rounds stored before ``picked_by`` was."""
+    if "picked_by" not in rounds:
+        return math.nan
+    picked = rounds[rounds["picked_by"].notna() & (rounds["picked_by"] != "typiclust")]
+    if picked.empty:
+        return math.nan
+    first = picked.sort_values(["trial_id", "round"], kind="stable").groupby("trial_id").first()
+    return float(first["labeled"].median())
 
 
 def _extension_points(

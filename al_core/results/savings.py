@@ -375,12 +375,13 @@ def savings_view(
     fraction: float | None = None,
     experiment_id: int | None = None,
     include_partial: bool = False,
+    strategy: str | None = None,
 ) -> SavingsView | None:
     """Savings across targets for one experiment, as the Overview and Results show them.
 
     The configuration compared is the one at ``fraction`` (the person's choice;
-    :func:`top_active` among several strategies there), else :func:`top_active`
-    of the experiment. The targets are :func:`target_grid` up to
+    :func:`top_active` among several strategies there, or ``strategy``'s when
+    given), else :func:`top_active` of the experiment. The targets are :func:`target_grid` up to
     :func:`default_target`, plus ``target`` (the headline's) when outside it.
     ``configs`` is a :func:`config_table` holding the experiment (the first one
     when ``experiment_id`` is not given). ``None`` without a random baseline and
@@ -393,7 +394,12 @@ def savings_view(
     own = configs[configs["experiment_id"] == experiment_id]
     row = None
     if fraction is not None and fraction > 0:
-        row = top_active(own[np.isclose(own["fraction"].astype(float), fraction)])
+        at = own[np.isclose(own["fraction"].astype(float), fraction)]
+        if strategy is not None:
+            at = at[at["strategy"] == strategy]
+            if at.empty:
+                return None
+        row = top_active(at)
     if row is None:
         row = top_active(own)
     if row is None or own[own["fraction"] == 0].empty:
@@ -424,3 +430,37 @@ def savings_view(
         savings=savings,
         table=savings_display_table(savings),
     )
+
+
+def savings_views(
+    rounds: pd.DataFrame,
+    configs: pd.DataFrame,
+    target: float | None,
+    *,
+    fraction: float,
+    experiment_id: int | None = None,
+    include_partial: bool = False,
+) -> list[SavingsView]:
+    """:func:`savings_view` of the configuration at ``fraction``, then of every other
+    strategy measured at the same fraction (e.g. ``auto`` beside ``margin``), each
+    against the same random baseline. Empty when there is nothing to compare."""
+    first = savings_view(
+        rounds, configs, target, fraction=fraction, experiment_id=experiment_id,
+        include_partial=include_partial,
+    )  # fmt: skip
+    if first is None:
+        return []
+    own = configs[configs["experiment_id"] == first.experiment_id]
+    at = own[np.isclose(own["fraction"].astype(float), first.fraction)]
+    views = [first]
+    for strategy in dict.fromkeys(at["strategy"].astype(str)):
+        if strategy == first.strategy:
+            continue
+        view = savings_view(
+            rounds, configs, target, fraction=first.fraction,
+            experiment_id=first.experiment_id, include_partial=include_partial,
+            strategy=strategy,
+        )  # fmt: skip
+        if view is not None:
+            views.append(view)
+    return views

@@ -22,6 +22,7 @@ from typing import Any
 
 import psutil
 
+from al_core import access
 from al_core.errors import StoreError
 from al_core.runner.executors import check_runner_options
 from al_core.store import REPO_ROOT, Store
@@ -126,7 +127,8 @@ def ensure_runner(
     ]  # fmt: skip
     if scheduler:
         command += ["--scheduler", scheduler]
-    env = dict(os.environ)
+    # The runner outlives pages and needs no password: the app's stays with the server.
+    env = {k: v for k, v in os.environ.items() if k not in access.SECRET_ENV}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     log_path = runner_log_path(db_path)
     with open(log_path, "ab") as log_file:

@@ -1,6 +1,6 @@
 """Named, ready-to-run experiment grids (presets) and submitting sweeps.
 
-:data:`PRESETS` holds the built-in grids (``demo``, ``cifar10-fraction``,
+:data:`PRESETS` holds the built-in grids (``demo``, ``cold-start``, ``cifar10-fraction``,
 ``mnist-400``, ``repeated-digits``, ``repeated-mnist``); :func:`get_preset` looks one up,
 :func:`preset_base` applies overrides to its trial config, and
 :func:`submit_preset` / :func:`submit_experiment` queue a grid's trials in the
@@ -91,6 +91,27 @@ PRESETS: dict[str, Preset] = {
             ("margin",),
             _FIFTHS,
             5,
+        ),
+        Preset(
+            "cold-start",
+            "Small budgets, on the embedded digits (no download): 10 random labels then "
+            "batches of 10 up to 200, seed CNN; random vs margin vs typiclust (the most "
+            "typical image of each uncovered k-means region) vs auto (typiclust until 10 "
+            "labels per class, then margin), 3 trials, the random baseline run on to the "
+            "best accuracy. Does active learning pay off from the first labels? About 8 "
+            "minutes on 2 cores.",
+            TrialConfig(
+                dataset="digits",
+                model="cnn",
+                strategy="auto",
+                initial=10,
+                batch=10,
+                budget=200,
+                target=0.9,
+            ),
+            ("margin", "typiclust", "auto"),
+            (0.0, 1.0),
+            3,
         ),
         Preset(
             "cifar10-fraction",

@@ -10,10 +10,13 @@ Tables:
 - ``trials``: one learning curve each (strategy, fraction, seed) and the full
   trial config JSON that reproduces it, with status and error;
 - ``rounds``: measured points of a trial, unique per (trial, round);
-- ``sessions`` and ``labels``: labeling sessions and every label given, with
-  its source (oracle / human / pseudo), time and the seconds it took (label
-  ``-1`` is "not sure"); a session's background jobs (retrain, audit) and the
-  pid of its worker live on its row;
+- ``sessions`` and ``labels``: labeling sessions and every answer given, one per
+  (session, item, annotator), with its source (oracle / human / pseudo), time and
+  the seconds it took (label ``-1`` is "not sure"); a session's background jobs
+  (retrain, audit) and the pid of its worker live on its row;
+- ``label_claims``: the image each annotator of a session holds now (one each);
+  ``label_reviews``: the label a person settled for an image two annotators
+  disagree on;
 - ``session_batches``: each queried batch (items, uncertainty scores, the
   model's top-3 classes) and the auto-label proposals made with it;
 - ``session_rounds``: a session's learning curve; ``session_skips``: items
@@ -29,7 +32,8 @@ The package, a module per concern, all SQL inside it:
 - :mod:`~al_core.store.runners`: runner heartbeats, claiming and requeueing
   trials, :func:`claim_stop_reason`;
 - :mod:`~al_core.store.sessions`: labeling sessions, labels, jobs, workers,
-  batches, session rounds and skips.
+  batches, session rounds and skips;
+- :mod:`~al_core.store.annotations`: claims and reviews of labeling as a team.
 
 :class:`Store` is all of them together; import everything from ``al_core.store``.
 """
@@ -37,6 +41,7 @@ The package, a module per concern, all SQL inside it:
 from __future__ import annotations
 
 from al_core.errors import StoreError
+from al_core.store.annotations import AnnotationsMixin
 from al_core.store.experiments import (
     EXPERIMENT_STATUSES,
     ROUND_COLUMNS,
@@ -55,6 +60,7 @@ from al_core.store.schema import (
     default_db_path,
 )
 from al_core.store.sessions import (
+    DEFAULT_ANNOTATOR,
     JOB_STATUSES,
     LABEL_SOURCES,
     SESSION_JOBS,
@@ -64,6 +70,7 @@ from al_core.store.sessions import (
 
 __all__ = [
     "DB_FILENAME",
+    "DEFAULT_ANNOTATOR",
     "EXPERIMENT_STATUSES",
     "JOB_STATUSES",
     "LABEL_SOURCES",
@@ -84,7 +91,7 @@ __all__ = [
 ]
 
 
-class Store(ExperimentsMixin, RunnersMixin, SessionsMixin):
+class Store(ExperimentsMixin, RunnersMixin, SessionsMixin, AnnotationsMixin):
     """A connection to the SQLite store. Use as a context manager or call :meth:`close`.
 
     Parameters

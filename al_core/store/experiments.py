@@ -43,6 +43,7 @@ ROUND_COLUMNS = (
     "agreement",
     "redundant",
     "steps",
+    "picked_by",
 )
 
 _INSERT_ROUND = (
@@ -284,7 +285,7 @@ class ExperimentsMixin(StoreBase):
                    t.status AS trial_status, r.round, r.phase, r.labeled, r.pseudo_labeled,
                    r.test_accuracy, r.test_loss, r.train_seconds, r.eval_seconds,
                    r.score_seconds, r.epochs, r.steps, r.queried_accuracy, r.agreement,
-                   r.redundant, r.queried, r.queried_scores
+                   r.redundant, r.picked_by, r.queried, r.queried_scores
             FROM rounds r JOIN trials t ON t.id = r.trial_id
             WHERE t.experiment_id IN ({marks})
             ORDER BY t.experiment_id, t.strategy, t.fraction, t.seed, r.round

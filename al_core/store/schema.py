@@ -165,6 +165,50 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sessions ADD COLUMN environment TEXT;
     ALTER TABLE rounds ADD COLUMN redundant INTEGER;
     """,
+    # 5: labeling as a team. An answer belongs to (session, item, annotator): the
+    # labels table is rebuilt with an ``annotator`` column (existing answers get
+    # 'anonymous', the default annotator; ids and everything else are kept), skips
+    # say who skipped, claims hand each annotator images nobody else holds, and
+    # reviews settle the items two annotators disagree on.
+    """
+    CREATE TABLE labels_v5 (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        item TEXT NOT NULL,
+        annotator TEXT NOT NULL DEFAULT 'anonymous',
+        label INTEGER NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('oracle', 'human', 'pseudo')),
+        seconds REAL,
+        created_at REAL NOT NULL,
+        UNIQUE (session_id, item, annotator)
+    );
+    INSERT INTO labels_v5 (id, session_id, item, annotator, label, source, seconds, created_at)
+        SELECT id, session_id, item, 'anonymous', label, source, seconds, created_at FROM labels;
+    DROP TABLE labels;
+    ALTER TABLE labels_v5 RENAME TO labels;
+    CREATE INDEX labels_by_item ON labels(session_id, item);
+    ALTER TABLE session_skips ADD COLUMN annotator TEXT NOT NULL DEFAULT 'anonymous';
+    CREATE TABLE label_claims (
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        annotator TEXT NOT NULL,
+        item TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        PRIMARY KEY (session_id, annotator)
+    );
+    CREATE TABLE label_reviews (
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        item TEXT NOT NULL,
+        label INTEGER NOT NULL,
+        annotator TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (session_id, item)
+    );
+    """,
+    # 6: which strategy picked a round's batch (strategy "auto" hands over from
+    # typiclust to its base score: the switch point is stored with the curve).
+    """
+    ALTER TABLE rounds ADD COLUMN picked_by TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -19,6 +19,9 @@ from al_core.errors import StoreError
 from al_core.store.schema import StoreBase, _row
 
 LABEL_SOURCES = ("oracle", "human", "pseudo")
+DEFAULT_ANNOTATOR = "anonymous"
+"""Who gave an answer when nobody named themselves (and every answer stored before
+schema version 5); the same literal is in that migration."""
 # Background jobs of a labeling session, each with a status column pair
 # ``<job>_status`` / ``<job>_error`` on ``sessions``.
 SESSION_JOBS = ("train", "audit")
@@ -66,6 +69,16 @@ class SessionsMixin(StoreBase):
                 (json.dumps(environment, sort_keys=True), session_id),
             )
 
+    def set_session_config(self, session_id: int, config: dict[str, Any]) -> None:
+        """Replace a session's stored settings (checked by the caller)."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE sessions SET config = ? WHERE id = ?",
+                (json.dumps(config, sort_keys=True), session_id),
+            )
+        if cursor.rowcount == 0:
+            raise StoreError(f"no labeling session with id {session_id}")
+
     def sessions(self) -> list[dict[str, Any]]:
         rows = self.conn.execute(
             """
@@ -82,11 +95,19 @@ class SessionsMixin(StoreBase):
         label: int,
         source: str,
         *,
+        annotator: str = DEFAULT_ANNOTATOR,
         seconds: float | None = None,
         relabel: bool = False,
+        max_annotators: int | None = None,
+        claims_after: float | None = None,
     ) -> bool:
-        """Store a label the moment it is given. Returns ``False`` if the item already
-        had one and ``relabel`` is not set (a second tab's duplicate is not stored)."""
+        """Store ``annotator``'s label the moment it is given. Returns ``False`` (and
+        stores nothing) if that annotator already answered the item and ``relabel`` is
+        not set (a second tab's duplicate), if ``max_annotators`` is set and that many
+        *other* annotators already answered it (1: nobody else may have), or if
+        ``claims_after`` is set and another annotator holds a claim on the item made
+        or renewed after that time.
+        The checks and the write are one transaction."""
         if source not in LABEL_SOURCES:
             raise StoreError(f"unknown label source {source!r}; one of {', '.join(LABEL_SOURCES)}")
         conflict = (
@@ -96,22 +117,43 @@ class SessionsMixin(StoreBase):
             else "DO NOTHING"
         )
         with self.transaction() as conn:
+            if max_annotators is not None:
+                (others,) = conn.execute(
+                    "SELECT COUNT(*) FROM labels WHERE session_id = ? AND item = ? "
+                    "AND annotator != ?",
+                    (session_id, item, annotator),
+                ).fetchone()
+                if others >= max_annotators:
+                    return False
+            if (
+                claims_after is not None
+                and conn.execute(
+                    "SELECT 1 FROM label_claims WHERE session_id = ? AND item = ? "
+                    "AND annotator != ? AND claimed_at > ?",
+                    (session_id, item, annotator, claims_after),
+                ).fetchone()
+            ):
+                return False
             cursor = conn.execute(
-                "INSERT INTO labels (session_id, item, label, source, seconds, created_at) "
-                f"VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, item) {conflict}",
-                (session_id, item, int(label), source, seconds, time.time()),
+                "INSERT INTO labels (session_id, item, annotator, label, source, seconds, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                f"ON CONFLICT (session_id, item, annotator) {conflict}",
+                (session_id, item, annotator, int(label), source, seconds, time.time()),
             )
         return cursor.rowcount > 0
 
-    def remove_label(self, session_id: int, item: str) -> None:
-        """Undo: forget the label of ``item``."""
+    def remove_label(self, session_id: int, item: str, annotator: str = DEFAULT_ANNOTATOR) -> None:
+        """Undo: forget ``annotator``'s label of ``item``."""
         with self.transaction() as conn:
-            conn.execute("DELETE FROM labels WHERE session_id = ? AND item = ?", (session_id, item))
+            conn.execute(
+                "DELETE FROM labels WHERE session_id = ? AND item = ? AND annotator = ?",
+                (session_id, item, annotator),
+            )
 
     def labels(self, session_id: int) -> list[dict[str, Any]]:
-        """Labels of a session in the order they were given."""
+        """Every answer of a session (one row per item and annotator) in the order given."""
         rows = self.conn.execute(
-            "SELECT id, item, label, source, seconds, created_at FROM labels "
+            "SELECT id, item, annotator, label, source, seconds, created_at FROM labels "
             "WHERE session_id = ? ORDER BY created_at, id",
             (session_id,),
         ).fetchall()
@@ -126,12 +168,16 @@ class SessionsMixin(StoreBase):
             )
         return _row(row)  # type: ignore[return-value]
 
-    def label_of(self, session_id: int, item: str) -> dict[str, Any] | None:
-        """The stored label row of one item, or None."""
+    def label_of(
+        self, session_id: int, item: str, annotator: str | None = DEFAULT_ANNOTATOR
+    ) -> dict[str, Any] | None:
+        """``annotator``'s stored label row of one item (None: the item's first answer by
+        anyone), or None."""
         row = self.conn.execute(
-            "SELECT id, item, label, source, seconds, created_at FROM labels "
-            "WHERE session_id = ? AND item = ?",
-            (session_id, item),
+            "SELECT id, item, annotator, label, source, seconds, created_at FROM labels "
+            "WHERE session_id = ? AND item = ? AND (? IS NULL OR annotator = ?) "
+            "ORDER BY id LIMIT 1",
+            (session_id, item, annotator, annotator),
         ).fetchone()
         return None if row is None else dict(row)
 
@@ -324,13 +370,16 @@ class SessionsMixin(StoreBase):
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def add_skip(self, session_id: int, round_index: int, item: str) -> bool:
-        """Skip ``item`` in the batch of ``round_index``; False if already skipped."""
+    def add_skip(
+        self, session_id: int, round_index: int, item: str, annotator: str = DEFAULT_ANNOTATOR
+    ) -> bool:
+        """``annotator`` skips ``item`` in the batch of ``round_index``; False if already
+        skipped (by anyone)."""
         with self.transaction() as conn:
             cursor = conn.execute(
-                "INSERT INTO session_skips (session_id, round, item, created_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (session_id, round_index, item, time.time()),
+                "INSERT INTO session_skips (session_id, round, item, annotator, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (session_id, round_index, item, annotator, time.time()),
             )
         return cursor.rowcount == 1
 
@@ -344,7 +393,8 @@ class SessionsMixin(StoreBase):
     def skips(self, session_id: int, round_index: int) -> list[dict[str, Any]]:
         """Items skipped in one batch, in the order they were skipped."""
         rows = self.conn.execute(
-            "SELECT item, created_at FROM session_skips WHERE session_id = ? AND round = ? "
+            "SELECT item, annotator, created_at FROM session_skips "
+            "WHERE session_id = ? AND round = ? "
             "ORDER BY created_at",
             (session_id, round_index),
         ).fetchall()

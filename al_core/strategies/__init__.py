@@ -54,6 +54,8 @@ name                  picks                                           needs
 ``kmeans``            images nearest the k-means centroids            embeddings
 ``hybrid``            top-m by base score, then k-center among them   base score, embeddings
 ``hybrid_cluster``    top-m by base score, then cluster round-robin   base score, embeddings
+``typiclust``         most typical image of each uncovered cluster    features (+ labeled)
+``auto``              typiclust, then the base score (budget-aware)   both phases' inputs
 ====================  ==============================================  =====================
 
 The *base score* of the combined strategies is any per-row score
@@ -61,8 +63,9 @@ The *base score* of the combined strategies is any per-row score
 of the classifier, shape ``(n, d)``.
 
 Modules: :mod:`.scores` (probability scores, top-k), :mod:`.bayesian` (MC dropout),
-:mod:`.diversity` (embeddings), :mod:`.registry` (names, inputs), :mod:`.selection`
-(the batch protocol). Every public name is importable from ``al_core.strategies``.
+:mod:`.diversity` (embeddings), :mod:`.typical` (cold start), :mod:`.registry` (names,
+inputs), :mod:`.selection` (the batch protocol). Every public name is importable from
+``al_core.strategies``.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ from al_core.strategies.diversity import (
 )
 from al_core.strategies.registry import (
     BASE_SCORES,
+    COLD_START_STRATEGIES,
     MC_SCORERS,
     MC_STRATEGIES,
     SCORERS,
@@ -108,17 +112,27 @@ from al_core.strategies.selection import (
     n_uncertain_for,
     select_batch,
 )
+from al_core.strategies.typical import (
+    MAX_CLUSTERS,
+    TYPICALITY_NEIGHBOURS,
+    pixel_features,
+    typicality,
+    typiclust,
+)
 
 __all__ = [
     "BASE_SCORES",
     "BATCHBALD_CONFIGURATIONS",
     "BATCHBALD_MEMORY_BOUND",
+    "COLD_START_STRATEGIES",
     "HYBRID_METHODS",
     "HYBRID_TOP_M_FACTOR",
+    "MAX_CLUSTERS",
     "MC_SCORERS",
     "MC_STRATEGIES",
     "SCORERS",
     "STRATEGIES",
+    "TYPICALITY_NEIGHBOURS",
     "Selection",
     "bald",
     "batchbald",
@@ -136,9 +150,12 @@ __all__ = [
     "most_confident",
     "n_uncertain_for",
     "normalize_strategy",
+    "pixel_features",
     "ratio",
     "select_batch",
     "top_k",
+    "typicality",
+    "typiclust",
     "uncertainty_scores",
     "variation_ratios",
 ]

@@ -36,6 +36,12 @@ _EMBEDDING_STRATEGIES: tuple[str, ...] = (
     "hybrid_cluster",
 )
 
+COLD_START_STRATEGIES: tuple[str, ...] = ("typiclust", "auto")
+"""Cold-start strategies: ``typiclust`` picks typical images of uncovered clusters
+(:mod:`al_core.strategies.typical`); ``auto`` starts with it and hands over to the base
+score once the labeled set has ``handover_per_class`` labels per class (the loop decides
+which of the two picks a batch: ``al_core.loop.ActiveLearner.picking_strategy``)."""
+
 #: Strategies that pick a whole batch jointly from Monte-Carlo dropout samples.
 _MC_BATCH_STRATEGIES: tuple[str, ...] = ("batchbald",)
 
@@ -47,6 +53,7 @@ STRATEGIES: tuple[str, ...] = (
     *MC_SCORERS,
     *_MC_BATCH_STRATEGIES,
     *_EMBEDDING_STRATEGIES,
+    *COLD_START_STRATEGIES,
     "random",
 )
 """Every strategy name :func:`select_batch` accepts (canonical spelling)."""
@@ -115,9 +122,16 @@ def inputs_needed(strategy: str, base_score: str = "margin") -> frozenset[str]:
     -------
     frozenset of {"probs", "mc_probs", "embeddings", "labeled_embeddings"}
         Empty for ``"random"``. The combined strategies (``density_weighted``,
-        ``hybrid``, ``hybrid_cluster``) add what ``base_score`` needs.
+        ``hybrid``, ``hybrid_cluster``) add what ``base_score`` needs; ``auto``
+        needs what both of its phases need. For ``typiclust`` the "embeddings" are
+        whatever features the caller clusters (pixel features before a model is
+        worth asking).
     """
     key = normalize_strategy(strategy)
+    if key == "typiclust":
+        return frozenset({"embeddings", "labeled_embeddings"})
+    if key == "auto":
+        return inputs_needed("typiclust") | inputs_needed(check_base_score(base_score))
     if key in SCORERS:
         return frozenset({"probs"})
     if key in MC_STRATEGIES:

@@ -25,6 +25,7 @@ from al_core.strategies.registry import (
     normalize_strategy,
 )
 from al_core.strategies.scores import top_k
+from al_core.strategies.typical import typiclust
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def select_batch(
 
     ``n_unc = floor(fraction * batch_size + 0.5)`` rows come from ``strategy``:
     the highest-scoring rows for a scored strategy (ties to the lower row
-    index), or the strategy's own batch choice for ``kcenter``, ``kmeans``,
+    index), or the strategy's own batch choice for ``kcenter``, ``kmeans``, ``typiclust``,
     ``batchbald`` and the hybrids; the remaining ``batch_size - n_unc`` are drawn uniformly
     without replacement from the rows not already picked. See the module
     docstring for the protocol and what each strategy needs.
@@ -192,7 +193,7 @@ def select_batch(
         base score for the hybrids, the weighted score for
         ``density_weighted``; for ``batchbald`` its picks' joint-information
         gains, in pick order, and the random rows' BALD score); NaN for
-        ``random``, ``kcenter`` and ``kmeans``, which rank no rows.
+        ``random``, ``kcenter``, ``kmeans`` and ``typiclust``, which rank no rows.
 
     Raises
     ------
@@ -202,6 +203,12 @@ def select_batch(
         or invalid, inputs with different row counts, bad ``candidates``.
     """
     key = normalize_strategy(strategy)
+    if key == "auto":
+        raise ConfigError(
+            "strategy 'auto' picks by 'typiclust' or by its base score depending on the "
+            "labeled set; pass the one that applies (al_core.loop.ActiveLearner.picking_strategy "
+            "decides it in the loop)"
+        )
     try:
         frac = float(fraction)
     except (TypeError, ValueError):
@@ -270,7 +277,7 @@ def select_batch(
     # Scores of the candidate rows (None when the strategy ranks no rows or
     # its inputs were not given).
     cand_scores = None
-    if key != "random" and not missing and key not in ("kcenter", "kmeans"):
+    if key != "random" and not missing and key not in ("kcenter", "kmeans", "typiclust"):
         # BatchBALD's picks are scored by their joint gain below; every row by BALD.
         per_row = key if key in BASE_SCORES else "bald" if key == "batchbald" else base
         cand_scores = _row_scores(per_row, sub("probs"), sub("mc_probs"))
@@ -283,6 +290,17 @@ def select_batch(
         local_unc = k_center_greedy(sub("embeddings"), labeled_embeddings, n_unc)
     elif key == "kmeans":
         local_unc = kmeans_sample(sub("embeddings"), n_unc, rng)
+    elif key == "typiclust":
+        # Cluster the candidates together with the labeled rows, which count as coverage.
+        candidate_features = sub("embeddings")
+        known = (
+            np.empty((0, candidate_features.shape[1]))
+            if labeled_embeddings is None or len(labeled_embeddings) == 0
+            else _as_embeddings(labeled_embeddings, "labeled_embeddings")
+        )
+        features = np.concatenate([candidate_features, known])
+        is_labeled = np.arange(len(features)) >= len(candidate_features)
+        local_unc = typiclust(features, is_labeled, n_unc, rng)
     elif key in ("hybrid", "hybrid_cluster"):
         local_unc = hybrid(
             cand_scores,

@@ -1,0 +1,431 @@
+"""The data check: what a data set was read as, before any sweep runs on it.
+
+:func:`check_dataset` loads a source exactly as a trial would (same loader, same
+split options, same seed) and reports
+
+- the classes with their image counts in the pool and the test split;
+- the image size and the colour policy applied (for an image folder: how many
+  images were resized, and whether the set is grayscale or RGB and why);
+- the test split that the experiments will use, and how it was drawn;
+- the files skipped while reading, with their reasons;
+- a few sample images per class (the page draws them as a grid);
+- a learning curve of scikit-learn's ``LogisticRegression`` on the flattened
+  pixels at 20 / 50 / 100 / 200 random labels and at all of the pool (capped at
+  :data:`FLOOR_CAP` labels), averaged over a few random label orders and scored on
+  the test split (at most :data:`FLOOR_MAX_TEST` images): the linear floor a network's
+  curve must clear on the same labels. It takes seconds.
+
+Pure: no UI, nothing written. The Experiments page renders a :class:`DataCheck`;
+``python -m al_core data SOURCE`` prints :func:`format_check` or, with ``--json``,
+:meth:`DataCheck.to_dict`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from al_core.errors import DatasetError
+
+FLOOR_COUNTS: tuple[int, ...] = (20, 50, 100, 200)
+"""Label counts of the logistic-regression floor (the pool's size caps them)."""
+FLOOR_CAP = 2000
+"""The last point of the floor: all of the pool, at most this many labels."""
+FLOOR_MAX_TEST = 2000
+"""The floor is scored on at most this many test images (a fixed random subset)."""
+FLOOR_SEEDS = 3
+"""Random label orders the floor is averaged over."""
+SAMPLES_PER_CLASS = 8
+
+
+@dataclass(frozen=True)
+class FloorPoint:
+    """The logistic-regression floor at one label count: mean and range over orders."""
+
+    labels: int
+    accuracy: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, eq=False)
+class DataCheck:
+    """What a data set source was read as.
+
+    Attributes
+    ----------
+    source : str
+        The source as given (``"digits"``, ``"folder:/…"``, ``"npz:/…"``).
+    name : str
+        The loaded data set's name.
+    class_names : tuple of str
+        ``K`` class names.
+    pool_counts, test_counts : tuple of int
+        Images per class (``K`` each) in the pool and in the test split.
+    image_shape : tuple of int
+        ``(H, W, C)`` every image was converted to.
+    colour : str
+        The colour policy applied, in words.
+    size : str
+        The size policy applied, in words.
+    test_split : str
+        How the test split was drawn, in words.
+    skipped : tuple of str
+        ``"file: reason"`` for every file skipped while reading.
+    samples : tuple of np.ndarray
+        Per class, ``(s, H, W, C)`` float32 in ``[0, 1]``: up to
+        ``samples_per_class`` pool images (``s`` may be smaller for a small class).
+    floor : tuple of FloorPoint
+        The logistic-regression learning curve, by increasing label count.
+    floor_test_images : int
+        Test images the floor was scored on.
+    seconds : float
+        How long the check took.
+    """
+
+    source: str
+    name: str
+    class_names: tuple[str, ...]
+    pool_counts: tuple[int, ...]
+    test_counts: tuple[int, ...]
+    image_shape: tuple[int, int, int]
+    colour: str
+    size: str
+    test_split: str
+    skipped: tuple[str, ...]
+    samples: tuple[np.ndarray, ...] = field(repr=False)
+    floor: tuple[FloorPoint, ...]
+    floor_test_images: int
+    seconds: float
+
+    @property
+    def pool_size(self) -> int:
+        return int(sum(self.pool_counts))
+
+    @property
+    def test_size(self) -> int:
+        return int(sum(self.test_counts))
+
+    def class_table(self) -> list[dict[str, Any]]:
+        """One row per class: ``class``, ``pool``, ``test`` image counts."""
+        return [
+            {"class": name, "pool": pool, "test": test}
+            for name, pool, test in zip(
+                self.class_names, self.pool_counts, self.test_counts, strict=True
+            )
+        ]
+
+    def warnings(self) -> list[str]:
+        """Things worth a second look before a sweep: tiny classes, imbalance, skips."""
+        notes = []
+        small = [n for n, c in zip(self.class_names, self.pool_counts, strict=True) if c < 10]
+        if small:
+            notes.append(
+                f"{len(small)} class(es) have fewer than 10 pool images ({', '.join(small[:5])}"
+                f"{', …' if len(small) > 5 else ''}): curves on them will be noisy"
+            )
+        if min(self.pool_counts) and max(self.pool_counts) > 5 * min(self.pool_counts):
+            notes.append(
+                f"the classes are imbalanced: {max(self.pool_counts)} vs "
+                f"{min(self.pool_counts)} pool images"
+            )
+        if self.skipped:
+            notes.append(f"{len(self.skipped)} file(s) were skipped (listed below)")
+        return notes
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: everything but the sample images."""
+        height, width, channels = self.image_shape
+        return {
+            "source": self.source,
+            "name": self.name,
+            "classes": self.class_table(),
+            "pool_size": self.pool_size,
+            "test_size": self.test_size,
+            "image_shape": {"height": height, "width": width, "channels": channels},
+            "colour": self.colour,
+            "size": self.size,
+            "test_split": self.test_split,
+            "skipped": list(self.skipped),
+            "floor": {
+                "model": "LogisticRegression on flattened pixels",
+                "test_images": self.floor_test_images,
+                "seeds": FLOOR_SEEDS,
+                "points": [
+                    {"labels": p.labels, "accuracy": p.accuracy, "low": p.low, "high": p.high}
+                    for p in self.floor
+                ],
+            },
+            "warnings": self.warnings(),
+            "seconds": self.seconds,
+        }
+
+
+def check_dataset(
+    source: str,
+    *,
+    pool_size: int | None = None,
+    test_size: int | None = None,
+    seed: int = 0,
+    extra_skipped: Sequence[str] = (),
+    counts: Sequence[int] = FLOOR_COUNTS,
+    cap: int = FLOOR_CAP,
+    seeds: int = FLOOR_SEEDS,
+    samples_per_class: int = SAMPLES_PER_CLASS,
+) -> DataCheck:
+    """Load ``source`` as a trial would and describe it (see the module docstring).
+
+    Parameters
+    ----------
+    source : str
+        A data set source for :func:`al_core.datasets.load_dataset`.
+    pool_size, test_size, seed
+        As in a trial config (``seed`` is the data seed), so the split checked is
+        the one the experiments will use.
+    extra_skipped : sequence of str
+        Files skipped before loading (e.g. corrupt zip entries of an upload).
+    counts, cap, seeds
+        Label counts of the floor, the cap of its last point (all of the pool), and
+        the random label orders averaged.
+    samples_per_class : int
+        Sample images kept per class.
+
+    Returns
+    -------
+    DataCheck
+
+    Raises
+    ------
+    DatasetError
+        The source cannot be loaded (the loader's message).
+    """
+    from al_core.datasets import load_dataset
+
+    started = time.perf_counter()
+    data = load_dataset(source, pool_size=pool_size, test_size=test_size, seed=seed)
+    k = data.num_classes
+    pool_counts = np.bincount(data.y_pool, minlength=k)
+    test_counts = np.bincount(data.y_test, minlength=k)
+    rng = np.random.default_rng([seed, 4242])
+    samples = []
+    for label in range(k):
+        members = np.flatnonzero(data.y_pool == label)
+        chosen = rng.choice(members, min(samples_per_class, len(members)), replace=False)
+        samples.append(data.x_pool[np.sort(chosen)])
+    kind = source.strip().partition(":")[0].lower() if ":" in source else ""
+    colour, size = _policies(data.name, data.image_shape, kind, data.skipped)
+    floor, n_test = learning_floor(
+        data.x_pool, data.y_pool, data.x_test, data.y_test, counts, cap, seeds, seed
+    )
+    return DataCheck(
+        source=source,
+        name=data.name,
+        class_names=data.class_names,
+        pool_counts=tuple(int(c) for c in pool_counts),
+        test_counts=tuple(int(c) for c in test_counts),
+        image_shape=data.image_shape,
+        colour=colour,
+        size=size,
+        test_split=_test_split_text(data.name, kind, len(data.x_test), test_size, seed),
+        skipped=(*extra_skipped, *data.skipped),
+        samples=tuple(samples),
+        floor=floor,
+        floor_test_images=n_test,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def learning_floor(
+    x_pool: np.ndarray,
+    y_pool: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    counts: Sequence[int] = FLOOR_COUNTS,
+    cap: int = FLOOR_CAP,
+    seeds: int = FLOOR_SEEDS,
+    seed: int = 0,
+) -> tuple[tuple[FloorPoint, ...], int]:
+    """Logistic regression on random labels of the pool, scored on the test split.
+
+    ``x_pool`` is ``(n, H, W, C)`` (or ``(n, D)``), ``y_pool`` ``(n,)``; the test split
+    likewise. For each of ``seeds`` random orders of the pool the first ``m`` images
+    are the labels, for ``m`` in ``counts`` below the pool's size and for
+    ``min(n, cap)``. Returns the points (mean, min and max accuracy over the orders)
+    and the number of test images scored (at most :data:`FLOOR_MAX_TEST`).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from al_core.expected import _fit_score  # the same fit as the expected curves' anchor
+
+    if seeds < 1 or cap < 1:
+        raise DatasetError("the learning floor needs seeds >= 1 and a cap >= 1")
+    x = np.asarray(x_pool, dtype=np.float32).reshape(len(x_pool), -1)
+    y = np.asarray(y_pool)
+    xt = np.asarray(x_test, dtype=np.float32).reshape(len(x_test), -1)
+    yt = np.asarray(y_test)
+    if len(xt) > FLOOR_MAX_TEST:
+        keep = np.random.default_rng([seed, 9173]).choice(len(xt), FLOOR_MAX_TEST, replace=False)
+        xt, yt = xt[keep], yt[keep]
+    last = min(len(x), int(cap))
+    fitted = sorted({*(int(m) for m in counts if 1 <= int(m) < last), last})
+    scores = np.zeros((seeds, len(fitted)))
+    with threadpool_limits(limits=1):  # BLAS threads only oversubscribe small fits
+        for s in range(seeds):
+            order = np.random.default_rng([seed, 7919, s]).permutation(len(x))
+            for j, m in enumerate(fitted):
+                idx = order[:m]
+                scores[s, j] = _fit_score(x[idx], y[idx], xt, yt)
+    points = tuple(
+        FloorPoint(
+            labels=m,
+            accuracy=float(scores[:, j].mean()),
+            low=float(scores[:, j].min()),
+            high=float(scores[:, j].max()),
+        )
+        for j, m in enumerate(fitted)
+    )
+    return points, len(xt)
+
+
+def _policies(
+    name: str, shape: tuple[int, int, int], kind: str, skipped: Sequence[str]
+) -> tuple[str, str]:
+    """The colour and size policy applied, in words."""
+    height, width, channels = shape
+    if kind == "folder" or name.startswith("folder:"):
+        if channels == 1:
+            colour = "grayscale (1 channel): every readable image is grayscale"
+        else:
+            colour = (
+                "RGB (3 channels): at least one image is in colour, so any grayscale "
+                "image was repeated into the 3 channels; transparency flattened onto white"
+            )
+        folder = Path(name.partition(":")[2])
+        sizes = _original_sizes(folder)
+        resized = sum(n for (w, h), n in sizes.items() if (h, w) != (height, width))
+        total = sum(sizes.values())
+        size = (
+            f"{height}x{width} pixels, the most frequent size among the readable images; "
+            f"{resized} of {total} image(s) were resized to it (aspect ratio not kept, no "
+            "cropping)"
+        )
+        return colour, size
+    colour = "grayscale (1 channel)" if channels == 1 else "RGB (3 channels)"
+    return f"{colour}, as stored", f"{height}x{width} pixels, as stored (no resizing)"
+
+
+def _original_sizes(folder: Path) -> dict[tuple[int, int], int]:
+    """Pillow ``(width, height)`` → count, over the images in ``folder``'s class
+    subfolders (headers only: nothing is decoded)."""
+    from collections import Counter
+
+    from PIL import Image
+
+    sizes: Counter[tuple[int, int]] = Counter()
+    if not folder.is_dir():
+        return {}
+    for path in sorted(folder.glob("*/**/*")):
+        if not path.is_file() or any(p.startswith(".") for p in path.relative_to(folder).parts):
+            continue
+        try:
+            with Image.open(path) as img:
+                sizes[img.size] += 1
+        except Exception:  # noqa: BLE001 - unreadable files are listed by the loader
+            continue
+    return dict(sizes)
+
+
+def _test_split_text(name: str, kind: str, n_test: int, test_size: int | None, seed: int) -> str:
+    """How the test split was drawn."""
+    if kind == "folder" or name.startswith("folder:"):
+        how = "20 % of the readable images" if test_size is None else f"{test_size} images"
+        return (
+            f"{n_test} images drawn from the folder, stratified by class ({how}, at least one "
+            f"per class, every class keeps one for the pool), with data seed {seed}; "
+            "never labeled, never in the pool"
+        )
+    if name == "digits":
+        return (
+            f"{n_test} images drawn from the 1,797 digits, stratified by class, with data "
+            f"seed {seed}; never in the pool"
+        )
+    official = (
+        "the archive's x_test / y_test" if name.startswith("npz:") else "the official test split"
+    )
+    if test_size is None:
+        return f"{official}: all {n_test} images"
+    return f"a stratified subset of {n_test} images of {official}, drawn with data seed {seed}"
+
+
+def format_check(check: DataCheck) -> str:
+    """The check as plain text (what ``python -m al_core data`` prints)."""
+    from al_core.datasets import format_skipped
+
+    height, width, channels = check.image_shape
+    lines = [
+        f"data set: {check.name}",
+        f"images: {check.pool_size} pool / {check.test_size} test, "
+        f"{height}x{width}x{channels}, {len(check.class_names)} classes",
+        f"size: {check.size}",
+        f"colour: {check.colour}",
+        f"test split: {check.test_split}",
+        "",
+        "classes (pool / test images):",
+    ]
+    wide = max(len(n) for n in check.class_names)
+    lines += [
+        f"  {row['class']:<{wide}}  {row['pool']:>6} / {row['test']}" for row in check.class_table()
+    ]
+    lines += [
+        "",
+        f"logistic-regression floor (flattened pixels, random labels, mean of {FLOOR_SEEDS} "
+        f"orders, scored on {check.floor_test_images} test images):",
+    ]
+    lines += [
+        f"  {p.labels:>6} labels: {p.accuracy:6.1%}  (range {p.low:.1%}–{p.high:.1%})"
+        for p in check.floor
+    ]
+    lines.append("  a network's curve should clear this on the same labels")
+    if check.skipped:
+        lines += ["", f"{len(check.skipped)} file(s) skipped:", format_skipped(check.skipped)]
+    else:
+        lines += ["", "no file skipped"]
+    notes = check.warnings()
+    if notes:
+        lines += ["", *(f"note: {n}" for n in notes)]
+    lines.append(f"(checked in {check.seconds:.1f} s)")
+    return "\n".join(lines)
+
+
+def sample_grid(
+    images: np.ndarray, *, columns: int | None = None, min_side: int = 48
+) -> np.ndarray:
+    """Tile images into one picture for display, upscaled by pixel repetition.
+
+    ``images`` is ``(s, H, W, C)`` float in ``[0, 1]``; returns ``(rows·H·f + gaps,
+    columns·W·f + gaps, 3)`` uint8 with ``f`` the smallest integer factor that makes
+    a side at least ``min_side`` pixels and a 2-pixel white gap between images.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or len(images) == 0:
+        raise DatasetError(f"sample_grid needs (s, H, W, C) images with s >= 1, got {images.shape}")
+    count, height, width, _ = images.shape
+    columns = columns or count
+    rows = -(-count // columns)
+    factor = max(1, -(-min_side // max(1, min(height, width))))
+    tiles = np.repeat(np.repeat(images, factor, axis=1), factor, axis=2)
+    if tiles.shape[-1] == 1:
+        tiles = np.repeat(tiles, 3, axis=-1)
+    tiles = np.rint(np.clip(tiles, 0.0, 1.0) * 255).astype(np.uint8)
+    gap = 2
+    th, tw = height * factor, width * factor
+    grid = np.full((rows * (th + gap) - gap, columns * (tw + gap) - gap, 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        grid[r * (th + gap) : r * (th + gap) + th, c * (tw + gap) : c * (tw + gap) + tw] = tile
+    return grid
