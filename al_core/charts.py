@@ -372,6 +372,16 @@ def labeling_curve_figure(
 OTHER_SAVINGS_COLORS: tuple[str, ...] = ("#7570b3", "#e7298a", "#66a61e")
 
 
+def other_colors(names: Sequence[str]) -> dict[str, str]:
+    """The colour of each configuration drawn beside the chosen one, by its name, in
+    :data:`OTHER_SAVINGS_COLORS` order: the savings chart's extra lines, and (passed
+    as ``colors`` to :func:`curves_figure`) the same configurations' learning curves,
+    so one strategy has one colour in both charts."""
+    return {
+        name: OTHER_SAVINGS_COLORS[i % len(OTHER_SAVINGS_COLORS)] for i, name in enumerate(names)
+    }
+
+
 def savings_figure(
     savings: pd.DataFrame,
     table: pd.DataFrame,
@@ -402,9 +412,9 @@ def savings_figure(
         (savings, table, "random (baseline)", "random", "random_", BASELINE_COLOR, BASELINE_DASH),
         (savings, table, name, "chosen", "", fraction_color(1.0), "solid"),
     ]
-    for index, (more, more_table, more_name) in enumerate(others):
-        color = OTHER_SAVINGS_COLORS[index % len(OTHER_SAVINGS_COLORS)]
-        sides.append((more, more_table, more_name, "chosen", "", color, "solid"))
+    colors = other_colors([more_name for _, _, more_name in others])
+    for more, more_table, more_name in others:
+        sides.append((more, more_table, more_name, "chosen", "", colors[more_name], "solid"))
     for frame, cells_of, trace_name, prefix, column, color, dash in sides:
         x = (frame["target"] * 100).round(6).tolist()
         median = frame[f"{column}labels" if column else "labels"].astype(float)

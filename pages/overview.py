@@ -244,12 +244,16 @@ def demo_measured(experiment_id: int, live: bool) -> None:
         st.caption(expected.attrs["caption"])
     if chosen.empty:
         st.info("No measured rounds yet: the first points appear as trials finish rounds.")
+    # Strategies sharing the fraction (cold start: auto, margin, typiclust) get the
+    # savings chart's colours on their curves too.
+    views = results.savings_views(rounds, configs, target, fraction=percent / 100)
     st.plotly_chart(
         charts.curves_figure(
             chosen,
             expected,
             target,
             labeled_range=_plan_range(experiment["config"]["base"]),
+            colors=charts.other_colors([v.name for v in views[1:]]),
         ),
         key="overview_chart",
     )
@@ -270,13 +274,13 @@ def demo_measured(experiment_id: int, live: bool) -> None:
     st.markdown(results.verdict(configs, target, done))
     st.caption(
         "Markers: measured mean over trials (seeds), uncertainty sampling solid and "
-        "coloured by fraction, the random baseline dashed grey (light grey dash-dot where "
+        "coloured by fraction (strategies sharing a fraction: as in the chart of labels "
+        "needed below), the random baseline dashed grey (light grey dash-dot where "
         "it was run on past the budget); shaded band: ± 1 "
         "standard deviation across trials; dotted lines: expected — not measured. "
         "Open **Results** for every configuration and the tables."
     )
     if not done.preliminary:  # no figures while trials run
-        views = results.savings_views(rounds, configs, target, fraction=percent / 100)
         show_savings(views, target, f"overview_savings_{experiment_id}")
 
 

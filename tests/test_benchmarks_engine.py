@@ -98,3 +98,42 @@ def test_sweep_workers_compares_decisions_exactly_and_floats_by_gap() -> None:
     assert differences == ["t round 1: queried '[4, 7]' != '[4, 8]'"]
     differences, _ = sweep_workers.compare_curves({"t": [round_a]}, {"t": []})
     assert differences == ["t: 1 rounds != 0"]
+
+
+def test_cold_start_configs_and_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import cold_start
+
+    auto = cold_start.trial_config("digits", "auto", 3, max_labels=300, random_max_labels=600)
+    assert (auto.initial, auto.initial_mode, auto.batch, auto.budget) == (20, "typical", 10, 300)
+    assert auto.pool_size is None and auto.seed == 3
+    rand = cold_start.trial_config("mnist", "random", 0, max_labels=300, random_max_labels=600)
+    assert (rand.initial_mode, rand.batch, rand.budget) == ("random", 20, 600)
+    assert rand.pool_size == 10_000
+    with pytest.raises(SystemExit):
+        cold_start.parse_args(["--max-labels", "10"])
+
+    labeled = list(range(20, 301, 10))
+
+    def trial(strategy: str, seed: int, slope: float) -> dict:
+        return {
+            "dataset": "digits", "strategy": strategy, "seed": seed, "labeled": labeled,
+            "accuracy": [min(0.99, 0.5 + slope * n) for n in labeled],
+            "logreg_accuracy": [0.5] * len(labeled), "score_seconds": [0.01],
+            "handover_at": 100 if strategy == "auto" else None,
+        }  # fmt: skip
+
+    slopes = {"random": 0.001, "margin": 0.002, "typiclust": 0.0015, "auto": 0.0025}
+    trials = [trial(s, seed, k) for seed in (0, 1) for s, k in slopes.items()]
+    table = cold_start.summarize(trials, 300)
+    # auto climbs fastest here: it is at or above random everywhere and needs the fewest labels
+    assert all(table["goals"]["auto >= random (every checkpoint)"].values())
+    assert all(table["goals"]["auto fewest labels to target"].values())
+    assert table["rows"]["random"]["accuracy"][100] == pytest.approx((0.6, 0.6, 0.6))
+    # the default target is the best active final median (auto: 0.99 → 99 %)
+    assert table["targets"][-1] == pytest.approx(0.99)
+    cold_start.report({"trials": {str(i): t for i, t in enumerate(trials)}}, 300, 600)
+    out = capsys.readouterr().out
+    assert "| auto | 2 | 55.0 (55–55)" in out and "handed over at [100]" in out
+    # a file holding one strategy only (a hand-over variant) still renders
+    cold_start.report({"trials": {"a": trials[3]}}, 300, 600)
+    assert "LogisticRegression, auto's labels" in capsys.readouterr().out

@@ -345,11 +345,15 @@ def test_curve_bands_and_chart_mark_the_baseline_extension(rounds: pd.DataFrame)
 @pytest.fixture
 def stored(tmp_path: Path) -> Path:
     """A store holding the rounds above as one finished experiment."""
-    db = tmp_path / "al.sqlite3"
+    return _store_rows(tmp_path / "al.sqlite3", _rows(), [0.0, 0.4], ["margin"])
+
+
+def _store_rows(db: Path, rows_to_store: list[dict], fractions: list, strategies: list) -> Path:
+    """``db`` holding ``rows_to_store`` (stored-round rows) as one finished experiment."""
     base = {"dataset": "digits", "initial": 20, "batch": 10, "rounds": 8, "target": 0.85}
-    config = {"base": base, "fractions": [0.0, 0.4], "strategies": ["margin"]}
+    config = {"base": base, "fractions": fractions, "strategies": strategies}
     by_key: dict[tuple, list[dict]] = {}
-    for row in _rows():
+    for row in rows_to_store:
         by_key.setdefault((row["strategy"], row["fraction"], row["seed"]), []).append(row)
     with Store(db) as store:
         specs = [TrialSpec(s, f, seed, {**base, "seed": seed}) for s, f, seed in by_key]
@@ -527,8 +531,8 @@ def test_results_target_defaults_to_the_best_final_accuracy_and_savings_match(
     _assert_page_figures(app, rounds, 0.93, 0.4)
 
 
-def test_savings_views_show_each_strategy_at_the_fraction_beside_the_best() -> None:
-    """A cold-start sweep: auto and margin at 100 %, both against the same random."""
+def _cold_start_rows() -> list[dict]:
+    """A cold-start sweep's rounds: random, then margin and auto at 100 % (auto best)."""
     rows = []
     for seed in SEEDS:
         rows += trial_rows(
@@ -544,7 +548,12 @@ def test_savings_views_show_each_strategy_at_the_fraction_beside_the_best() -> N
                 (strategy, 1.0, seed),
                 [("active", n, a) for n, a in zip(ACTIVE, curve, strict=True)],
             )
-    rounds = results.rounds_frame(rows)
+    return rows
+
+
+def test_savings_views_show_each_strategy_at_the_fraction_beside_the_best() -> None:
+    """A cold-start sweep: auto and margin at 100 %, both against the same random."""
+    rounds = results.rounds_frame(_cold_start_rows())
     configs = results.config_table(results.trial_table(rounds, 0.8))
     views = results.savings_views(rounds, configs, 0.8, fraction=1.0)
     assert [v.strategy for v in views] == ["auto", "margin"]  # the best first
@@ -559,3 +568,20 @@ def test_savings_views_show_each_strategy_at_the_fraction_beside_the_best() -> N
     assert [t.name for t in figure.data] == ["random (baseline)", views[0].name, views[1].name]
     assert list(figure.data[2].text) == views[1].table["chosen: labels (median)"].tolist()
     assert results.savings_views(rounds, configs, 0.8, fraction=0.5)[0].strategy == "auto"
+
+
+def test_overview_colours_each_strategy_alike_in_both_charts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """auto, margin and random on one page: each strategy's learning curve has the
+    colour of its line in the labels-needed chart, and auto's differs from margin's."""
+    db = _store_rows(tmp_path / "al.sqlite3", _cold_start_rows(), [0.0, 1.0], ["margin", "auto"])
+    app = _page("overview", db.parent, monkeypatch)
+    curves = json.loads(app.get("plotly_chart")[0].proto.spec)
+    savings = _savings_chart(app)
+    colour_of = {t["name"]: t["line"].get("color") for t in curves["data"] if "line" in t}
+    savings_colour = {t["name"]: t["line"]["color"] for t in savings["data"]}
+    shared = [n for n in savings_colour if n != "random (baseline)"]
+    assert shared == ["auto · u = 100 %", "margin · u = 100 %"]
+    assert {n: colour_of[n] for n in shared} == {n: savings_colour[n] for n in shared}
+    assert colour_of[shared[0]] != colour_of[shared[1]]
