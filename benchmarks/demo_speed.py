@@ -60,6 +60,7 @@ def legacy_calls() -> Iterator[None]:
     import keras
 
     from al_core import models
+    from al_core.models import classifier
 
     def predict_proba(self: Any, x: np.ndarray, *, batch_size: int = models.PREDICT_BATCH):
         if len(x) == 0:
@@ -82,14 +83,14 @@ def legacy_calls() -> Iterator[None]:
             return default
 
     cls = models.Classifier
-    saved = (models.seed_fit, models._IDLE, cls.predict_proba, cls.evaluate, cls.embed)
-    models.seed_fit = keras.utils.set_random_seed
-    models._IDLE = Nothing()
+    saved = (classifier.seed_fit, classifier._IDLE, cls.predict_proba, cls.evaluate, cls.embed)
+    classifier.seed_fit = keras.utils.set_random_seed  # the names Classifier looks up
+    classifier._IDLE = Nothing()
     cls.predict_proba, cls.evaluate, cls.embed = predict_proba, evaluate, embed
     try:
         yield
     finally:
-        models.seed_fit, models._IDLE, cls.predict_proba, cls.evaluate, cls.embed = saved
+        classifier.seed_fit, classifier._IDLE, cls.predict_proba, cls.evaluate, cls.embed = saved
 
 
 def _mode(name: str) -> contextlib.AbstractContextManager[None]:

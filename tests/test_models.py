@@ -92,7 +92,7 @@ def test_cached_calls_give_keras_fit_predict_and_evaluate_numbers_bit_for_bit(
 ):
     import keras
 
-    from al_core import models
+    from al_core.models import classifier
 
     rng = np.random.default_rng(0)
     x = rng.random((150, 8, 8, 1), dtype=np.float32)
@@ -103,7 +103,7 @@ def test_cached_calls_give_keras_fit_predict_and_evaluate_numbers_bit_for_bit(
     for fit_seed in (1, 2):  # the seeds without emptying the kernel cache
         fast.fit(x[:60], y[:60], fit_seed=fit_seed)
         with monkeypatch.context() as patch:
-            patch.setattr(models, "seed_fit", keras.utils.set_random_seed)
+            patch.setattr(classifier, "seed_fit", keras.utils.set_random_seed)
             slow.fit(x[:60], y[:60], fit_seed=fit_seed)
         for got, want in zip(fast.model.variables, slow.model.variables, strict=True):
             np.testing.assert_array_equal(got.numpy(), want.numpy())
