@@ -48,11 +48,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +60,7 @@ from benchmarks.label_efficiency import (
     add_training_arguments,
     checkpoint_table,
     load_results,
-    save_results,
+    run_trials,
 )
 
 if TYPE_CHECKING:
@@ -350,7 +348,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
     if args.timing:
         result = timing(args.pool_size, args.mc_samples, args.epochs, os.cpu_count() or 1)
         print(json.dumps(result, indent=1))
@@ -378,23 +375,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     done = data["trials"].get(key)
                     if done is None or done["config"] != config.to_dict():
                         todo.append((key, config.to_dict()))
-        started = time.perf_counter()
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(args.jobs, mp_context=context) as pool_executor:
-            futures = {
-                pool_executor.submit(_run_trial, config, threads): key for key, config in todo
-            }
-            for future in as_completed(futures):
-                result = future.result()
-                data["trials"][futures[future]] = result
-                save_results(args.out, data)
-                print(
-                    f"{futures[future]}: labels to target {result['labels_to_target']}, "
-                    f"redundant {result['redundant']} ({result['stop_reason']}, "
-                    f"{result['seconds']:.0f} s)",
-                    flush=True,
-                )
-        print(f"wall time of this invocation: {time.perf_counter() - started:.0f} s", flush=True)
+        run_trials(
+            todo, _run_trial, jobs=args.jobs, data=data, out=args.out,
+            describe=lambda r: f"labels to target {r['labels_to_target']}, redundant "
+            f"{r['redundant']} ({r['stop_reason']}, {r['seconds']:.0f} s)",
+        )  # fmt: skip
     if data["trials"]:
         report(data)
     return 0

@@ -37,18 +37,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
-import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.batch_diversity import logistic_curve
-from benchmarks.label_efficiency import load_results, save_results
+from benchmarks.label_efficiency import load_results, run_trials
 
 STRATEGIES: tuple[str, ...] = ("random", "margin", "typiclust", "auto")
 ACTIVE: tuple[str, ...] = ("margin", "typiclust", "auto")
@@ -265,7 +262,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
     data = load_results(args.out)
     if not args.report:
         todo = []
@@ -284,21 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     done = data["trials"].get(key)
                     if done is None or done["config"] != config.to_dict():
                         todo.append((key, config.to_dict()))
-        started = time.perf_counter()
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(args.jobs, mp_context=context) as executor:
-            futures = {executor.submit(_run_trial, config, threads): key for key, config in todo}
-            for future in as_completed(futures):
-                result = future.result()
-                data["trials"][futures[future]] = result
-                save_results(args.out, data)
-                print(
-                    f"{futures[future]}: final {result['accuracy'][-1]:.3f} at "
-                    f"{result['labeled'][-1]} labels, hand-over {result['handover_at']} "
-                    f"({result['seconds']:.0f} s)",
-                    flush=True,
-                )
-        print(f"wall time of this invocation: {time.perf_counter() - started:.0f} s", flush=True)
+        run_trials(
+            todo, _run_trial, jobs=args.jobs, data=data, out=args.out,
+            describe=lambda r: f"final {r['accuracy'][-1]:.3f} at {r['labeled'][-1]} labels, "
+            f"hand-over {r['handover_at']} ({r['seconds']:.0f} s)",
+        )  # fmt: skip
     if data["trials"]:
         report(data, args.max_labels, args.random_max_labels)
     return 0

@@ -42,7 +42,7 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,32 @@ def save_results(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(path)
+
+
+def run_trials(
+    todo: Sequence[tuple[str, dict[str, Any]]],
+    run_trial: Callable[[dict[str, Any], int], dict[str, Any]],
+    *,
+    jobs: int,
+    data: dict[str, Any],
+    out: Path,
+    describe: Callable[[dict[str, Any]], str],
+) -> None:
+    """Run each ``(key, config dict)`` of ``todo`` as ``run_trial(config, threads)`` on
+    ``jobs`` fresh (spawned) processes of ``cores // jobs`` threads each; every result
+    goes into ``data["trials"][key]``, saved to ``out`` at once (an interrupted run
+    resumes from it), with a line ``key: describe(result)``."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context) as executor:
+        futures = {executor.submit(run_trial, config, threads): key for key, config in todo}
+        for future in as_completed(futures):
+            result = future.result()
+            data["trials"][futures[future]] = result
+            save_results(out, data)
+            print(f"{futures[future]}: {describe(result)}", flush=True)
+    print(f"wall time of this invocation: {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def summarize(trials: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -330,21 +356,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 done = data["trials"].get(key)
                 if done is None or done["config"] != config.to_dict():
                     todo.append((key, config.to_dict()))
-        threads = max(1, (os.cpu_count() or 1) // args.jobs)
-        started = time.perf_counter()
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-            futures = {pool.submit(_run_trial, config, threads): key for key, config in todo}
-            for future in as_completed(futures):
-                result = future.result()
-                data["trials"][futures[future]] = result
-                save_results(args.out, data)
-                print(
-                    f"{futures[future]}: labels to {TARGET:.0%} = {result['labels_to_target']} "
-                    f"({result['stop_reason']}, {result['seconds']:.0f} s)",
-                    flush=True,
-                )
-        print(f"wall time of this invocation: {time.perf_counter() - started:.0f} s", flush=True)
+        run_trials(
+            todo, _run_trial, jobs=args.jobs, data=data, out=args.out,
+            describe=lambda r: f"labels to {TARGET:.0%} = {r['labels_to_target']} "
+            f"({r['stop_reason']}, {r['seconds']:.0f} s)",
+        )  # fmt: skip
     if data["trials"]:
         report(data, args.plot)
     return 0
