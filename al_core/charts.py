@@ -49,6 +49,11 @@ def _rgba(color: str, alpha: float) -> str:
     return f"rgba({r}, {g}, {b}, {alpha})"
 
 
+LOG_AXIS_REACH = 3.0
+"""The learning curves' x axis turns logarithmic when measured rounds (random's run
+past the budget) reach beyond this many times the plan's last labeled count."""
+
+
 def curves_figure(
     bands: pd.DataFrame | None,
     expected: pd.DataFrame | None = None,
@@ -67,7 +72,8 @@ def curves_figure(
     expected : frame from :func:`al_core.results.expected_frame`, or None
     target : draws a horizontal target line when given
     labeled_range : (first, last) labeled count of the plan: the x axis spans it
-        (and the y axis 0–100 %) even before anything is measured
+        (and the y axis 0–100 %) even before anything is measured; logarithmic when
+        measured rounds reach past :data:`LOG_AXIS_REACH` × ``last``
     height : figure height in pixels (default: Plotly's)
     colors : a colour per measured curve's label, replacing its fraction's colour
         (e.g. :data:`STORY_COLORS`: strategies that share a fraction told apart)
@@ -159,8 +165,18 @@ def curves_figure(
         first, last = labeled_range
         measured = [f["labeled"].max() for f in (bands, extension) if f is not None and len(f)]
         measured_max = float(max(measured)) if measured else last
-        pad = 0.02 * max(max(last, measured_max) - first, 1.0)
-        xaxis["range"] = [first - pad, max(last, measured_max) + pad]
+        if first > 0 and measured_max > LOG_AXIS_REACH * last:
+            # Random run on far past the budget (to a high target) would squeeze the
+            # budget's rounds, where the strategies differ, into a sliver: a log axis
+            # gives the first labels as much room as the long run.
+            xaxis.update(type="log", title="labeled images (log scale)")
+            xaxis["range"] = [math.log10(first / 1.1), math.log10(measured_max * 1.1)]
+            # 1-2-5 ticks written out (Plotly's own log ticks print bare digits)
+            decades = range(int(math.log10(first / 1.1)), int(math.log10(measured_max)) + 1)
+            xaxis["tickvals"] = [m * 10**d for d in decades for m in (1, 2, 5)]
+        else:
+            pad = 0.02 * max(max(last, measured_max) - first, 1.0)
+            xaxis["range"] = [first - pad, max(last, measured_max) + pad]
         yaxis["range"] = [0.0, 1.02]
     elif not figure.data:
         yaxis["range"] = [0.0, 1.02]

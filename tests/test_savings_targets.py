@@ -337,6 +337,16 @@ def test_curve_bands_and_chart_mark_the_baseline_extension(rounds: pd.DataFrame)
     assert extension.line.dash == "dashdot" and extension.line.color == charts.EXTENSION_COLOR
     assert list(extension.x) == [100, *PAST]  # joined to the last point within the budget
     assert figure.data[3].line.dash == "dash" and list(figure.data[3].x) == ACTIVE
+    # The x axis: linear while the run past the budget stays within 3× the plan's
+    # end, logarithmic (from the first labels to the last point) once it goes further.
+    last_past = max(PAST)
+    linear = charts.curves_figure(bands, labeled_range=(ACTIVE[0], last_past / 3))
+    assert linear.layout.xaxis.type is None and linear.layout.xaxis.range[1] > last_past
+    wide = charts.curves_figure(bands, labeled_range=(ACTIVE[0], last_past / 3.5))
+    assert wide.layout.xaxis.type == "log"
+    low, high = wide.layout.xaxis.range
+    assert 10**low < ACTIVE[0] and 10**high > last_past
+    assert wide.layout.xaxis.title.text == "labeled images (log scale)"
 
 
 # --------------------------------------------------------------------------- report
