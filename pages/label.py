@@ -11,7 +11,9 @@ for page switches, which clear the URL's parameters).
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
+import uuid
 
 import pandas as pd
 import streamlit as st
@@ -22,7 +24,7 @@ from al_core.errors import ALError
 from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
 from al_core.models import MODELS
 from al_core.store import Store
-from pages import require_app_navigation
+from pages import answer_keys, queued_keys, require_app_navigation
 
 require_app_navigation()
 
@@ -71,14 +73,51 @@ def _answer(session_id: int, item: str, label: int, relabel: bool = False) -> No
             st.session_state["taken"] = (item, result.taken_by)
         elif not result.stored:
             st.session_state["conflict"] = (item, label, result.existing)
-        if result.batch_finished:
+        if result.batch_finished or result.prepare_next:
             labeling.request_retrain(store, session_id)
 
 
 def _skip(session_id: int, item: str) -> None:
     with Store() as store:
-        if labeling.skip(store, session_id, item, _me()):
+        finished = labeling.skip(store, session_id, item, _me())
+        if finished or labeling.wants_next_batch(store, session_id):
             labeling.request_retrain(store, session_id)
+
+
+def _apply_keys(session_id: int, config: labeling.SessionConfig) -> None:
+    """Apply the key presses the browser queued, in order (al_core.labeling.keys)."""
+    applied = int(st.session_state.get("keys_applied", 0))
+    pending = labeling.pending_keys(queued_keys(), applied)
+    if not pending:
+        return
+    with Store() as store:
+        for seq, key, item in pending:
+            before = {
+                r["item"]: r["label"] for r in store.labels(session_id) if r["annotator"] == _me()
+            }
+            try:
+                done = labeling.apply_key(
+                    store, session_id, key, _me(), item=item, seconds=_seconds_on
+                )
+            except ALError as exc:
+                st.session_state["label_error"] = str(exc)
+                done = None
+            st.session_state["keys_applied"] = seq
+            if done is None:
+                continue
+            if done.action == "undo":
+                st.session_state["undone"] = (
+                    "Nothing to undo in this batch."
+                    if done.item is None
+                    else f"Undid your answer **{_label_name(config, before[done.item])}** for "
+                    f"item {done.item}."
+                    if done.item in before
+                    else f"Undid the skip of item {done.item}."
+                )
+            elif done.answer is not None and done.answer.taken_by is not None:
+                st.session_state["taken"] = (done.item, done.answer.taken_by)
+            if done.prepare_next:
+                labeling.request_retrain(store, session_id)
 
 
 def _undo(session_id: int) -> None:
@@ -439,6 +478,23 @@ def _import_report() -> None:
 
 @st.fragment
 def _labeling_view(session_id: int, config: labeling.SessionConfig) -> None:
+    shown: list[str] = []
+    keys_slot = st.container()  # first on the page, filled last
+    _labeling_body(session_id, config, shown)
+    # The keyboard queue, told what this drawing shows (al_core.labeling.keys).
+    if "keys_epoch" not in st.session_state:
+        st.session_state["keys_epoch"] = uuid.uuid4().hex
+    with keys_slot:
+        answer_keys(
+            list(labeling.action_keys(config.class_names)),
+            int(st.session_state.get("keys_applied", 0)),
+            st.session_state["keys_epoch"],
+            shown[0] if shown else None,
+            functools.partial(_apply_keys, session_id, config),
+        )
+
+
+def _labeling_body(session_id: int, config: labeling.SessionConfig, shown: list[str]) -> None:
     image, image_error, current, assignment, held = None, None, None, None, {}
     with Store() as store:
         batch = labeling.current_batch(store, session_id, _me())
@@ -513,6 +569,7 @@ def _labeling_view(session_id: int, config: labeling.SessionConfig) -> None:
         )
     if st.session_state.get("shown_at", (None,))[0] != current.item:
         st.session_state["shown_at"] = (current.item, time.monotonic())
+    shown.append(current.item)
     left, right = st.columns([3, 2])
     if image is None:
         left.error(f"{image_error} Skip it, or label it from its file name: item {current.item}.")
@@ -561,12 +618,12 @@ def _labeling_view(session_id: int, config: labeling.SessionConfig) -> None:
 def _status_view(session_id: int) -> None:
     with Store() as store:
         state = labeling.job_state(store, session_id)
-        latest = store.latest_session_batch(session_id)
+        latest = labeling.current_batch(store, session_id, _me())
         with contextlib.suppress(ALError):  # (a read-only store holds no claims)
             labeling.keep_claim(store, session_id, _me())  # this browser is still here
         ready = st.session_state.get("waiting") and labeling.peek_item(store, session_id, _me())
-    if (None if latest is None else latest["round"]) != st.session_state.get("shown_round"):
-        st.rerun()  # a new batch arrived: show it
+    if (None if latest is None else latest.round) != st.session_state.get("shown_round"):
+        st.rerun()  # the batch being labeled changed (a new one arrived): show it
     if ready:
         st.rerun()  # an image was freed (or a second opinion came) while this one waited
     if state.status in ("queued", "running"):

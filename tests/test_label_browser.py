@@ -45,11 +45,20 @@ def label_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[St
         _stop_label_workers(tmp_path / "al.sqlite3")
 
 
-def prepared_session(data_dir: Path, batch: int = BATCH) -> tuple[int, list[str]]:
-    """A digits session whose first batch is queried (by the worker's code, here)."""
+def prepared_session(
+    data_dir: Path, batch: int = BATCH, *, pipeline: bool = False
+) -> tuple[int, list[str]]:
+    """A digits session whose first batch is queried (by the worker's code, here);
+    by default not pipelined, so the next batch is asked for when one is finished."""
     with Store(data_dir / "al.sqlite3") as store:
         session_id = labeling.create_session(
-            store, "browser", dataset="digits", batch=batch, epochs=5, min_steps=25
+            store,
+            "browser",
+            dataset="digits",
+            batch=batch,
+            epochs=5,
+            min_steps=25,
+            pipeline=pipeline,
         ).session_id
         store.request_session_job(session_id, "train")
         labeling.process_jobs(store, session_id, labeling.SessionWorker(session_id))

@@ -118,7 +118,9 @@ def test_label_skip_undo_finish_retrain_resume_export(
     for k in (0, 1, 2):
         app.button(key=f"class_{k}").click().run()
     assert not app.exception
-    assert "Batch done" in _texts(app)
+    # Pipelined (al_core.labeling.pipeline): the next batch was asked for with 3 of 5
+    # left, so it may be here already; then it is shown at once, without "Batch done".
+    assert "Batch done" in _texts(app) or _progress(app) == "Batch 2: 0 of 5 answered"
     with Store(data_dir / "al.sqlite3") as store:
         labels = {r["item"]: r["label"] for r in store.labels(session_id)}
     assert labels == dict(zip(first, [3, -1, 0, 1, 2], strict=True))

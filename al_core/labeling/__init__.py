@@ -14,7 +14,9 @@ The round is the one of :mod:`al_core.loop`, driven one step at a time:
    nearest the centroids, :func:`al_core.strategies.kmeans_sample`);
 2. the person labels it; each answer is written the moment it is given
    (:func:`answer`, :func:`skip`, :func:`undo`);
-3. when the batch is done the page calls :func:`request_retrain`: a background
+3. when the batch is done (or, pipelined, when few of its images are left:
+   :mod:`~al_core.labeling.pipeline`, so the next batch is ready before this one
+   is finished) the page calls :func:`request_retrain`: a background
    *process* (``python -m al_core label-worker SESSION --db PATH``; TensorFlow is
    not fork-safe, so it is started fresh, never forked from the app) loads the
    labels, runs :meth:`~al_core.loop.ActiveLearner.train_and_evaluate` and
@@ -63,7 +65,9 @@ Modules: :mod:`~al_core.labeling.sessions` (settings, creation, files),
 :mod:`~al_core.labeling.answers` (the batch, answers, auto-label review, progress,
 audit), :mod:`~al_core.labeling.team` (annotators, claims, overlap, training
 labels, reviews), :mod:`~al_core.labeling.agreement` (kappa and agreement),
-:mod:`~al_core.labeling.worker` (the background worker process) and
+:mod:`~al_core.labeling.keys` (keyboard answers, in the order pressed),
+:mod:`~al_core.labeling.pipeline` (the queue: the next batch is prepared while the
+current one is labeled), :mod:`~al_core.labeling.worker` (the background worker process) and
 :mod:`~al_core.labeling.exports` (images shown, CSV / JSON / zip exports). This
 package re-exports their public names, so callers use ``al_core.labeling.X``.
 """
@@ -98,6 +102,8 @@ from al_core.labeling.exports import (
     item_image,
     item_names,
 )
+from al_core.labeling.keys import KeyResult, action_keys, apply_key, pending_keys
+from al_core.labeling.pipeline import lead_answers, open_rounds, wants_next_batch
 from al_core.labeling.sessions import (
     COLD_STARTS,
     DEFAULT_IMAGE_SIZE,
@@ -169,7 +175,9 @@ __all__ = [
     "is_overlap",
     "item_labels",
     "keep_claim",
+    "lead_answers",
     "next_item",
+    "open_rounds",
     "peek_item",
     "release_claim",
     "review_list",
@@ -178,6 +186,10 @@ __all__ = [
     "settle",
     "Audit",
     "BatchItem",
+    "KeyResult",
+    "action_keys",
+    "apply_key",
+    "pending_keys",
     "BatchView",
     "COLD_STARTS",
     "CreatedSession",
@@ -224,5 +236,6 @@ __all__ = [
     "stop_workers",
     "strategy_choices",
     "undo",
+    "wants_next_batch",
     "why_picked",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from al_core.errors import ConfigError
-from al_core.labeling import team
+from al_core.labeling import pipeline, team
 from al_core.labeling.sessions import (
     _TRUTH_FILE,
     NOT_SURE,
@@ -65,18 +65,26 @@ class BatchView:
 
 
 def current_batch(store: Store, session_id: int, annotator: str | None = None) -> BatchView | None:
-    """The latest queried batch with each item's answer, or None before the first.
+    """The batch being labeled with each item's answer, or None before the first: the
+    earlier of the queue's two batches while it has an open image, else the latest
+    (:mod:`al_core.labeling.pipeline`).
 
     An item is answered when anyone answered or skipped it; its ``label`` is
     ``annotator``'s answer when they gave one, else the first answer given."""
-    batch = store.latest_session_batch(session_id)
-    if batch is None:
+    latest, all_skips = store.session_queue(session_id)
+    if latest is None:
         return None
+    rows = store.labels(session_id)
+    previous = latest["previous"]
+    answered = {r["item"] for r in rows}
+    batch = latest
+    if previous is not None and pipeline.open_items(previous, answered, all_skips):
+        batch = previous
     labels: dict[str, int] = {}
-    for r in store.labels(session_id):
+    for r in rows:
         if r["item"] not in labels or r["annotator"] == annotator:
             labels[r["item"]] = r["label"]
-    skipped = {r["item"] for r in store.skips(session_id, batch["round"])}
+    skipped = {r["item"] for r in all_skips if r["round"] == batch["round"]}
     items = tuple(
         BatchItem(
             item=item,
@@ -112,6 +120,8 @@ class AnswerResult:
     batch_finished: bool
     # Not stored because another annotator answered the item, or holds it now: who.
     taken_by: str | None = None
+    # Request a retrain now: the next batch is wanted (al_core.labeling.pipeline).
+    prepare_next: bool = False
 
 
 def _check_item(
@@ -121,11 +131,17 @@ def _check_item(
     annotator: str | None = None,
     config: SessionConfig | None = None,
 ) -> int | None:
-    """The round of the current batch when ``item`` is in it; None when it is a second
-    opinion ``annotator`` may give (an overlap image someone else answered)."""
-    batch = store.latest_session_batch(session_id)
+    """The round of the queue's batch that holds ``item`` (the latest, or the one
+    before while ``item`` is open in it); None when it is a second opinion
+    ``annotator`` may give (an overlap image someone else answered)."""
+    batch, skips = store.session_queue(session_id)
     if batch is not None and item in batch["items"]:
         return int(batch["round"])
+    previous = None if batch is None else batch["previous"]
+    if previous is not None and item in previous["items"]:
+        answered = {r["item"] for r in store.labels(session_id) if r["item"] == item}
+        if item in pipeline.open_items(previous, answered, skips):  # still to be answered
+            return int(previous["round"])
     if annotator is not None and config is not None and config.overlap > 0:
         others = [
             r
@@ -185,7 +201,13 @@ def answer(
         other = store.label_of(session_id, item, None)
         taken_by = holders.get(item) or (other["annotator"] if other else "another annotator")
     batch = current_batch(store, session_id, annotator)
-    return AnswerResult(stored, existing, batch is not None and batch.finished, taken_by)
+    return AnswerResult(
+        stored,
+        existing,
+        batch is not None and batch.finished,
+        taken_by,
+        stored and pipeline.wants_next_batch(store, session_id),
+    )
 
 
 def skip(store: Store, session_id: int, item: str, annotator: str = DEFAULT_ANNOTATOR) -> bool:
@@ -207,29 +229,37 @@ def undo(store: Store, session_id: int, annotator: str = DEFAULT_ANNOTATOR) -> s
     Returns the item whose answer was removed, or None when there is none.
     """
     annotator = team.check_annotator(annotator)
-    batch = store.latest_session_batch(session_id)
-    if batch is None:
+    latest, skips = store.session_queue(session_id)
+    if latest is None:
         return None
-    in_batch = set(batch["items"])
+    previous = latest["previous"]
+    rows = store.labels(session_id)
+    # The queue's batches: the latest, and the one before while it is still open.
+    batches = [latest]
+    if previous is not None and pipeline.open_items(previous, {r["item"] for r in rows}, skips):
+        batches.insert(0, previous)
+    in_batch = {item for b in batches for item in b["items"]}
+    rounds = {int(b["round"]) for b in batches}
+    since = batches[0]["created_at"]
     actions = [
-        (r["created_at"], "label", r["item"])
-        for r in store.labels(session_id)
+        (r["created_at"], "label", r["item"], None)
+        for r in rows
         if r["source"] == "human"
         and r["annotator"] == annotator
-        and (r["item"] in in_batch or r["created_at"] >= batch["created_at"])
+        and (r["item"] in in_batch or r["created_at"] >= since)
     ]
     actions += [
-        (r["created_at"], "skip", r["item"])
-        for r in store.skips(session_id, batch["round"])
-        if r["annotator"] == annotator
+        (r["created_at"], "skip", r["item"], r["round"])
+        for r in skips
+        if r["annotator"] == annotator and r["round"] in rounds
     ]
     if not actions:
         return None
-    _, kind, item = max(actions)
+    _, kind, item, round_index = max(actions)
     if kind == "label":
         store.remove_label(session_id, item, annotator)
     else:
-        store.remove_skip(session_id, batch["round"], item)
+        store.remove_skip(session_id, round_index, item)
     return item
 
 

@@ -49,7 +49,8 @@ class SessionConfig:
     (height, width)). ``candidates``: each query scores a random subset of this
     many unlabeled images (None: all of them), which keeps retraining within
     seconds on a 60k pool. ``overlap``: the share of images shown to a second
-    annotator (in [0, 1); see :mod:`al_core.labeling.team`).
+    annotator (in [0, 1); see :mod:`al_core.labeling.team`). ``pipeline``: request
+    the next batch before this one is finished (:mod:`al_core.labeling.pipeline`).
     """
 
     source: str
@@ -76,6 +77,8 @@ class SessionConfig:
     auto_label_k: int = 10
     seed: int = 0
     overlap: float = DEFAULT_OVERLAP
+    # Prepare the next batch while this one is labeled (al_core.labeling.pipeline).
+    pipeline: bool = True
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:

@@ -10,11 +10,13 @@ the page makes over a session (:func:`next_item`, :func:`keep_claim`,
   :data:`MAX_NAME_LENGTH` printable characters, or :data:`DEFAULT_ANNOTATOR` when
   nobody named themselves (one person alone works as before, and every answer
   stored before schema version 5 is theirs).
-- **Claims.** An annotator is handed the first image of the current batch that
-  nobody answered, skipped or holds; that *claim* lasts :func:`claim_seconds`
-  (120 s, ``AL_CLAIM_SECONDS``) after its last renewal (each draw of the image,
-  and every second while the page is open), so a browser that goes away frees
-  its image soon. Two tabs of one annotator share the claim (and see one image).
+- **Claims.** An annotator is handed the first image of the queue (the rest of
+  the current batch, then the batch prepared after it:
+  :mod:`al_core.labeling.pipeline`) that nobody answered, skipped or holds;
+  that *claim* lasts :func:`claim_seconds` (120 s, ``AL_CLAIM_SECONDS``) after its
+  last renewal (each draw of the image, and every second while the page is open),
+  so a browser that goes away frees its image soon. Two tabs of one annotator
+  share the claim (and see one image).
 - **Overlap.** A share of the images (the session's ``overlap``, default 10 %,
   in [0, 1)) is deliberately shown to a second annotator: an image is an overlap
   image when a hash of (session seed, item) falls below the share, so the choice
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from al_core.errors import ConfigError
+from al_core.labeling.pipeline import queue_items
 from al_core.store import DEFAULT_ANNOTATOR, Store
 from al_core.store.annotations import Chooser
 
@@ -148,7 +151,8 @@ def choose_item(
     no other annotator holds (a claim renewed within ``ttl`` seconds of ``now``).
     Then second opinions, oldest first: an overlap image (:func:`is_overlap`) with
     exactly one human answer, by someone else, not pseudo-labeled, that no other
-    annotator holds.
+    annotator holds. A second opinion ``annotator`` holds comes before all of these
+    while it still is one.
     """
     held = {
         c["item"]
@@ -157,11 +161,6 @@ def choose_item(
     }
     answered = {r["item"] for r in labels}
     done = answered | set(skipped)
-    for item in batch_items:
-        if item not in done and item not in held:
-            return item, False
-    if overlap <= 0:
-        return None
     humans: dict[str, list[str]] = {}
     pseudo: set[str] = set()
     for row in labels:  # in the order given
@@ -169,14 +168,28 @@ def choose_item(
             humans.setdefault(row["item"], []).append(row["annotator"])
         else:
             pseudo.add(row["item"])
-    for item, who in humans.items():
-        if (
-            len(who) == 1
+
+    def second_opinion(item: str) -> bool:
+        who = humans.get(item, [])
+        return (
+            overlap > 0
+            and len(who) == 1
             and who[0] != annotator
             and item not in pseudo
             and item not in held
             and is_overlap(seed, item, overlap)
-        ):
+        )
+
+    # A second opinion being looked at stays while it is one (a new batch arriving
+    # does not swap the image under a key about to be pressed).
+    mine = [c["item"] for c in claims if c["annotator"] == annotator]
+    if mine and second_opinion(mine[0]):
+        return mine[0], True
+    for item in batch_items:
+        if item not in done and item not in held:
+            return item, False
+    for item in humans:
+        if second_opinion(item):
             return item, True
     return None
 
@@ -249,11 +262,12 @@ def _chooser(annotator: str, seed: int, overlap: float, now: float, picked: list
         skips: list[dict[str, Any]],
         claims: list[dict[str, Any]],
     ) -> str | None:
+        items, skipped = queue_items(batch, labels, skips)
         choice = choose_item(
             annotator=annotator,
-            batch_items=[] if batch is None else batch["items"],
+            batch_items=items,
             labels=labels,
-            skipped=[s["item"] for s in skips],
+            skipped=skipped,
             claims=claims,
             overlap=overlap,
             seed=seed,
@@ -286,8 +300,7 @@ def peek_item(
     """The image :func:`next_item` would hand ``annotator`` now, without claiming it
     (the page asks this while it waits for others)."""
     seed, overlap = _session(store, session_id)
-    batch = store.latest_session_batch(session_id)
-    skips = [] if batch is None else store.skips(session_id, int(batch["round"]))
+    batch, skips = store.session_queue(session_id)
     choose = _chooser(annotator, seed, overlap, time.time() if now is None else now, [])
     return choose(batch, store.labels(session_id), skips, store.claims(session_id))
 

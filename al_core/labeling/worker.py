@@ -20,6 +20,7 @@ import numpy as np
 from al_core import environment, strategies
 from al_core.datasets import Dataset
 from al_core.errors import ConfigError, DatasetError
+from al_core.labeling.pipeline import open_items, open_rounds
 from al_core.labeling.sessions import (
     _ITEMS_DIR,
     _POOL_FILE,
@@ -415,7 +416,11 @@ class SessionWorker:
                 image.save(path)
 
     def retrain(self, store: Store) -> None:
-        """Train on the stored labels, evaluate, store the curve point and the next batch."""
+        """Train on the stored labels, evaluate, store the curve point and the next batch.
+
+        Pipelined (:mod:`al_core.labeling.pipeline`): while the latest batch still has
+        open images they are left out of the query, and the new batch is queued after
+        it; nothing is done while the batch before the latest is still open."""
         session = store.session(self.session_id)
         config = SessionConfig.from_dict(session["config"])
         pool = self.pool(store, config)
@@ -428,15 +433,23 @@ class SessionWorker:
             )
             return
         round_index = int(batch["round"])
+        # At most one batch ahead (al_core.labeling.pipeline): nothing to do while the
+        # batch before the latest still has open images.
+        rounds = open_rounds(store, self.session_id)
+        if rounds and rounds != [round_index]:
+            return
         rows = store.labels(self.session_id)
         reviews = store.reviews(self.session_id)
         split = _split_labels(rows, config.source != "builtin", reviews)
         use_pseudo = bool(session["use_pseudo"])
         if _nothing_new(store, self.session_id, batch, rows, split, use_pseudo, reviews):
             return  # a repeated request: the current batch already reflects these labels
+        # The latest batch's open images are still to be answered: not queried again.
+        skips = [dict(s, round=round_index) for s in store.skips(self.session_id, round_index)]
+        pending = [int(i) for i in open_items(batch, {r["item"] for r in rows}, skips)]
         dataset = self._dataset(config, pool, split)
         if dataset is None:
-            answered = {int(r["item"]) for r in rows}
+            answered = {int(r["item"]) for r in rows} | set(pending)
             available = np.setdiff1d(everything, np.fromiter(answered, np.int64, len(answered)))
             if len(available):
                 picks = cold_start_indices(config, pool.x, available, round_index + 1)
@@ -458,7 +471,8 @@ class SessionWorker:
         learner.use_pseudo_labels = bool(session["use_pseudo"])
         learner.teach(split.train, split.train_y, "human")
         learner.teach(split.pseudo, split.pseudo_y, "pseudo")
-        learner.teach(split.aside + split.held, [NOT_SURE] * (len(split.aside) + len(split.held)))
+        aside = split.aside + split.held + pending
+        learner.teach(aside, [NOT_SURE] * len(aside))
         learner.round = round_index
         metrics = learner.train_and_evaluate()
         start = time.perf_counter()

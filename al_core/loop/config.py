@@ -22,7 +22,7 @@ BASELINE_GROWTH = 1.25
 Random picks do not depend on the model, so the baseline needs no 10-label steps
 past the budget; labels-to-target interpolates between the grid's points."""
 
-HANDOVER_PER_CLASS = 10
+HANDOVER_PER_CLASS = 5
 """Strategy ``auto`` picks typical images (TypiClust) until the labeled set holds this
 many labels per class on average, then hands over to its base score (margin). See
 docs/benchmarks.md, "Cold start", for the measurements behind the value."""

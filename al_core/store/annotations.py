@@ -16,8 +16,9 @@ from typing import Any
 
 from al_core.store.schema import StoreBase
 
-#: What a chooser reads: the latest batch (or None), every answer of the session, the
-#: skips of that batch, every claim of the session; it returns an item or None.
+#: What a chooser reads: the latest batch (or None; the one before it under
+#: ``"previous"``), every answer of the session, the skips of those two batches (each
+#: with its ``round``), every claim of the session; it returns an item or None.
 Chooser = Callable[
     [dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]],
     str | None,
@@ -36,9 +37,8 @@ class AnnotationsMixin(StoreBase):
         none. Returns the item."""
         now = time.time() if now is None else now
         with self.transaction() as conn:
-            batch = self.latest_session_batch(session_id)
+            batch, skips = self.session_queue(session_id)
             labels = self.labels(session_id)
-            skips = [] if batch is None else self.skips(session_id, int(batch["round"]))
             claims = self.claims(session_id)
             item = choose(batch, labels, skips, claims)
             if item is None:
@@ -54,6 +54,19 @@ class AnnotationsMixin(StoreBase):
                     (session_id, annotator, item, now),
                 )
         return item
+
+    def session_queue(self, session_id: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The latest batch with the one before it under ``"previous"`` (None at the
+        start), and the skips of both, each with its ``round``."""
+        batches = self.session_batches(session_id)[-2:]
+        if not batches:
+            return None, []
+        skips = [
+            {**s, "round": int(b["round"])}
+            for b in batches
+            for s in self.skips(session_id, int(b["round"]))
+        ]
+        return {**batches[-1], "previous": batches[0] if len(batches) == 2 else None}, skips
 
     def touch_claim(self, session_id: int, annotator: str, *, now: float | None = None) -> bool:
         """Renew ``annotator``'s claim (the browser is still there); False when none."""

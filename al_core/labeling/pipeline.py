@@ -1,0 +1,138 @@
+"""Never waiting: the next batch is prepared while the current one is labeled.
+
+The rule (one loop, :class:`al_core.loop.ActiveLearner`, driven one step at a time):
+
+- **The queue** is the two latest batches, in round order. The *current* batch is
+  the earlier one while it still has an image nobody answered or skipped (in its
+  round); after it, the latest. Images are handed out in queue order
+  (:func:`queue_items`): the rest of the current batch first, then the prepared
+  one, so two annotators never run dry when the current batch's last images are
+  all claimed.
+- **At most one batch ahead.** The worker prepares batch ``latest + 1`` only when
+  the latest batch is the only one with open images
+  (:func:`open_rounds`); any other retrain request is a no-op until then. It
+  trains on every label given so far and queries the next batch from the pool
+  *minus the latest batch's open images* (they are still to be answered).
+- **When to prepare** (:func:`wants_next_batch`, asked after every answer):
+  the latest batch is finished (as before pipelining: a retrain is needed), or
+  it is the only open batch and at most :func:`lead_answers` of its images are
+  left, the number of answers the person gives while the worker retrains
+  (the last retrain's train + score seconds plus :data:`OVERHEAD_SECONDS`, over
+  the median seconds of the last answers, rounded up, plus one); half a batch
+  while either is unknown. So a fast worker (digits) queries from nearly every
+  label, and a slow one (MNIST) starts as soon as a batch is shown.
+- The session setting ``pipeline`` (default on) turns the early request off:
+  then a retrain is requested only when a batch is finished, as before.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from al_core.store import Store
+
+__all__ = [
+    "OVERHEAD_SECONDS",
+    "lead_answers",
+    "open_items",
+    "open_rounds",
+    "queue",
+    "queue_items",
+    "wants_next_batch",
+]
+
+OVERHEAD_SECONDS = 1.5
+"""Added to a retrain's measured train + score seconds: reading labels, writing the
+batch's images, the page noticing it."""
+_RECENT = 20  # answers whose median seconds estimate the pace
+
+
+def open_items(
+    batch: dict[str, Any], answered: set[str], skips: Sequence[dict[str, Any]]
+) -> list[str]:
+    """The images of ``batch`` nobody answered (``answered``: items with any answer)
+    or skipped in its round (``skips``: rows with ``item`` and ``round``), in order."""
+    skipped = {s["item"] for s in skips if int(s.get("round", batch["round"])) == batch["round"]}
+    return [i for i in batch["items"] if i not in answered and i not in skipped]
+
+
+def queue_items(
+    batch: dict[str, Any] | None, labels: Sequence[dict[str, Any]], skips: Sequence[dict[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """The queue's images in the order they are handed out, and the skipped ones.
+
+    ``batch`` is the latest batch, with its predecessor under ``"previous"`` (or
+    None); ``skips`` carry their ``round``. Returns (the previous batch's open
+    images followed by every image of the latest batch, the latest batch's skips).
+    """
+    if batch is None:
+        return [], []
+    answered = {r["item"] for r in labels}
+    previous = batch.get("previous")
+    head = [] if previous is None else open_items(previous, answered, skips)
+    latest = [s["item"] for s in skips if int(s.get("round", batch["round"])) == batch["round"]]
+    return head + [i for i in batch["items"] if i not in head], latest
+
+
+def queue(store: Store, session_id: int) -> list[dict[str, Any]]:
+    """The two latest batches of a session, in round order (fewer at the start)."""
+    return store.session_batches(session_id)[-2:]
+
+
+def open_rounds(store: Store, session_id: int) -> list[int]:
+    """Rounds of the queue's batches that still have an open image, in order."""
+    answered = {r["item"] for r in store.labels(session_id)}
+    rounds = []
+    for batch in queue(store, session_id):
+        skips = store.skips(session_id, int(batch["round"]))
+        if open_items(batch, answered, skips):
+            rounds.append(int(batch["round"]))
+    return rounds
+
+
+def lead_answers(
+    batch_size: int, retrain_seconds: float | None, answer_seconds: float | None
+) -> int:
+    """How many open images are left when the next batch is requested: the answers
+    given while the worker retrains, plus one (``ceil(half a batch)`` when a
+    duration is unknown); at most ``batch_size``."""
+    if retrain_seconds is None or not answer_seconds or answer_seconds <= 0:
+        return math.ceil(batch_size / 2)
+    lead = math.ceil((retrain_seconds + OVERHEAD_SECONDS) / answer_seconds) + 1
+    return max(1, min(batch_size, lead))
+
+
+def _pace(store: Store, session_id: int) -> tuple[float | None, float | None]:
+    """The last retrain's seconds (train + score) and the median seconds per answer."""
+    rounds = store.session_rounds(session_id)
+    retrain = None
+    if rounds:
+        last = rounds[-1]
+        retrain = float(last["train_seconds"] or 0.0) + float(last["score_seconds"] or 0.0)
+    seconds = [
+        float(r["seconds"])
+        for r in store.labels(session_id)
+        if r["source"] == "human" and r["seconds"] is not None
+    ][-_RECENT:]
+    return retrain, (statistics.median(seconds) if seconds else None)
+
+
+def wants_next_batch(store: Store, session_id: int) -> bool:
+    """Whether the page should request a retrain now (see the module's rule)."""
+    from al_core.labeling.sessions import session_config  # (sessions imports team imports us)
+
+    batches = queue(store, session_id)
+    if not batches:
+        return False
+    rounds = open_rounds(store, session_id)
+    if not rounds:
+        return True  # everything is answered: the next batch is needed now
+    latest = batches[-1]
+    if rounds != [int(latest["round"])] or not session_config(store, session_id).pipeline:
+        return False  # a batch is prepared already, or the earlier one is still open
+    answered = {r["item"] for r in store.labels(session_id)}
+    left = len(open_items(latest, answered, store.skips(session_id, int(latest["round"]))))
+    return left <= lead_answers(len(latest["items"]), *_pace(store, session_id))

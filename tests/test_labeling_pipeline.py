@@ -1,0 +1,178 @@
+"""Never waiting (al_core.labeling.pipeline and .keys): the next batch is prepared
+while the current one is labeled, by the session worker's own code (a real
+ActiveLearner on digits, a real SQLite store), and keyboard answers are applied in
+the order pressed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from al_core import labeling
+from al_core.labeling.pipeline import lead_answers, queue_items
+from al_core.store import Store
+
+FAST = {"batch": 10, "epochs": 5, "model": "mlp"}
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
+    with Store(tmp_path / "al.sqlite3") as s:
+        yield s
+
+
+def _retrain(store: Store, session_id: int, worker: labeling.SessionWorker) -> None:
+    store.request_session_job(session_id, "train")
+    assert labeling.process_jobs(store, session_id, worker)
+    row = store.session(session_id)
+    assert row["train_status"] == "idle", row["train_error"]
+
+
+def _truth(store: Store, session_id: int) -> np.ndarray:
+    return np.load(labeling.session_dir(store, session_id) / "truth.npy")
+
+
+def test_lead_answers_covers_the_retrain_and_falls_back_to_half_a_batch() -> None:
+    assert lead_answers(10, None, 2.0) == 5 and lead_answers(5, 3.0, None) == 3
+    # 1 s of retrain + 1.5 s overhead at 1 s per answer: 3 answers, plus one.
+    assert lead_answers(10, 1.0, 1.0) == 4
+    assert lead_answers(10, 20.0, 1.0) == 10  # a slow worker starts at once
+    assert lead_answers(10, 0.0, 100.0) == 2  # a slow person: with two images left
+
+
+def test_queue_hands_out_the_rest_of_the_earlier_batch_first() -> None:
+    previous = {"round": 0, "items": ["a", "b", "c"]}
+    latest = {"round": 1, "items": ["d", "e"], "previous": previous}
+    labels = [{"item": "a"}]
+    skips = [{"item": "b", "round": 0}, {"item": "e", "round": 1}]
+    assert queue_items(latest, labels, skips) == (["c", "d", "e"], ["e"])
+    assert queue_items(None, labels, skips) == ([], [])
+
+
+def test_the_next_batch_is_prepared_before_this_one_is_finished(store: Store) -> None:
+    sid = labeling.create_session(store, "pipelined", dataset="digits", **FAST).session_id
+    worker = labeling.SessionWorker(sid)
+    _retrain(store, sid, worker)  # the cold start
+    truth = _truth(store, sid)
+    first = [item.item for item in labeling.current_batch(store, sid).items]
+    results = []
+    for item in first[:5]:
+        assignment = labeling.next_item(store, sid)
+        assert assignment is not None and assignment.item == item
+        results.append(labeling.answer(store, sid, item, int(truth[int(item)])))
+    # No retrain measured yet: half a batch (5 of 10) left is the moment to ask.
+    assert [r.prepare_next for r in results] == [False] * 4 + [True]
+    _retrain(store, sid, worker)
+    batches = store.session_batches(sid)
+    assert [b["round"] for b in batches] == [0, 1]
+    second = batches[1]["items"]
+    assert len(second) == 10 and not set(second) & set(first)  # open images not asked twice
+    (point,) = labeling.learning_curve(store, sid)
+    assert point["round"] == 0 and point["labeled"] == 5  # trained on the labels so far
+    # The batch being labeled is still the first; one batch ahead is the limit.
+    assert labeling.current_batch(store, sid).round == 0
+    assert labeling.open_rounds(store, sid) == [0, 1]
+    assert not labeling.wants_next_batch(store, sid)
+    _retrain(store, sid, worker)  # e.g. "Retrain now": nothing until the first is done
+    assert len(store.session_batches(sid)) == 2
+
+    # Two annotators: when the rest of the first batch is held, the prepared batch is
+    # handed out, so nobody waits.
+    held = {}
+    for name in ("ann", "bob", "cat", "dan", "eve"):
+        held[name] = labeling.next_item(store, sid, name).item
+    assert list(held.values()) == first[5:]
+    assert labeling.next_item(store, sid, "fay").item == second[0]
+    for name, item in held.items():
+        result = labeling.answer(store, sid, item, int(truth[int(item)]), annotator=name)
+        assert result.stored
+    # The first batch is finished with no wait: the prepared one is the current batch,
+    # and it is not finished (nothing to wait for).
+    assert not result.batch_finished
+    assert labeling.current_batch(store, sid).round == 1
+    assert labeling.next_item(store, sid, "ann").item == second[1]  # fay holds second[0]
+
+    # Undo across the boundary gives the last answer of the first batch back first.
+    assert labeling.undo(store, sid, "eve") == first[9]
+    assert labeling.current_batch(store, sid).round == 0
+    assert labeling.next_item(store, sid, "eve").item == first[9]
+    labeling.answer(store, sid, first[9], int(truth[int(first[9])]), annotator="eve")
+
+    # Once the first batch is done the worker prepares the third, from every label so
+    # far, leaving out the second batch's open images.
+    for name, item in (("fay", second[0]), ("ann", second[1])):
+        labeling.answer(store, sid, item, int(truth[int(item)]), annotator=name)
+    _retrain(store, sid, worker)
+    batches = store.session_batches(sid)
+    assert [b["round"] for b in batches] == [0, 1, 2]
+    third = batches[2]["items"]
+    assert not set(third) & (set(first) | set(second))
+    curve = labeling.learning_curve(store, sid)
+    assert [p["labeled"] for p in curve] == [5, 12]
+
+
+def test_without_the_pipeline_the_next_batch_is_asked_for_when_one_is_done(
+    store: Store,
+) -> None:
+    sid = labeling.create_session(
+        store, "as before", dataset="digits", pipeline=False, **FAST
+    ).session_id
+    _retrain(store, sid, labeling.SessionWorker(sid))
+    truth = _truth(store, sid)
+    items = [item.item for item in labeling.current_batch(store, sid).items]
+    wanted = [labeling.answer(store, sid, i, int(truth[int(i)])).prepare_next for i in items]
+    assert wanted == [False] * 9 + [True]
+
+
+def test_keys_apply_in_order_to_the_image_held_then_and_after_an_undo(store: Store) -> None:
+    sid = labeling.create_session(store, "keys", dataset="digits", **FAST).session_id
+    _retrain(store, sid, labeling.SessionWorker(sid))
+    items = [item.item for item in labeling.current_batch(store, sid).items]
+    # The first key was pressed on a drawn page (it carries the image shown), the rest
+    # before the page redrew (none: the image held when applied).
+    events = [{"seq": n, "key": k, "item": None} for n, k in enumerate("123u45", start=1)]
+    events[0]["item"] = items[0]
+    # The browser sends every press not yet applied, again and again: each once, in order.
+    pending = labeling.pending_keys([*events[3:], *events, {"seq": "x"}], 0)
+    assert pending == [(n, e["key"], e["item"]) for n, e in enumerate(events, start=1)]
+    assert labeling.pending_keys(events, 4) == [(5, "4", None), (6, "5", None)]
+    done = [
+        labeling.apply_key(store, sid, key, item=item, seconds=lambda item: 0.25)
+        for _, key, item in pending
+    ]
+    assert [d.item for d in done] == [items[0], items[1], items[2], items[2], items[2], items[3]]
+    rows = store.labels(sid)
+    assert [(r["item"], r["label"]) for r in rows] == [
+        (items[0], 1),
+        (items[1], 2),
+        (items[2], 4),
+        (items[3], 5),
+    ]
+    assert all(r["seconds"] == 0.25 for r in rows)
+    assert labeling.apply_key(store, sid, "x").action is None  # not a key of this page
+    assert labeling.apply_key(store, sid, "s").item == items[4]
+    assert labeling.current_batch(store, sid).items[4].skipped
+    assert labeling.apply_key(store, sid, "N").answer.stored
+    assert store.label_of(sid, items[5])["label"] == labeling.NOT_SURE
+    # A key pressed on a drawn page answers the image shown, whatever is handed out now.
+    assert labeling.apply_key(store, sid, "7", item=items[8]).item == items[8]
+    assert store.label_of(sid, items[8])["label"] == 7
+    assert labeling.next_item(store, sid).item == items[6]
+
+
+def test_a_second_opinion_being_looked_at_is_not_swapped_for_a_new_batch() -> None:
+    overlap_item = next(str(i) for i in range(400) if labeling.is_overlap(0, str(i), 0.1))
+    common = dict(overlap=0.1, seed=0, now=1000.0, ttl=120.0, skipped=[])
+    labels = [{"item": overlap_item, "annotator": "bob", "label": 2, "source": "human", "id": 1}]
+    mine = [{"annotator": "ann", "item": overlap_item, "claimed_at": 999.0}]
+    # A new batch arrived while ann looks at a second opinion: she keeps it …
+    assert labeling.choose_item(
+        annotator="ann", batch_items=["x", "y"], labels=labels, claims=mine, **common
+    ) == (overlap_item, True)
+    # … and gets the batch once it is answered (or without that claim).
+    assert labeling.choose_item(
+        annotator="ann", batch_items=["x", "y"], labels=labels, claims=[], **common
+    ) == ("x", False)
