@@ -53,9 +53,11 @@ def _wait_for_round(data_dir: Path, session_id: int, round_index: int) -> list[s
     deadline = time.monotonic() + 150
     with Store(data_dir / "al.sqlite3") as store:
         while time.monotonic() < deadline:
-            batch = store.latest_session_batch(session_id)
-            if batch is not None and batch["round"] == round_index:
-                return batch["items"]
+            # Any stored batch of that round: with the pipeline the worker may have
+            # prepared the one after it before this poll looks.
+            for batch in store.session_batches(session_id):
+                if batch["round"] == round_index:
+                    return batch["items"]
             row = store.session(session_id)
             assert row["train_status"] != "failed", row["train_error"]
             time.sleep(0.3)
