@@ -138,3 +138,41 @@ def store_running_demo(db_path: Path) -> int:
         assert statuses == ["done"] * 4 + ["queued", "running"], statuses
         assert len(store.rounds(running["id"])) == RUNNING_ROUNDS
     return experiment_id
+
+
+# --------------------------------------------------------------------------- page runs
+
+
+def page_texts(app: Any) -> str:
+    """All markdown, captions, alerts and subheaders of an ``AppTest`` run, as one string."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader"):
+        parts += [element.value for element in app.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def button(app: Any, label: str) -> Any:
+    """The ``AppTest`` run's button labelled ``label``."""
+    return next(b for b in app.button if b.label == label)
+
+
+# --------------------------------------------------------------------------- labeling
+
+
+def retrain_session(store: Store, session_id: int, worker: Any) -> None:
+    """Queue a session's retrain and run it here with ``worker`` (a SessionWorker)."""
+    from al_core import labeling
+
+    store.request_session_job(session_id, "train")
+    assert labeling.process_jobs(store, session_id, worker)
+    row = store.session(session_id)
+    assert row["train_status"] == "idle", row["train_error"]
+
+
+def session_truth(store: Store, session_id: int) -> Any:
+    """A built-in session's hidden labels, (n_pool,) int."""
+    import numpy as np
+
+    from al_core import labeling
+
+    return np.load(labeling.session_dir(store, session_id) / "truth.npy")

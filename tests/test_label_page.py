@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from al_core import labeling
 from al_core.store import Store
+from tests.app_helpers import button, page_texts
 
 LABEL = str(Path(__file__).resolve().parent.parent / "pages" / "label.py")
 
@@ -36,17 +37,6 @@ def _app(session_id: int | None = None) -> AppTest:
     if session_id is not None:
         app.query_params["session"] = str(session_id)
     return app
-
-
-def _texts(app: AppTest) -> str:
-    parts = []
-    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader"):
-        parts += [str(element.value) for element in app.get(kind)]
-    return "\n".join(parts)
-
-
-def _button(app: AppTest, label: str):
-    return next(b for b in app.button if b.label == label)
 
 
 def _wait_for_round(data_dir: Path, session_id: int, round_index: int) -> list[str]:
@@ -73,7 +63,7 @@ def test_label_skip_undo_finish_retrain_resume_export(
 ) -> None:
     app = _app().run()
     assert not app.exception
-    assert "No labeling session yet" in _texts(app)
+    assert "No labeling session yet" in page_texts(app)
     app.text_input(key="new_name").input("page test")
     app.number_input(key="new_test_size").set_value(0)  # the digits' default test split
     app.number_input(key="new_batch").set_value(5)
@@ -91,38 +81,38 @@ def test_label_skip_undo_finish_retrain_resume_export(
     # The default first batch is cluster-diverse: said so, with why there is no model yet.
     assert (
         "Picked as the most typical image of a k-means region of the pool: there is no "
-        "trained model yet" in _texts(app)
+        "trained model yet" in page_texts(app)
     )
     assert app.get("image"), "the current image is shown"
     # The digits' buttons read "0" … "9", the session's class names, in order; Streamlit
     # shows each button's shortcut key (the digit) beside it.
     assert [app.button(key=f"class_{k}").label for k in range(10)] == [str(k) for k in range(10)]
     assert session["config"]["class_names"] == [str(k) for k in range(10)]
-    assert "0 labels, 0 not sure, 0 pseudo" in _texts(app)
+    assert "0 labels, 0 not sure, 0 pseudo" in page_texts(app)
     app.button(key="class_3").click().run()
-    assert "1 labels, 0 not sure, 0 pseudo" in _texts(app)  # counts follow every answer
+    assert "1 labels, 0 not sure, 0 pseudo" in page_texts(app)  # counts follow every answer
     with Store(data_dir / "al.sqlite3") as store:
         (row,) = store.labels(session_id)
     assert (row["item"], row["label"], row["source"]) == (first[0], 3, "human")
     assert row["seconds"] is not None and row["seconds"] >= 0
 
-    _button(app, "Skip").click().run()
+    button(app, "Skip").click().run()
     assert _progress(app) == "Batch 1: 2 of 5 answered"
-    _button(app, "Undo").click().run()
+    button(app, "Undo").click().run()
     assert _progress(app) == "Batch 1: 1 of 5 answered"
-    assert f"Undid the skip of item {first[1]}." in _texts(app)
-    _button(app, "Not sure").click().run()
-    assert "1 labels, 1 not sure, 0 pseudo" in _texts(app)
-    _button(app, "Undo").click().run()
-    assert f"Undid your answer **not sure** for item {first[1]}." in _texts(app)
-    assert "1 labels, 0 not sure, 0 pseudo" in _texts(app)
-    _button(app, "Not sure").click().run()
+    assert f"Undid the skip of item {first[1]}." in page_texts(app)
+    button(app, "Not sure").click().run()
+    assert "1 labels, 1 not sure, 0 pseudo" in page_texts(app)
+    button(app, "Undo").click().run()
+    assert f"Undid your answer **not sure** for item {first[1]}." in page_texts(app)
+    assert "1 labels, 0 not sure, 0 pseudo" in page_texts(app)
+    button(app, "Not sure").click().run()
     for k in (0, 1, 2):
         app.button(key=f"class_{k}").click().run()
     assert not app.exception
     # Pipelined (al_core.labeling.pipeline): the next batch was asked for with 3 of 5
     # left, so it may be here already; then it is shown at once, without "Batch done".
-    assert "Batch done" in _texts(app) or _progress(app) == "Batch 2: 0 of 5 answered"
+    assert "Batch done" in page_texts(app) or _progress(app) == "Batch 2: 0 of 5 answered"
     with Store(data_dir / "al.sqlite3") as store:
         labels = {r["item"]: r["label"] for r in store.labels(session_id)}
     assert labels == dict(zip(first, [3, -1, 0, 1, 2], strict=True))
@@ -131,14 +121,14 @@ def test_label_skip_undo_finish_retrain_resume_export(
     assert not set(first) & set(second)
     app.run()
     assert _progress(app) == "Batch 2: 0 of 5 answered"
-    assert "Uncertainty (least confidence)" in _texts(app)
+    assert "Uncertainty (least confidence)" in page_texts(app)
     assert app.get("plotly_chart"), "the learning curve is drawn after the first retrain"
 
     # A new app (another tab, or after a restart) resumes the same session and batch.
     resumed = _app(session_id).run()
     assert not resumed.exception
     assert _progress(resumed) == "Batch 2: 0 of 5 answered"
-    assert "4 labels, 1 not sure" in _texts(resumed)
+    assert "4 labels, 1 not sure" in page_texts(resumed)
     # The audit's agreement per class: percentages, "—" for classes without labels.
     audit = next(d.value for d in resumed.dataframe if "agreement" in d.value)
     assert len(audit) == 10
@@ -191,7 +181,7 @@ def test_bad_upload_in_the_form_shows_the_reason(data_dir: Path) -> None:
     app.text_input(key="new_class_names").input("a, b")
     app.button[0].click().run()
     assert not app.exception
-    assert "outside the allowed data root" in _texts(app)
+    assert "outside the allowed data root" in page_texts(app)
     with Store(data_dir / "al.sqlite3") as store:
         assert store.sessions() == []
 
@@ -214,11 +204,11 @@ def test_auto_label_review_switch_and_audit(data_dir: Path) -> None:
 
     app = _app(session_id).run()
     assert not app.exception
-    assert "You agree with the ground truth on **100.0%** of 5 labels." in _texts(app)
+    assert "You agree with the ground truth on **100.0%** of 5 labels." in page_texts(app)
     app.checkbox(key=f"accept_{proposed[0]['item']}").uncheck()
-    _button(app, "Store the checked ones as pseudo-labels").click().run()
+    button(app, "Store the checked ones as pseudo-labels").click().run()
     assert not app.exception
-    assert "Stored 9 pseudo-labels." in _texts(app)
+    assert "Stored 9 pseudo-labels." in page_texts(app)
     with Store(data_dir / "al.sqlite3") as store:
         pseudo = {r["item"] for r in store.labels(session_id) if r["source"] == "pseudo"}
     assert pseudo == {p["item"] for p in proposed[1:]}
@@ -227,7 +217,7 @@ def test_auto_label_review_switch_and_audit(data_dir: Path) -> None:
     with Store(data_dir / "al.sqlite3") as store:
         assert store.session(session_id)["use_pseudo"] == 0
 
-    _button(app, "Run the simulated curve (same configuration, true labels)").click().run()
+    button(app, "Run the simulated curve (same configuration, true labels)").click().run()
     deadline = time.monotonic() + 150
     with Store(data_dir / "al.sqlite3") as store:
         while labeling.audit(store, session_id).simulation_status != "done":
@@ -251,10 +241,10 @@ def test_two_tabs_never_store_two_labels_without_an_explicit_relabel(data_dir: P
     first.button(key="class_1").click().run()
     second.button(key="class_2").click().run()  # still showing the same item
     assert not second.exception
-    assert f"Item {item} was already labeled **1**" in _texts(second)
+    assert f"Item {item} was already labeled **1**" in page_texts(second)
     with Store(data_dir / "al.sqlite3") as store:
         assert [(r["item"], r["label"]) for r in store.labels(session_id)] == [(item, 1)]
-    _button(second, f"Relabel item {item} as 2").click().run()
+    button(second, f"Relabel item {item} as 2").click().run()
     with Store(data_dir / "al.sqlite3") as store:
         assert [(r["item"], r["label"]) for r in store.labels(session_id)] == [(item, 2)]
-    assert "already labeled" not in _texts(second)
+    assert "already labeled" not in page_texts(second)

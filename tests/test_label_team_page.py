@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from al_core import labeling
 from al_core.store import Store
+from tests.app_helpers import button, page_texts
 
 LABEL = str(Path(__file__).resolve().parent.parent / "pages" / "label.py")
 
@@ -45,17 +46,6 @@ def _app(session_id: int, annotator: str | None = None) -> AppTest:
     return app
 
 
-def _texts(app: AppTest) -> str:
-    parts = []
-    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader"):
-        parts += [str(element.value) for element in app.get(kind)]
-    return "\n".join(parts)
-
-
-def _button(app: AppTest, label: str):
-    return next(b for b in app.button if b.label == label)
-
-
 def _shown_item(app: AppTest) -> str:
     (caption,) = [c for c in (i.proto.imgs[0].caption for i in app.get("image")) if c]
     return caption.removeprefix("item ")
@@ -65,35 +55,35 @@ def test_name_box_refuses_bad_names_keeps_a_good_one_and_stores_it(data_dir: Pat
     sid, items = _session(data_dir)
     app = _app(sid).run()
     assert not app.exception, app.exception
-    assert "Type your name once" in _texts(app)
+    assert "Type your name once" in page_texts(app)
     for typed, reason in (
         ("   ", "type your name (at least one character)"),
         ("x" * 41, "a name has at most 40 characters; this one has 41"),
     ):
         app.text_input(key="annotator_name").input(typed)
-        _button(app, "Save name").click().run()
-        assert f"Name not saved: {reason}" in _texts(app)
+        button(app, "Save name").click().run()
+        assert f"Name not saved: {reason}" in page_texts(app)
         assert "annotator" not in app.query_params
     with Store(data_dir / "al.sqlite3") as store:
         assert store.labels(sid) == [] and store.claims(sid)[0]["annotator"] == "anonymous"
 
     app.text_input(key="annotator_name").input("  Ann ")
-    _button(app, "Save name").click().run()
+    button(app, "Save name").click().run()
     assert not app.exception, app.exception
     assert app.query_params["annotator"] == "Ann"
-    assert "You label as **Ann**." in _texts(app)
+    assert "You label as **Ann**." in page_texts(app)
     assert _shown_item(app) == items[0]
     app.button(key="class_3").click().run()
     assert _shown_item(app) == items[1]  # Ann now holds the second image
 
     # Another browser, named Bob in its address: handed an image nobody holds.
     bob = _app(sid, "Bob").run()
-    assert "You label as **Bob**." in _texts(bob)
+    assert "You label as **Bob**." in page_texts(bob)
     assert _shown_item(bob) == items[2]
     bob.button(key="class_5").click().run()
     # A reload of Ann's page (the same address) keeps her name and her image.
     again = _app(sid, "Ann").run()
-    assert "You label as **Ann**." in _texts(again) and _shown_item(again) == items[1]
+    assert "You label as **Ann**." in page_texts(again) and _shown_item(again) == items[1]
     with Store(data_dir / "al.sqlite3") as store:
         assert [(r["item"], r["annotator"], r["label"]) for r in store.labels(sid)] == [
             (items[0], "Ann", 3),
@@ -102,24 +92,24 @@ def test_name_box_refuses_bad_names_keeps_a_good_one_and_stores_it(data_dir: Pat
     # A name in the address that cannot be used says so; labeling goes on anonymously.
     odd = _app(sid, "y" * 60).run()
     assert not odd.exception
-    assert "The name in the address cannot be used: a name has at most 40" in _texts(odd)
+    assert "The name in the address cannot be used: a name has at most 40" in page_texts(odd)
 
 
 def test_overlap_setting_refuses_100_percent_and_saves_a_share(data_dir: Path) -> None:
     sid, _ = _session(data_dir)
     app = _app(sid).run()
-    assert "10% of the images are shown to two annotators" in _texts(app)
+    assert "10% of the images are shown to two annotators" in page_texts(app)
     app.number_input(key="overlap_percent").set_value(100.0)
-    _button(app, "Save overlap").click().run()
-    assert "Overlap not changed: the overlap is the share of images shown to two" in _texts(app)
+    button(app, "Save overlap").click().run()
+    assert "Overlap not changed: the overlap is the share of images shown to two" in page_texts(app)
     with Store(data_dir / "al.sqlite3") as store:
         assert store.session(sid)["config"]["overlap"] == 0.1
     app.number_input(key="overlap_percent").set_value(25.0)
-    _button(app, "Save overlap").click().run()
+    button(app, "Save overlap").click().run()
     assert not app.exception
     with Store(data_dir / "al.sqlite3") as store:
         assert store.session(sid)["config"]["overlap"] == 0.25
-    assert "25% of the images are shown to two annotators" in _texts(app)
+    assert "25% of the images are shown to two annotators" in page_texts(app)
 
 
 def test_agreement_table_shows_scikit_learns_kappa_and_review_settles(data_dir: Path) -> None:
@@ -146,7 +136,7 @@ def test_agreement_table_shows_scikit_learns_kappa_and_review_settles(data_dir: 
     disputed = [i for i, a, b in zip(twice, ann, bob, strict=True) if a != b]
     assert f"Review list ({len(disputed)} disagreements)" in [e.label for e in app.expander]
     app.button(key=f"settle_button_{disputed[0]}").click().run()  # no label chosen yet
-    assert f"Choose the label of item {disputed[0]} first" in _texts(app)
+    assert f"Choose the label of item {disputed[0]} first" in page_texts(app)
     with Store(data_dir / "al.sqlite3") as store:
         assert store.reviews(sid) == []
     app.selectbox(key=f"settle_{disputed[0]}").set_value(7)

@@ -24,6 +24,7 @@ from PIL import Image
 from al_core import cli, labeling
 from al_core.errors import ConfigError, DatasetError, StoreError
 from al_core.store import Store
+from tests.app_helpers import retrain_session, session_truth
 
 FAST = {"batch": 10, "epochs": 5, "model": "mlp"}
 
@@ -34,17 +35,6 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with Store(tmp_path / "al.sqlite3") as s:
         yield s
     labeling.stop_workers()
-
-
-def _retrain(store: Store, session_id: int, worker: labeling.SessionWorker) -> None:
-    store.request_session_job(session_id, "train")
-    assert labeling.process_jobs(store, session_id, worker)
-    row = store.session(session_id)
-    assert row["train_status"] == "idle", row["train_error"]
-
-
-def _truth(store: Store, session_id: int) -> np.ndarray:
-    return np.load(labeling.session_dir(store, session_id) / "truth.npy")
 
 
 def _png(color: int | tuple[int, ...], size=(20, 20), mode="L") -> bytes:
@@ -86,11 +76,11 @@ def test_builtin_session_label_skip_undo_retrain_audit_export(store: Store) -> N
     worker = labeling.SessionWorker(sid)
     assert not labeling.process_jobs(store, sid, worker)  # nothing queued
 
-    _retrain(store, sid, worker)  # cold start
+    retrain_session(store, sid, worker)  # cold start
     batch = labeling.current_batch(store, sid)
     assert batch.round == 0 and batch.kind == "cold start" and len(batch.items) == 10
     assert batch.current == batch.items[0] and batch.done == 0
-    truth = _truth(store, sid)
+    truth = session_truth(store, sid)
     first, second, third = (item.item for item in batch.items[:3])
 
     result = labeling.answer(store, sid, first, int(truth[int(first)]), seconds=1.5)
@@ -125,7 +115,7 @@ def test_builtin_session_label_skip_undo_retrain_audit_export(store: Store) -> N
         result = labeling.answer(store, sid, item.item, label, seconds=2.0)
     assert result.batch_finished
 
-    _retrain(store, sid, worker)
+    retrain_session(store, sid, worker)
     (point,) = labeling.learning_curve(store, sid)
     assert point["round"] == 0 and point["labeled"] == 10 and point["held_out"] == 0
     assert 0.0 <= point["test_accuracy"] <= 1.0
@@ -181,10 +171,10 @@ def test_cold_start_is_reproducible_and_clusters_spread(store: Store) -> None:
     batches = []
     for mode in ("random", "random", "clusters"):
         sid = labeling.create_session(store, mode, dataset="digits", cold_start=mode, **FAST)
-        _retrain(store, sid.session_id, labeling.SessionWorker(sid.session_id))
+        retrain_session(store, sid.session_id, labeling.SessionWorker(sid.session_id))
         batches.append([item.item for item in labeling.current_batch(store, sid.session_id).items])
     assert batches[0] == batches[1]
-    truth = _truth(store, sid.session_id)
+    truth = session_truth(store, sid.session_id)
     clusters = [int(i) for i in batches[2]]
     assert len(set(clusters)) == 10
     # TypiClust on pixel features (the simulations' typical start): most digit classes.
@@ -205,12 +195,12 @@ def test_batchbald_session_trains_with_dropout_and_queries_a_joint_batch(store: 
     config = labeling.session_config(store, sid)
     assert config.strategy == "batchbald" and config.dropout == 0.5
     worker = labeling.SessionWorker(sid)
-    _retrain(store, sid, worker)  # the cold start
-    truth = _truth(store, sid)
+    retrain_session(store, sid, worker)  # the cold start
+    truth = session_truth(store, sid)
     first = labeling.current_batch(store, sid)
     for item in first.items:
         labeling.answer(store, sid, item.item, int(truth[int(item.item)]))
-    _retrain(store, sid, worker)
+    retrain_session(store, sid, worker)
     batch = labeling.current_batch(store, sid)
     assert batch.round == 1 and batch.kind == "batchbald"
     picked = [item.item for item in batch.items]
@@ -226,11 +216,11 @@ def test_repeated_requests_keep_the_batch_and_a_request_while_running_is_kept(
 ) -> None:
     sid = labeling.create_session(store, "again", dataset="digits", **FAST).session_id
     worker = labeling.SessionWorker(sid)
-    _retrain(store, sid, worker)
+    retrain_session(store, sid, worker)
     first = labeling.current_batch(store, sid)
-    _retrain(store, sid, worker)  # e.g. two tabs asked: nothing new, same batch
+    retrain_session(store, sid, worker)  # e.g. two tabs asked: nothing new, same batch
     assert labeling.current_batch(store, sid) == first
-    truth = _truth(store, sid)
+    truth = session_truth(store, sid)
     for item in first.items:
         labeling.answer(store, sid, item.item, int(truth[int(item.item)]))
     # The batch is finished while a job still runs (it read the labels before): the
@@ -341,7 +331,7 @@ def test_refused_uploads_store_nothing_and_lose_nothing(
     store: Store, tmp_path: Path, upload: bytes, message: str
 ) -> None:
     kept = labeling.create_session(store, "kept", dataset="digits", **FAST).session_id
-    _retrain(store, kept, labeling.SessionWorker(kept))
+    retrain_session(store, kept, labeling.SessionWorker(kept))
     item = labeling.current_batch(store, kept).items[0].item
     labeling.answer(store, kept, item, 3)
     with pytest.raises(DatasetError, match=message):
@@ -368,7 +358,7 @@ def test_typed_class_names_and_user_data_held_out_curve(store: Store) -> None:
     assert created.report.class_names_from == "typed" and created.report.channels == 1
     names = labeling.item_names(store, sid)
     worker = labeling.SessionWorker(sid)
-    _retrain(store, sid, worker)
+    retrain_session(store, sid, worker)
     batch = labeling.current_batch(store, sid)
     for i, item in enumerate(batch.items):
         truth = 0 if names[int(item.item)].startswith("dark") else 1
@@ -376,14 +366,14 @@ def test_typed_class_names_and_user_data_held_out_curve(store: Store) -> None:
             labeling.answer(store, sid, item.item, truth if i < 4 else labeling.NOT_SURE)
         else:
             labeling.skip(store, sid, item.item)
-    _retrain(store, sid, worker)
+    retrain_session(store, sid, worker)
     assert labeling.learning_curve(store, sid) == []  # nothing held out yet: no point
     batch = labeling.current_batch(store, sid)
     assert batch.kind == "cold start (too few labels to train)" and len(batch.items) == 10
     for item in batch.items:
         truth = 0 if names[int(item.item)].startswith("dark") else 1
         labeling.answer(store, sid, item.item, truth)
-    _retrain(store, sid, worker)
+    retrain_session(store, sid, worker)
     (point,) = labeling.learning_curve(store, sid)
     assert point["held_out"] == 2 and point["labeled"] == 12  # every 5th of 14 labels
     # Dark vs bright squares are trivially separable: both held-out images are right.
@@ -520,7 +510,7 @@ def test_a_worker_leaves_only_when_no_job_is_queued(store: Store) -> None:
 
 def test_cli_label_export_and_errors(store: Store, capsys: pytest.CaptureFixture) -> None:
     sid = labeling.create_session(store, "cli", dataset="digits", **FAST).session_id
-    _retrain(store, sid, labeling.SessionWorker(sid))
+    retrain_session(store, sid, labeling.SessionWorker(sid))
     item = labeling.current_batch(store, sid).items[0].item
     labeling.answer(store, sid, item, 4, seconds=3.0)
     assert cli.main(["label-export", str(sid), "--db", str(store.path)]) == 0

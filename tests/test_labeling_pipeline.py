@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from al_core import labeling
 from al_core.labeling.pipeline import lead_answers, queue_items
 from al_core.store import Store
+from tests.app_helpers import retrain_session, session_truth
 
 FAST = {"batch": 10, "epochs": 5, "model": "mlp"}
 
@@ -22,17 +22,6 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
     with Store(tmp_path / "al.sqlite3") as s:
         yield s
-
-
-def _retrain(store: Store, session_id: int, worker: labeling.SessionWorker) -> None:
-    store.request_session_job(session_id, "train")
-    assert labeling.process_jobs(store, session_id, worker)
-    row = store.session(session_id)
-    assert row["train_status"] == "idle", row["train_error"]
-
-
-def _truth(store: Store, session_id: int) -> np.ndarray:
-    return np.load(labeling.session_dir(store, session_id) / "truth.npy")
 
 
 def test_lead_answers_covers_the_retrain_and_falls_back_to_half_a_batch() -> None:
@@ -55,8 +44,8 @@ def test_queue_hands_out_the_rest_of_the_earlier_batch_first() -> None:
 def test_the_next_batch_is_prepared_before_this_one_is_finished(store: Store) -> None:
     sid = labeling.create_session(store, "pipelined", dataset="digits", **FAST).session_id
     worker = labeling.SessionWorker(sid)
-    _retrain(store, sid, worker)  # the cold start
-    truth = _truth(store, sid)
+    retrain_session(store, sid, worker)  # the cold start
+    truth = session_truth(store, sid)
     first = [item.item for item in labeling.current_batch(store, sid).items]
     results = []
     for item in first[:5]:
@@ -65,7 +54,7 @@ def test_the_next_batch_is_prepared_before_this_one_is_finished(store: Store) ->
         results.append(labeling.answer(store, sid, item, int(truth[int(item)])))
     # No retrain measured yet: half a batch (5 of 10) left is the moment to ask.
     assert [r.prepare_next for r in results] == [False] * 4 + [True]
-    _retrain(store, sid, worker)
+    retrain_session(store, sid, worker)
     batches = store.session_batches(sid)
     assert [b["round"] for b in batches] == [0, 1]
     second = batches[1]["items"]
@@ -76,7 +65,7 @@ def test_the_next_batch_is_prepared_before_this_one_is_finished(store: Store) ->
     assert labeling.current_batch(store, sid).round == 0
     assert labeling.open_rounds(store, sid) == [0, 1]
     assert not labeling.wants_next_batch(store, sid)
-    _retrain(store, sid, worker)  # e.g. "Retrain now": nothing until the first is done
+    retrain_session(store, sid, worker)  # e.g. "Retrain now": nothing until the first is done
     assert len(store.session_batches(sid)) == 2
 
     # Two annotators: when the rest of the first batch is held, the prepared batch is
@@ -105,7 +94,7 @@ def test_the_next_batch_is_prepared_before_this_one_is_finished(store: Store) ->
     # far, leaving out the second batch's open images.
     for name, item in (("fay", second[0]), ("ann", second[1])):
         labeling.answer(store, sid, item, int(truth[int(item)]), annotator=name)
-    _retrain(store, sid, worker)
+    retrain_session(store, sid, worker)
     batches = store.session_batches(sid)
     assert [b["round"] for b in batches] == [0, 1, 2]
     third = batches[2]["items"]
@@ -120,8 +109,8 @@ def test_without_the_pipeline_the_next_batch_is_asked_for_when_one_is_done(
     sid = labeling.create_session(
         store, "as before", dataset="digits", pipeline=False, **FAST
     ).session_id
-    _retrain(store, sid, labeling.SessionWorker(sid))
-    truth = _truth(store, sid)
+    retrain_session(store, sid, labeling.SessionWorker(sid))
+    truth = session_truth(store, sid)
     items = [item.item for item in labeling.current_batch(store, sid).items]
     wanted = [labeling.answer(store, sid, i, int(truth[int(i)])).prepare_next for i in items]
     assert wanted == [False] * 9 + [True]
@@ -129,7 +118,7 @@ def test_without_the_pipeline_the_next_batch_is_asked_for_when_one_is_done(
 
 def test_keys_apply_in_order_to_the_image_held_then_and_after_an_undo(store: Store) -> None:
     sid = labeling.create_session(store, "keys", dataset="digits", **FAST).session_id
-    _retrain(store, sid, labeling.SessionWorker(sid))
+    retrain_session(store, sid, labeling.SessionWorker(sid))
     items = [item.item for item in labeling.current_batch(store, sid).items]
     # The first key was pressed on a drawn page (it carries the image shown), the rest
     # before the page redrew (none: the image held when applied).

@@ -28,7 +28,7 @@ from al_core.errors import ConfigError
 from al_core.forms import check_preset_data, overrides_variable, preset_overrides
 from al_core.runner import runner_health
 from al_core.store import Store
-from tests.app_helpers import rounds_from_curves, stop_background_work
+from tests.app_helpers import page_texts, rounds_from_curves, stop_background_work
 
 REPO = Path(__file__).resolve().parent.parent
 OVERVIEW = str(REPO / "pages" / "overview.py")
@@ -223,13 +223,6 @@ def test_diversity_verdict_never_reached_and_preliminary() -> None:
 # --------------------------------------------------------------------------- the page
 
 
-def _texts(app: AppTest) -> str:
-    parts = []
-    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader"):
-        parts += [element.value for element in app.get(kind)]
-    return "\n".join(str(p) for p in parts)
-
-
 def _figure(app: AppTest, key: str) -> dict:
     (chart,) = [c for c in app.get("plotly_chart") if c.proto.id and key in c.proto.id]
     return json.loads(chart.proto.spec)
@@ -285,7 +278,7 @@ def test_diversity_story_shows_the_tables_figures(
     redundancy = diversity_story.story_redundancy_table(results.redundancy_table(rounds))
 
     app = _diversity_page()
-    text = _texts(app)
+    text = page_texts(app)
     assert "Why batches need diversity" in [t.value for t in app.title]
     assert "every image appears 3 times" in text
     assert app.selectbox(key="diversity_experiment").value == experiment_id
@@ -356,7 +349,7 @@ def test_diversity_story_shows_the_tables_figures(
     # The demo story does not list the diversity experiment: with nothing else stored it
     # shows its expected curves.
     app.get("button_group")[0].set_value("labels").run()
-    assert "Expected — not measured" in _texts(app)
+    assert "Expected — not measured" in page_texts(app)
 
 
 @pytest.fixture
@@ -370,8 +363,8 @@ def empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_diversity_button_queues_the_tagged_preset_and_starts_a_runner(empty: Path) -> None:
     app = _diversity_page()
-    assert "No results on Digits (embedded, 8×8) yet" in _texts(app)
-    assert "No download needed." in _texts(app)
+    assert "No results on Digits (embedded, 8×8) yet" in page_texts(app)
+    assert "No download needed." in page_texts(app)
     app.button(key="run_diversity").click().run()
     assert not app.exception
     assert not app.error, [e.value for e in app.error]
@@ -385,7 +378,7 @@ def test_diversity_button_queues_the_tagged_preset_and_starts_a_runner(empty: Pa
     assert specs == {("random", 0.0), ("bald", 1.0), ("batchbald", 1.0)}
     assert experiment["trials"] == 3 * TINY["trials"]
     assert health is not None and health["alive"]
-    assert f"Experiment {experiment['id']}" in _texts(app)  # the story now follows it
+    assert f"Experiment {experiment['id']}" in page_texts(app)  # the story now follows it
 
 
 # Runs the page in a fresh interpreter whose Keras cache is empty and whose downloads

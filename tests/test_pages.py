@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from al_core import results
 from al_core.runner import PRESETS, experiment_progress, runner_health
 from al_core.store import Store
-from tests.app_helpers import stop_background_work
+from tests.app_helpers import page_texts, stop_background_work
 
 REPO = Path(__file__).resolve().parent.parent
 OVERVIEW, EXPERIMENTS, RESULTS = (
@@ -41,14 +41,6 @@ TINY_DEMO = {
 
 def _page(path: str) -> AppTest:
     return AppTest.from_file(path, default_timeout=60)
-
-
-def _texts(app: AppTest) -> str:
-    """All markdown, captions, alerts and subheaders of a run, as one string."""
-    parts = []
-    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader"):
-        parts += [element.value for element in app.get(kind)]
-    return "\n".join(str(p) for p in parts)
 
 
 def _figure(app: AppTest, index: int = 0) -> dict:
@@ -100,7 +92,7 @@ def _experiments(folder: Path) -> list[dict]:
 def test_overview_empty_shows_expected_curves_marked_not_measured(empty: Path) -> None:
     app = _page(OVERVIEW).run()
     assert not app.exception
-    assert "Expected — not measured" in _texts(app)
+    assert "Expected — not measured" in page_texts(app)
     names = _trace_names(app)
     assert names == ["expected (u = 0 %) — not measured", "expected (u = 50 %) — not measured"]
     app.select_slider[0].set_value(80).run()
@@ -119,7 +111,7 @@ def test_overview_demo_button_queues_the_demo_and_starts_a_runner(empty: Path) -
         health = runner_health(store)
     assert health is not None and health["alive"]
     # The page now follows the demo instead of the expected curves.
-    assert f"Experiment {experiment['id']}" in _texts(app)
+    assert f"Experiment {experiment['id']}" in page_texts(app)
 
 
 def _summary(folder: Path, target: float) -> tuple:
@@ -142,16 +134,16 @@ def test_overview_populated_shows_measured_curves_and_headline(swept: Path) -> N
     app = _page(OVERVIEW).run()
     assert not app.exception
     experiment, configs, table = _summary(swept, SWEEP_TARGET)
-    assert "page-test sweep" in _texts(app)
+    assert "page-test sweep" in page_texts(app)
     assert app.selectbox(key="overview_experiment").value == experiment["id"]
     control = app.number_input(key=f"overview_target_{experiment['id']}")
     start = _starting_percent(swept)
     assert control.value == start
     _, at_start, _ = _summary(swept, start / 100)
-    assert results.verdict(at_start, start / 100) in _texts(app)
+    assert results.verdict(at_start, start / 100) in page_texts(app)
     control.set_value(round(SWEEP_TARGET * 100)).run()
     assert not app.exception
-    text = _texts(app)
+    text = page_texts(app)
     random_row = table[table["uncertainty"] == "0%"].iloc[0]
     margin_row = table[table["uncertainty"] == "100%"].iloc[0]
     # The headline quotes the table: medians, trials reaching, saving and its spread.
@@ -220,7 +212,7 @@ def test_overview_plots_a_trial_of_the_shipped_demo_unmodified(
 def test_experiments_empty(empty: Path) -> None:
     app = _page(EXPERIMENTS).run()
     assert not app.exception
-    assert "No experiments yet" in _texts(app)
+    assert "No experiments yet" in page_texts(app)
 
 
 def _fill_form(app: AppTest, **values: object) -> AppTest:
@@ -259,7 +251,7 @@ def test_experiments_form_launches_then_cancel(empty: Path) -> None:
     assert experiment["name"] == "from the form"
     assert experiment["trials"] == 2 * 2  # fractions 0 and 1, two seeds each
     assert experiment["config"]["base"]["rounds"] == 30
-    assert f"Experiment {experiment['id']} queued" in _texts(app)
+    assert f"Experiment {experiment['id']} queued" in page_texts(app)
     with Store(empty / "al.sqlite3") as store:
         assert runner_health(store)["alive"]
     cancel = app.button(key=f"cancel_{experiment['id']}")
@@ -273,13 +265,13 @@ def test_experiments_form_launches_then_cancel(empty: Path) -> None:
         progress = experiment_progress(store, experiment["id"])
     assert progress["queued"] == 0 and progress["running"] == 0
     app.run()
-    assert f"{experiment['id']} · from the form** — cancelled" in _texts(app)
+    assert f"{experiment['id']} · from the form** — cancelled" in page_texts(app)
 
 
 def test_experiments_populated_lists_the_sweep(swept: Path) -> None:
     app = _page(EXPERIMENTS).run()
     assert not app.exception
-    text = _texts(app)
+    text = page_texts(app)
     assert "page-test sweep** — done" in text
     assert "Finished: 4 of 4 trials done." in text
     assert not app.get("progress")  # no bar and no ETA once finished
@@ -293,7 +285,7 @@ def test_experiments_populated_lists_the_sweep(swept: Path) -> None:
 def test_results_empty(empty: Path) -> None:
     app = _page(RESULTS).run()
     assert not app.exception
-    assert "No experiments yet" in _texts(app)
+    assert "No experiments yet" in page_texts(app)
 
 
 def test_results_populated_curves_table_verdict_and_csv(swept: Path) -> None:
@@ -310,8 +302,8 @@ def test_results_populated_curves_table_verdict_and_csv(swept: Path) -> None:
     assert shown.astype(str).values.tolist() == table.astype(str).values.tolist()
     assert shown["trials"].tolist() == ["2", "2"]
     assert "None" not in shown.to_string() and "nan" not in shown.to_string()
-    assert results.verdict(configs, SWEEP_TARGET) in _texts(app)
-    assert "interpolated linearly between the two measured rounds" in _texts(app)
+    assert results.verdict(configs, SWEEP_TARGET) in page_texts(app)
+    assert "interpolated linearly between the two measured rounds" in page_texts(app)
     # curves + fraction vs labels-to-target + labels needed across targets
     assert len(app.get("plotly_chart")) == 3
     assert app.get("download_button")[0].proto.label == "Download rounds (CSV)"
@@ -319,12 +311,12 @@ def test_results_populated_curves_table_verdict_and_csv(swept: Path) -> None:
     assert "expected (u = 100 %) — not measured" in _trace_names(app, 0)
     app.number_input[0].set_value(99).run()
     _, high, high_table = _summary(swept, 0.99)
-    assert results.verdict(high, 0.99) in _texts(app)
+    assert results.verdict(high, 0.99) in page_texts(app)
     # "> N": the most labels run (random's rounds past the budget included).
     ran = high_table.set_index("uncertainty")["labels to target"]
     assert ran["100%"] == "not reached (> 100)"
     assert ran["0%"].startswith("not reached (> ")
-    assert "No configuration reached 99%" in _texts(app)
+    assert "No configuration reached 99%" in page_texts(app)
     # No empty labels-to-target chart; the chart across targets stays.
     assert len(app.get("plotly_chart")) == 2
 

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from al_core import results
 from al_core.store import Store
-from tests.app_helpers import RUNNING_DEMO, store_running_demo
+from tests.app_helpers import RUNNING_DEMO, page_texts, store_running_demo
 
 REPO = Path(__file__).resolve().parent.parent
 OVERVIEW, RESULTS = (str(REPO / "pages" / f"{name}.py") for name in ("overview", "results"))
@@ -72,14 +72,6 @@ def running_app_data(running: Running, monkeypatch: pytest.MonkeyPatch) -> Runni
     return running
 
 
-def _texts(app: AppTest) -> str:
-    """All markdown, captions, alerts and subheaders of a run, as one string."""
-    parts = []
-    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader"):
-        parts += [element.value for element in app.get(kind)]
-    return "\n".join(str(p) for p in parts)
-
-
 def _markdown(app: AppTest) -> list[str]:
     return [str(m.value) for m in app.markdown]
 
@@ -101,7 +93,7 @@ def test_overview_shows_no_headline_or_verdict_while_trials_run(running_app_data
     ) in [i.value for i in app.info]
     # The verdict's place says there is none yet, word for word.
     assert PRELIMINARY in _markdown(app)
-    text = _texts(app)
+    text = page_texts(app)
     assert running.final_verdict not in text
     # No headline: neither its card nor its sentence.
     assert len(app.metric) == 0
@@ -125,7 +117,7 @@ def test_results_page_draws_no_verdict_while_trials_run(running_app_data: Runnin
         "finished."
     ) in [i.value for i in app.info]
     assert f"**{PRELIMINARY}**" in _markdown(app)
-    assert running.final_verdict not in _texts(app)
+    assert running.final_verdict not in page_texts(app)
     shown = app.table[0].value
     table = results.display_table(running.configs)
     assert shown.astype(str).values.tolist() == table.astype(str).values.tolist()
@@ -139,7 +131,7 @@ def test_results_page_draws_no_verdict_while_trials_run(running_app_data: Runnin
     assert not app.exception
     assert app.table[0].value["trials"].tolist() == ["3", "2"]  # margin's running trial too
     assert f"**{PRELIMINARY}**" in _markdown(app)
-    assert running.final_verdict not in _texts(app)
+    assert running.final_verdict not in page_texts(app)
 
 
 # --------------------------------------------------------------------------- command line

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from al_core import labeling, user_datasets
 from al_core.store import Store
+from tests.app_helpers import button
 from tests.upload_files import shapes_zip
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
@@ -31,10 +32,6 @@ def _texts(app: AppTest) -> str:
     for kind in ("markdown", "caption", "warning", "error", "success"):
         parts += [str(element.value) for element in app.get(kind)]
     return "\n".join(parts)
-
-
-def _button(app: AppTest, label: str):
-    return next(b for b in app.button if b.label == label)
 
 
 def test_experiments_page_offers_checks_launches_and_deletes(data_dir: Path) -> None:
@@ -104,7 +101,7 @@ def test_label_page_offers_uploaded_image_folders(data_dir: Path) -> None:
     ]
     choice.set_value("label-me")
     app.text_input(key="new_name").input("from an upload")
-    _button(app, "Create session").click().run()
+    button(app, "Create session").click().run()
     assert not app.exception
     with Store(data_dir / "al.sqlite3") as store:
         (session,) = store.sessions()
