@@ -41,6 +41,24 @@ def fraction_color(fraction: float) -> str:
     return plotly.colors.sample_colorscale("Viridis", [position])[0]
 
 
+def strategy_color(index: int, fraction: float) -> str:
+    """The colour of an experiment's ``index``-th active strategy (in name order) at
+    ``fraction``: the first in the fraction's colour, the others in
+    :data:`OTHER_SAVINGS_COLORS` order, so strategies sharing a fraction are told
+    apart, and one strategy has one colour in the curves and the fraction chart."""
+    if fraction <= 0 or index <= 0:
+        return fraction_color(fraction)
+    return OTHER_SAVINGS_COLORS[(index - 1) % len(OTHER_SAVINGS_COLORS)]
+
+
+def _active_strategies(frame: pd.DataFrame | None) -> list[str]:
+    """Strategies of the rows with an uncertainty fraction above 0, in name order
+    (the same in every chart of one experiment, whatever order its rows come in)."""
+    if frame is None or frame.empty:
+        return []
+    return sorted({str(s) for s in frame.loc[frame["fraction"] > 0, "strategy"]})
+
+
 def _rgba(color: str, alpha: float) -> str:
     if color.startswith("#"):
         r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
@@ -76,7 +94,9 @@ def curves_figure(
         measured rounds reach past :data:`LOG_AXIS_REACH` × ``last``
     height : figure height in pixels (default: Plotly's)
     colors : a colour per measured curve's label, replacing its fraction's colour
-        (e.g. :data:`STORY_COLORS`: strategies that share a fraction told apart)
+        (e.g. :data:`STORY_COLORS`: strategies that share a fraction told apart);
+        without it, :func:`strategy_color` (the first strategy in its fractions'
+        colours, the others as in :func:`fraction_figure`)
 
     Traces: per measured configuration a band (named ``"<label> band"``, no
     legend entry) then its mean line named by its label; then the random
@@ -90,6 +110,7 @@ def curves_figure(
     figure = go.Figure()
     labels = list(dict.fromkeys(bands["label"])) if bands is not None else []
     strategies = list(dict.fromkeys(bands["strategy"])) if bands is not None else []
+    active = _active_strategies(bands)
     extension = None
     if bands is not None and "phase" in bands:
         extension = bands[bands["phase"] == "baseline"]
@@ -100,7 +121,11 @@ def curves_figure(
             continue
         fraction = float(curve["fraction"].iloc[0])
         baseline = fraction == 0
-        color = (colors or {}).get(label) or fraction_color(fraction)
+        strategy = str(curve["strategy"].iloc[0])
+        if colors is not None:
+            color = colors.get(label) or fraction_color(fraction)
+        else:
+            color = strategy_color(active.index(strategy) if strategy in active else 0, fraction)
         symbol = SYMBOLS[strategies.index(curve["strategy"].iloc[0]) % len(SYMBOLS)]
         x = curve["labeled"].tolist()
         figure.add_trace(
@@ -297,8 +322,9 @@ def redundancy_figure(table: pd.DataFrame, batch: int | None = None) -> go.Figur
 def fraction_figure(configs: pd.DataFrame) -> go.Figure:
     """Labels needed to reach the target vs uncertainty fraction, one line per strategy.
 
-    ``configs`` is a :func:`al_core.results.config_table` frame; the random
-    baseline (fraction 0) is the first point of every strategy's line. Points
+    ``configs`` is a :func:`al_core.results.config_table` frame; every strategy's
+    line (coloured by :func:`strategy_color`) starts at the random baseline
+    (fraction 0), which is drawn once, as its own grey trace after the lines. Points
     are the table's medians (a configuration whose median is "not reached" has
     no point); error bars span the fastest to the slowest trial, up to the top
     of the axis when a trial never reached the target.
@@ -308,12 +334,18 @@ def fraction_figure(configs: pd.DataFrame) -> go.Figure:
         several = configs["experiment_id"].nunique() > 1
         ceiling = float(configs["final_labeled"].max()) if "final_labeled" in configs else 0.0
         for experiment_id, experiment in configs.groupby("experiment_id", sort=True):
+            prefix = f"exp {experiment_id} · " if several else ""
             baseline = experiment[experiment["fraction"] == 0]
+            active = _active_strategies(experiment)
             for strategy, rows in experiment[experiment["fraction"] > 0].groupby("strategy"):
                 line = pd.concat([baseline, rows]).sort_values("fraction")
                 median = line["labels_to_target"]
                 slowest = line["labels_max"].fillna(ceiling)
-                name = f"exp {experiment_id} · {strategy}" if several else str(strategy)
+                name = f"{prefix}{strategy}"
+                on_baseline = (line["fraction"] == 0).to_numpy()
+                # Random's point is its own grey trace below: the line only starts there.
+                above = np.where(on_baseline, 0.0, (slowest - median).clip(lower=0).fillna(0))
+                below = np.where(on_baseline, 0.0, (median - line["labels_min"]).fillna(0))
                 figure.add_trace(
                     go.Scatter(
                         x=(line["fraction"] * 100).tolist(),
@@ -321,14 +353,37 @@ def fraction_figure(configs: pd.DataFrame) -> go.Figure:
                         error_y={
                             "type": "data",
                             "symmetric": False,
-                            "array": (slowest - median).clip(lower=0).fillna(0).tolist(),
-                            "arrayminus": (median - line["labels_min"]).fillna(0).tolist(),
+                            "array": above.tolist(),
+                            "arrayminus": below.tolist(),
                         },
                         mode="lines+markers",
+                        marker={"size": [0 if b else 8 for b in on_baseline]},
+                        line={"color": strategy_color(active.index(str(strategy)), 1.0)},
                         name=name,
                         hovertemplate="u = %{x:.0f}%: median %{y:.0f} labels<extra>"
                         + name
                         + "</extra>",
+                    )
+                )
+            if not baseline.empty:
+                median = baseline["labels_to_target"]
+                slowest = baseline["labels_max"].fillna(ceiling)
+                name = f"{prefix}random (baseline)"
+                figure.add_trace(
+                    go.Scatter(
+                        x=[0.0] * len(baseline),
+                        y=median.tolist(),
+                        error_y={
+                            "type": "data",
+                            "symmetric": False,
+                            "array": (slowest - median).clip(lower=0).fillna(0).tolist(),
+                            "arrayminus": (median - baseline["labels_min"]).fillna(0).tolist(),
+                            "color": BASELINE_COLOR,
+                        },
+                        mode="markers",
+                        marker={"color": BASELINE_COLOR, "size": 9, "symbol": "circle"},
+                        name=name,
+                        hovertemplate="random: median %{y:.0f} labels<extra>" + name + "</extra>",
                     )
                 )
     figure.update_layout(

@@ -188,6 +188,7 @@ dataset = st.selectbox(
     "Data set",
     choices,
     key="dataset",
+    persist_state="session",
     format_func=lambda c: uploaded_by_source[c].label() if c in uploaded_by_source else c,
 )
 dataset_path = ""
@@ -196,6 +197,7 @@ if dataset == OTHER_DATASET:
         f"Data set path, inside the data root `{data_root()}`",
         placeholder="npz:my.npz or folder:images",
         key="dataset_path",
+        persist_state="session",
     )
 
 with st.container(border=True):
@@ -227,11 +229,17 @@ with st.container(border=True):
             _render_check(check)
 
 with st.form("new_experiment"):
-    name = st.text_input("Name (optional)", key="name")
+    name = st.text_input("Name (optional)", key="name", persist_state="session")
     left, middle, right = st.columns(3)
-    model = left.selectbox("Model", MODELS, index=MODELS.index("cnn"), key="model")
+    model = left.selectbox(
+        "Model", MODELS, index=MODELS.index("cnn"), key="model", persist_state="session"
+    )
     repeat = left.number_input(
-        "Copies of each pool image (1 = off; Repeated MNIST: 3)", value=1, step=1, key="repeat"
+        "Copies of each pool image (1 = off; Repeated MNIST: 3)",
+        value=1,
+        step=1,
+        key="repeat",
+        persist_state="session",
     )
     repeat_noise = left.number_input(
         "Pixel noise σ on each copy (pixels in 0–1; paper: 0.1)",
@@ -239,26 +247,38 @@ with st.form("new_experiment"):
         step=0.05,
         format="%.2f",
         key="repeat_noise",
+        persist_state="session",
     )
     strategies = middle.multiselect(
         "Uncertainty strategies",
         [*SCORERS, *MC_STRATEGIES, *COLD_START_STRATEGIES],
         default=["margin"],
         key="strategies",
+        persist_state="session",
         help="typiclust: the most typical image of each k-means region that holds no label "
         "yet (for small budgets); auto: typiclust until the hand-over below, then margin.",
     )
     fractions = middle.text_input(
-        "Uncertainty fractions (0 = random, 1 = all by uncertainty)", "0, 0.5, 1", key="fractions"
+        "Uncertainty fractions (0 = random, 1 = all by uncertainty)",
+        "0, 0.5, 1",
+        key="fractions",
+        persist_state="session",
     )
-    trials = middle.number_input("Trials (seeds) per configuration", value=3, step=1, key="trials")
-    target = middle.number_input("Target test accuracy (0–1]", value=0.9, step=0.01, key="target")
-    initial = right.number_input("Initial labeled images", value=20, step=1, key="initial")
+    trials = middle.number_input(
+        "Trials (seeds) per configuration", value=3, step=1, key="trials", persist_state="session"
+    )
+    target = middle.number_input(
+        "Target test accuracy (0–1]", value=0.9, step=0.01, key="target", persist_state="session"
+    )
+    initial = right.number_input(
+        "Initial labeled images", value=20, step=1, key="initial", persist_state="session"
+    )
     initial_mode = right.selectbox(
         "Initial set",
         ["random", "typical"],
         format_func={"random": "random", "typical": "typical image per k-means region"}.get,
         key="initial_mode",
+        persist_state="session",
         help="typical: TypiClust on the pool's pixels, no labels needed (cold start).",
     )
     handover_per_class = right.number_input(
@@ -267,18 +287,28 @@ with st.form("new_experiment"):
         min_value=1,
         step=1,
         key="handover_per_class",
+        persist_state="session",
         help="Strategy auto picks typical images until the labeled set holds this many "
         "labels per class, then hands over to margin; the switch is marked on the curve.",
     )
-    batch = right.number_input("Batch size (labels per round)", value=10, step=1, key="batch")
-    rounds = right.number_input(
-        "Rounds (0 = until budget or pool ends)", value=10, step=1, key="rounds"
+    batch = right.number_input(
+        "Batch size (labels per round)", value=10, step=1, key="batch", persist_state="session"
     )
-    budget = right.number_input("Label budget (0 = none)", value=0, step=1, key="budget")
+    rounds = right.number_input(
+        "Rounds (0 = until budget or pool ends)",
+        value=10,
+        step=1,
+        key="rounds",
+        persist_state="session",
+    )
+    budget = right.number_input(
+        "Label budget (0 = none)", value=0, step=1, key="budget", persist_state="session"
+    )
     extend_baseline = right.checkbox(
         "Run the random baseline on past the budget",
         value=True,
         key="extend_baseline",
+        persist_state="session",
         help="Once the active trials finish, the random trials keep adding random labels "
         "(each step 25 % more) until they reach the best active configuration's median "
         "final accuracy, so the saving can be measured where random needs more labels "
@@ -290,6 +320,7 @@ with st.form("new_experiment"):
         min_value=0,
         step=100,
         key="baseline_cap",
+        persist_state="session",
     )
     with st.expander("Training, data and runner"):
         a, b, c = st.columns(3)
@@ -300,6 +331,7 @@ with st.form("new_experiment"):
             step=1,
             placeholder=f"model default ({defaults_text('epochs')})",
             key="epochs",
+            persist_state="session",
         )
         min_steps = a.number_input(
             "Gradient steps per fit at least (empty: the model's default)",
@@ -308,15 +340,23 @@ with st.form("new_experiment"):
             step=50,
             placeholder=f"model default ({defaults_text('min_steps')})",
             key="min_steps",
+            persist_state="session",
         )
         pool_size = a.number_input(
-            "Pool size (0 = whole training split)", value=0, step=1, key="pool_size"
+            "Pool size (0 = whole training split)",
+            value=0,
+            step=1,
+            key="pool_size",
+            persist_state="session",
         )
-        seed = b.number_input("First seed", value=0, step=1, key="seed")
-        workers = b.number_input("Workers", value=2, step=1, key="workers")
-        executor = c.selectbox("Executor", EXECUTORS, key="executor")
+        seed = b.number_input("First seed", value=0, step=1, key="seed", persist_state="session")
+        workers = b.number_input("Workers", value=2, step=1, key="workers", persist_state="session")
+        executor = c.selectbox("Executor", EXECUTORS, key="executor", persist_state="session")
         scheduler = c.text_input(
-            "Dask scheduler", placeholder="tcp://127.0.0.1:8786", key="scheduler"
+            "Dask scheduler",
+            placeholder="tcp://127.0.0.1:8786",
+            key="scheduler",
+            persist_state="session",
         )
     submitted = st.form_submit_button("Launch", type="primary", key="launch")
 

@@ -359,12 +359,35 @@ def test_curves_figure_marks_expected_curves_and_target() -> None:
 def test_fraction_figure_starts_each_strategy_at_the_baseline() -> None:
     configs = results.config_table(results.trial_table(_rounds(CURVES), 0.8))
     figure = charts.fraction_figure(configs)
-    (line,) = figure.data
+    line, baseline = figure.data
     assert list(line.x) == [0.0, 50.0]
     assert list(line.y) == pytest.approx([40.0, 25.0])  # the table's medians
-    # error bars: fastest (20) to slowest (30) margin trial around the median
+    # error bars: fastest (20) to slowest (30) margin trial around the median; random's
+    # own are on its grey point, drawn once whatever the number of strategies
     assert list(line.error_y.arrayminus) == pytest.approx([0.0, 5.0])
     assert list(line.error_y.array) == pytest.approx([0.0, 5.0])
+    assert list(line.marker.size) == [0, 8]
+    assert baseline.name == "random (baseline)"
+    assert list(baseline.x) == [0.0] and list(baseline.y) == pytest.approx([40.0])
+    assert baseline.marker.color == charts.BASELINE_COLOR
+
+
+def test_strategies_sharing_a_fraction_have_one_colour_each_in_both_charts() -> None:
+    shared = {
+        **CURVES,
+        ("typiclust", 0.5, 0): [0.6, 0.7, 0.8, 0.85],
+        ("typiclust", 0.5, 1): [0.6, 0.7, 0.75, 0.85],
+    }
+    rounds = _rounds(shared)
+    curves = {t.name: t for t in charts.curves_figure(results.curve_bands(rounds)).data}
+    fractions = charts.fraction_figure(results.config_table(results.trial_table(rounds, 0.8)))
+    lines = {t.name: t for t in fractions.data}
+    # margin (first by name) keeps its fraction's colour, typiclust gets the next one
+    assert curves["margin · u = 50 %"].line.color == charts.fraction_color(0.5)
+    assert curves["typiclust · u = 50 %"].line.color == charts.OTHER_SAVINGS_COLORS[0]
+    assert lines["typiclust"].line.color == charts.OTHER_SAVINGS_COLORS[0]
+    assert lines["margin"].line.color == charts.strategy_color(0, 1.0)
+    assert [t.name for t in fractions.data].count("random (baseline)") == 1
 
 
 def test_curves_figure_one_colour_per_fraction_and_legend_always_shown() -> None:

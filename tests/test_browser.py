@@ -345,3 +345,43 @@ def test_four_pages_from_pages_folder_and_nothing_fetched_from_outside(tmp_path:
         app.stop()
     outside = [u for u in requested if not u.startswith((app.url, "data:", "blob:"))]
     assert outside == [], f"requests to other hosts: {outside}"
+
+
+def test_experiments_form_keeps_what_was_sent_across_pages(tmp_path: Path) -> None:
+    """Values sent with Launch (here refused for a bad fraction) are still in the form
+    after a visit to another page, so a person fixes one field instead of retyping all."""
+    from playwright.sync_api import expect, sync_playwright
+
+    require_browser()
+    app = StreamlitServer(tmp_path, log_name="streamlit-form-kept.log")
+    app.start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.set_default_timeout(30_000)
+            try:
+                page.goto(f"{app.url}/experiments")
+                name = page.get_by_label("Name (optional)")
+                batch = page.get_by_label("Batch size (labels per round)")
+                fractions = page.get_by_label("Uncertainty fractions (0 = random, 1 = all by")
+                name.fill("kept")
+                batch.fill("25")
+                fractions.fill("0, 1.2")
+                page.get_by_role("button", name="Launch").click()
+                expect(page.get_by_text("fraction 1.2 is outside [0, 1]")).to_be_visible()
+                nav = page.get_by_test_id("stSidebarNav")
+                nav.get_by_role("link", name="Results").click()
+                expect(page.get_by_role("heading", name="Results", exact=True)).to_be_visible()
+                nav.get_by_role("link", name="Experiments").click()
+                expect(page.get_by_role("heading", name="Experiments", exact=True)).to_be_visible()
+                expect(name).to_have_value("kept")
+                expect(batch).to_have_value("25")
+                expect(fractions).to_have_value("0, 1.2")
+                page.screenshot(path=ARTIFACTS / "experiments-form-kept.png", full_page=True)
+            finally:
+                browser.close()
+    finally:
+        app.stop()
+    with Store(tmp_path / "al.sqlite3") as store:
+        assert store.experiments() == []
