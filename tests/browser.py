@@ -37,6 +37,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: Streamlit's element containers that belong to the latest run: while a rerun draws,
+#: the previous run's elements stay on the page marked ``data-stale="true"`` (one
+#: text can then be on the page twice, old and new).
+CURRENT = '[data-testid="stElementContainer"]:not([data-stale="true"])'
+
+
 def require_browser() -> None:
     """Skip on a user's machine, fail in CI, when Playwright or Chromium is missing."""
     try:

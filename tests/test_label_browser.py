@@ -18,7 +18,14 @@ import pytest
 
 from al_core import labeling
 from al_core.store import Store
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, StreamlitServer, require_browser
+from tests.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CURRENT,
+    StreamlitServer,
+    require_browser,
+)
 
 BATCH = 5
 
@@ -79,7 +86,8 @@ def test_label_with_keys_reload_and_restart(label_server: StreamlitServer) -> No
         page.set_default_timeout(30_000)
         try:
             page.goto(page_url)
-            progress = page.get_by_text(re.compile(r"Batch 1: \d of 5 answered"))
+            # Not the previous run's copy that a redraw leaves on the page for a moment.
+            progress = page.locator(CURRENT).get_by_text(re.compile(r"Batch 1: \d of 5 answered"))
             # The first run of a fresh server imports TensorFlow: more than 5 s when busy.
             expect(progress).to_have_text("Batch 1: 0 of 5 answered")
             expect(page.get_by_text(f"item {items[0]}", exact=True)).to_be_visible()
