@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from al_core import labeling
-from al_core.labeling.pipeline import lead_answers, queue_items
+from al_core.labeling.pipeline import lead_answers, next_step, queue_items
 from al_core.store import Store
 from tests.app_helpers import retrain_session, session_truth
 
@@ -90,17 +90,41 @@ def test_the_next_batch_is_prepared_before_this_one_is_finished(store: Store) ->
     assert labeling.next_item(store, sid, "eve").item == first[9]
     labeling.answer(store, sid, first[9], int(truth[int(first[9])]), annotator="eve")
 
-    # Once the first batch is done the worker prepares the third, from every label so
-    # far, leaving out the second batch's open images.
+    # Once the first batch is done, the second (prepared before its last 5 answers) is
+    # refreshed: a model trained on every label re-picks the images nobody holds; the
+    # answered ones and the one "gus" holds now stay.
     for name, item in (("fay", second[0]), ("ann", second[1])):
         labeling.answer(store, sid, item, int(truth[int(item)]), annotator=name)
+    assert labeling.next_item(store, sid, "gus").item == second[2]
+    assert next_step(store, sid) == "refill" and labeling.wants_next_batch(store, sid)
+    before = store.session_batches(sid)[1]
+    retrain_session(store, sid, worker)
+    batches = store.session_batches(sid)
+    assert [b["round"] for b in batches] == [0, 1]
+    refreshed = batches[1]
+    assert refreshed["items"][:3] == second[:3] and len(refreshed["items"]) == 10
+    assert not set(refreshed["items"]) & set(first)
+    assert refreshed["created_at"] > before["created_at"]
+    kept = {i: (before["scores"][k], before["top3"][k]) for k, i in enumerate(second[:3])}
+    assert {
+        i: (refreshed["scores"][k], refreshed["top3"][k]) for k, i in enumerate(second[:3])
+    } == kept
+    (point,) = labeling.learning_curve(store, sid)
+    assert point["round"] == 0 and point["labeled"] == 12  # the refreshing model's point
+    assert next_step(store, sid) is None  # refreshed: nothing it has not seen
+
+    # Near the end of the second batch the worker prepares the third, from every label
+    # so far, leaving out the second batch's open images.
+    for item in refreshed["items"][2:7]:
+        labeling.answer(store, sid, item, int(truth[int(item)]), annotator="gus")
+    assert next_step(store, sid) == "next"
     retrain_session(store, sid, worker)
     batches = store.session_batches(sid)
     assert [b["round"] for b in batches] == [0, 1, 2]
     third = batches[2]["items"]
-    assert not set(third) & (set(first) | set(second))
+    assert not set(third) & (set(first) | set(refreshed["items"]))
     curve = labeling.learning_curve(store, sid)
-    assert [p["labeled"] for p in curve] == [5, 12]
+    assert [p["labeled"] for p in curve] == [12, 17]
 
 
 def test_without_the_pipeline_the_next_batch_is_asked_for_when_one_is_done(

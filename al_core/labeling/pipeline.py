@@ -21,6 +21,14 @@ The rule (one loop, :class:`al_core.loop.ActiveLearner`, driven one step at a ti
   the median seconds of the last answers, rounded up, plus one); half a batch
   while either is unknown. So a fast worker (digits) queries from nearly every
   label, and a slow one (MNIST) starts as soon as a batch is shown.
+- **The prepared batch is refreshed** (``"refill"`` of :func:`next_step`): a batch prepared
+  early was queried by a model that had not seen the current batch's last answers.
+  When those answers are in (the current batch finished), or on "Retrain now" while
+  the prepared batch waits, the worker trains on every label and replaces the
+  prepared batch's images nobody holds (:func:`free_items`: not answered, skipped
+  or claimed) by the new model's picks; what an annotator already holds stays.
+  So pipelining costs only the first image or two of each batch, not a batch's
+  worth of answers (issue 20: the accuracy after 100 labels must not drop).
 - The session setting ``pipeline`` (default on) turns the early request off:
   then a retrain is requested only when a batch is finished, as before.
 """
@@ -36,11 +44,15 @@ from al_core.store import Store
 
 __all__ = [
     "OVERHEAD_SECONDS",
+    "can_refill",
+    "free_items",
+    "is_stale",
     "lead_answers",
     "open_items",
     "open_rounds",
     "queue",
     "queue_items",
+    "next_step",
     "wants_next_batch",
 ]
 
@@ -57,6 +69,33 @@ def open_items(
     or skipped in its round (``skips``: rows with ``item`` and ``round``), in order."""
     skipped = {s["item"] for s in skips if int(s.get("round", batch["round"])) == batch["round"]}
     return [i for i in batch["items"] if i not in answered and i not in skipped]
+
+
+def free_items(
+    batch: dict[str, Any],
+    labels: Sequence[dict[str, Any]],
+    skips: Sequence[dict[str, Any]],
+    claims: Sequence[dict[str, Any]],
+) -> list[str]:
+    """The images of ``batch`` nobody holds: not answered (``labels``), skipped in
+    its round (``skips``) or claimed (``claims``, expired ones too: the image may
+    still be on a screen); in order. Only these may be replaced by a refill."""
+    held = {r["item"] for r in labels} | {c["item"] for c in claims}
+    return open_items(batch, held, skips)
+
+
+def is_stale(
+    batch: dict[str, Any],
+    labels: Sequence[dict[str, Any]],
+    reviews: Sequence[dict[str, Any]] = (),
+) -> bool:
+    """Whether answers the model that queried ``batch`` did not see have come in since:
+    a label of an image outside it, or a settled disagreement, newer than the batch."""
+    items = set(batch["items"])
+    since = float(batch["created_at"])
+    return any(r["item"] not in items and r["created_at"] > since for r in labels) or any(
+        r["created_at"] > since for r in reviews
+    )
 
 
 def queue_items(
@@ -120,19 +159,40 @@ def _pace(store: Store, session_id: int) -> tuple[float | None, float | None]:
     return retrain, (statistics.median(seconds) if seconds else None)
 
 
-def wants_next_batch(store: Store, session_id: int) -> bool:
-    """Whether the page should request a retrain now (see the module's rule)."""
+def can_refill(store: Store, session_id: int, batch: dict[str, Any]) -> bool:
+    """Whether ``batch`` (the latest) was queried before answers it did not see and
+    still has images nobody holds: a refill would change something."""
+    labels = store.labels(session_id)
+    if not is_stale(batch, labels, store.reviews(session_id)):
+        return False
+    skips = store.skips(session_id, int(batch["round"]))
+    return bool(free_items(batch, labels, skips, store.claims(session_id)))
+
+
+def next_step(store: Store, session_id: int) -> str | None:
+    """What the worker should do now, by the module's rule: ``"next"`` (query the
+    next batch: none is open, or the latest is nearly done), ``"refill"`` (refresh
+    the latest batch, prepared before the one before it was finished), or None."""
     from al_core.labeling.sessions import session_config  # (sessions imports team imports us)
 
     batches = queue(store, session_id)
     if not batches:
-        return False
+        return None
     rounds = open_rounds(store, session_id)
     if not rounds:
-        return True  # everything is answered: the next batch is needed now
+        return "next"  # everything is answered: the next batch is needed now
     latest = batches[-1]
     if rounds != [int(latest["round"])] or not session_config(store, session_id).pipeline:
-        return False  # a batch is prepared already, or the earlier one is still open
+        return None  # a batch is prepared already, or the earlier one is still open
+    if len(batches) == 2 and can_refill(store, session_id, latest):
+        return "refill"  # first: the next batch is then queried from the fresh ranking
     answered = {r["item"] for r in store.labels(session_id)}
     left = len(open_items(latest, answered, store.skips(session_id, int(latest["round"]))))
-    return left <= lead_answers(len(latest["items"]), *_pace(store, session_id))
+    if left <= lead_answers(len(latest["items"]), *_pace(store, session_id)):
+        return "next"
+    return None
+
+
+def wants_next_batch(store: Store, session_id: int) -> bool:
+    """Whether the page should request a retrain now (:func:`next_step` says what)."""
+    return next_step(store, session_id) is not None

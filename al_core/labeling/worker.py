@@ -20,7 +20,13 @@ import numpy as np
 from al_core import environment, strategies
 from al_core.datasets import Dataset
 from al_core.errors import ConfigError, DatasetError
-from al_core.labeling.pipeline import open_items, open_rounds
+from al_core.labeling.pipeline import (
+    can_refill,
+    free_items,
+    next_step,
+    open_items,
+    open_rounds,
+)
 from al_core.labeling.sessions import (
     _ITEMS_DIR,
     _POOL_FILE,
@@ -305,9 +311,17 @@ def _nothing_new(
         return False
     if store.skips(session_id, batch["round"]):
         return False
+    return not _pseudo_switched(store, session_id, batch, split, use_pseudo)
+
+
+def _pseudo_switched(
+    store: Store, session_id: int, batch: dict[str, Any], split: _LabelSplit, use_pseudo: bool
+) -> bool:
+    """Whether the pseudo-label switch now gives another training set than the one of
+    the model that queried ``batch``."""
     previous = [p for p in store.session_rounds(session_id) if p["round"] == batch["round"] - 1]
     used_pseudo = len(split.pseudo) if use_pseudo else 0
-    return not previous or previous[0]["pseudo_labeled"] == used_pseudo
+    return bool(previous) and previous[0]["pseudo_labeled"] != used_pseudo
 
 
 def _rng(config: SessionConfig, round_index: int) -> np.random.Generator:
@@ -420,7 +434,10 @@ class SessionWorker:
 
         Pipelined (:mod:`al_core.labeling.pipeline`): while the latest batch still has
         open images they are left out of the query, and the new batch is queued after
-        it; nothing is done while the batch before the latest is still open."""
+        it. While the batch before the latest is still open, the latest (prepared) one
+        is only refreshed: its images nobody holds are replaced by the picks of a
+        model trained on every label (also once the batch before is finished, when
+        :func:`~al_core.labeling.pipeline.next_step` says ``"refill"``)."""
         session = store.session(self.session_id)
         config = SessionConfig.from_dict(session["config"])
         pool = self.pool(store, config)
@@ -433,15 +450,22 @@ class SessionWorker:
             )
             return
         round_index = int(batch["round"])
-        # At most one batch ahead (al_core.labeling.pipeline): nothing to do while the
-        # batch before the latest still has open images.
-        rounds = open_rounds(store, self.session_id)
-        if rounds and rounds != [round_index]:
-            return
         rows = store.labels(self.session_id)
         reviews = store.reviews(self.session_id)
         split = _split_labels(rows, config.source != "builtin", reviews)
         use_pseudo = bool(session["use_pseudo"])
+        rounds = open_rounds(store, self.session_id)
+        refill = rounds != [] and rounds != [round_index]  # the batch before is open
+        if rounds == [round_index] and next_step(store, self.session_id) == "refill":
+            refill = True
+        if refill:
+            if not (
+                can_refill(store, self.session_id, batch)
+                or _pseudo_switched(store, self.session_id, batch, split, use_pseudo)
+            ):
+                return  # nothing the prepared batch's model did not see
+            self._refill(store, config, pool, batch, rows, split, use_pseudo)
+            return
         if _nothing_new(store, self.session_id, batch, rows, split, use_pseudo, reviews):
             return  # a repeated request: the current batch already reflects these labels
         # The latest batch's open images are still to be answered: not queried again.
@@ -463,23 +487,105 @@ class SessionWorker:
                     [[]] * len(picks),
                 )
             return
+        learner, selection, top3 = self._train_and_query(
+            store, config, dataset, split, use_pseudo, pending, round_index
+        )
+        if selection is None:
+            return
+        self._write_batch(
+            store,
+            config,
+            round_index + 1,
+            config.strategy,
+            selection.indices,
+            [float(s) for s in selection.scores],
+            top3,
+        )
+        self._propose(store, config, learner, round_index + 1, set(selection.indices.tolist()))
+
+    def _refill(
+        self,
+        store: Store,
+        config: SessionConfig,
+        pool: Pool,
+        batch: dict[str, Any],
+        rows: Sequence[dict[str, Any]],
+        split: _LabelSplit,
+        use_pseudo: bool,
+    ) -> None:
+        """Replace the prepared ``batch``'s images nobody holds by the picks of a model
+        trained on every label now (the curve point of the round before it is
+        replaced by this model's). The images left out of the query: the batch
+        before's open ones (still to be answered) and the held ones of ``batch``."""
+        round_index = int(batch["round"])
+        batches = store.session_batches(self.session_id)
+        answered = {r["item"] for r in rows}
+        pending: list[int] = []
+        if len(batches) >= 2 and int(batches[-2]["round"]) == round_index - 1:
+            previous = batches[-2]
+            skips = [
+                dict(s, round=round_index - 1)
+                for s in store.skips(self.session_id, round_index - 1)
+            ]
+            pending = [int(i) for i in open_items(previous, answered, skips)]
+        free = set(
+            free_items(
+                batch,
+                rows,
+                store.skips(self.session_id, round_index),
+                store.claims(self.session_id),
+            )
+        )
+        held = [int(i) for i in batch["items"] if i not in free and i not in answered]
+        dataset = self._dataset(config, pool, split)
+        if dataset is None or not free:
+            return
+        learner, selection, top3 = self._train_and_query(
+            store, config, dataset, split, use_pseudo, pending + held, round_index - 1,
+            replace_round=True,
+        )  # fmt: skip
+        if selection is None:
+            return
+        picks = [str(int(i)) for i in selection.indices]
+        self._write_item_images(store, config, selection.indices)
+        items = store.refill_session_batch(
+            self.session_id, round_index, picks, [float(s) for s in selection.scores], top3
+        )
+        self._propose(store, config, learner, round_index, {int(i) for i in items})
+
+    def _train_and_query(
+        self,
+        store: Store,
+        config: SessionConfig,
+        dataset: Dataset,
+        split: _LabelSplit,
+        use_pseudo: bool,
+        excluded: Sequence[int],
+        round_index: int,
+        *,
+        replace_round: bool = False,
+    ) -> tuple[ActiveLearner, Any, list[Any]]:
+        """Train on ``split`` (``excluded`` pool rows kept out of the query), store the
+        curve point of ``round_index`` (replacing a stored one when asked) and query
+        a batch: (learner, the selection or None when the pool is used up, the
+        selection's top-3 guesses)."""
         learner = ActiveLearner(
             dataset,
             config.trial_config(),
             classifier=self._classifier_for(config, dataset),
         )
-        learner.use_pseudo_labels = bool(session["use_pseudo"])
+        learner.use_pseudo_labels = use_pseudo
         learner.teach(split.train, split.train_y, "human")
         learner.teach(split.pseudo, split.pseudo_y, "pseudo")
-        aside = split.aside + split.held + pending
+        aside = split.aside + split.held + list(excluded)
         learner.teach(aside, [NOT_SURE] * len(aside))
         learner.round = round_index
         metrics = learner.train_and_evaluate()
         start = time.perf_counter()
-        has_pool = len(learner.unlabeled_indices()) > 0
-        if has_pool:
+        selection, top3 = None, []
+        if len(learner.unlabeled_indices()) > 0:
             selection = learner.query(config.batch)
-            top3 = _top3(learner.classifier.predict_proba(pool.x[selection.indices]))
+            top3 = _top3(learner.classifier.predict_proba(dataset.x_pool[selection.indices]))
         score_seconds = time.perf_counter() - start
         store.set_session_environment(self.session_id, environment.capture())
         store.add_session_round(
@@ -496,24 +602,14 @@ class SessionWorker:
                 "epochs": metrics["epochs"],
                 "steps": metrics["steps"],
             },
+            replace=replace_round,
         )
         self.last_timings = {
             "train_seconds": metrics["train_seconds"],
             "eval_seconds": metrics["eval_seconds"],
             "score_seconds": score_seconds,
         }
-        if not has_pool:
-            return
-        self._write_batch(
-            store,
-            config,
-            round_index + 1,
-            config.strategy,
-            selection.indices,
-            [float(s) for s in selection.scores],
-            top3,
-        )
-        self._propose(store, config, learner, round_index + 1, set(selection.indices.tolist()))
+        return learner, selection, top3
 
     def _dataset(self, config: SessionConfig, pool: Pool, split: _LabelSplit) -> Dataset | None:
         """The loop's data set for this retrain, or None when there is nothing to

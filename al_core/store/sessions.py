@@ -351,17 +351,79 @@ class SessionsMixin(StoreBase):
         ).fetchone()
         return None if row is None else _batch_row(row)
 
-    def add_session_round(self, session_id: int, record: dict[str, Any]) -> bool:
-        """One learning-curve point of a session; False if that round is already stored."""
+    def add_session_round(
+        self, session_id: int, record: dict[str, Any], *, replace: bool = False
+    ) -> bool:
+        """One learning-curve point of a session; False if that round is already stored
+        (unless ``replace``: then the stored point is replaced, e.g. by the model that
+        refreshed a batch prepared early)."""
         columns = SESSION_ROUND_COLUMNS
+        on_conflict = (
+            "DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in (*columns[1:], "created_at"))
+            if replace
+            else "DO NOTHING"
+        )
         with self.transaction() as conn:
             cursor = conn.execute(
                 f"INSERT INTO session_rounds (session_id, {', '.join(columns)}, created_at) "
                 f"VALUES (?, {', '.join('?' for _ in columns)}, ?) "
-                "ON CONFLICT (session_id, round) DO NOTHING",
+                f"ON CONFLICT (session_id, round) {on_conflict}",
                 (session_id, *(record.get(c) for c in columns), time.time()),
             )
         return cursor.rowcount == 1
+
+    def refill_session_batch(
+        self,
+        session_id: int,
+        round_index: int,
+        picks: Sequence[str],
+        scores: Sequence[float | None],
+        top3: Sequence[Any],
+    ) -> list[str]:
+        """Replace the images of batch ``round_index`` that nobody holds (not answered,
+        skipped in its round or claimed, read in this write transaction) by ``picks``
+        in order (with their ``scores`` and ``top3``), skipping picks already in it;
+        the held ones stay, first. The batch keeps its size (old free images fill up
+        when the picks run short) and is dated now. Returns its new items."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM session_batches WHERE session_id = ? AND round = ?",
+                (session_id, round_index),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"session {session_id} has no batch for round {round_index}")
+            batch = _batch_row(row)
+            held = (
+                {r["item"] for r in self.labels(session_id)}
+                | {s["item"] for s in self.skips(session_id, round_index)}
+                | {c["item"] for c in self.claims(session_id)}
+            )
+            old = {
+                item: (batch["scores"][i], batch["top3"][i])
+                for i, item in enumerate(batch["items"])
+            }
+            new = {
+                item: (score, guess) for item, score, guess in zip(picks, scores, top3, strict=True)
+            }
+            kept = [i for i in batch["items"] if i in held]
+            fresh = [p for p in picks if p not in held]
+            spare = [i for i in batch["items"] if i not in held and i not in fresh]
+            items = kept + (fresh + spare)[: len(batch["items"]) - len(kept)]
+            cells = [new[i] if i in new and i not in kept else old[i] for i in items]
+            conn.execute(
+                "UPDATE session_batches SET items = ?, scores = ?, top3 = ?, created_at = ? "
+                "WHERE session_id = ? AND round = ?",
+                (
+                    json.dumps(items),
+                    json.dumps([None if s is None or s != s else s for s, _ in cells]),
+                    json.dumps([guess for _, guess in cells]),
+                    time.time(),
+                    session_id,
+                    round_index,
+                ),
+            )
+        return items
 
     def session_rounds(self, session_id: int) -> list[dict[str, Any]]:
         """A session's learning curve, in round order."""
