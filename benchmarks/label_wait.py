@@ -206,8 +206,9 @@ def run_one(
 def accuracy_in_process(dataset: str, seed: int, pipeline: bool, pace: float) -> float:
     """Accuracy after 100 labels of a session answered by the truth in this process,
     through the page's calls (``next_item``, ``answer`` with ``pace`` seconds each),
-    the worker's job run at once whenever the page would request it: the queried
-    images of the pipelined rule, without the browser (for several seeds)."""
+    the worker's job run whenever the page would request it, after the page has
+    handed out the next image: the queried images of the pipelined rule, without
+    the browser (for several seeds)."""
     from al_core import labeling
     from al_core.store import Store
 
@@ -232,6 +233,9 @@ def accuracy_in_process(dataset: str, seed: int, pipeline: bool, pace: float) ->
             item = assignment.item
             result = labeling.answer(store, sid, item, int(truth[int(item)]), seconds=pace)
             if result.batch_finished or result.prepare_next:
+                # The page hands out the next image (claimed) while the worker retrains:
+                # a refill of a prepared batch cannot replace that one.
+                labeling.next_item(store, sid)
                 retrain()
         return _accuracy_after(store, sid, 100)
 

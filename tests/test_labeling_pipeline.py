@@ -127,6 +127,53 @@ def test_the_next_batch_is_prepared_before_this_one_is_finished(store: Store) ->
     assert [p["labeled"] for p in curve] == [12, 17]
 
 
+def test_an_undo_into_the_batch_before_while_the_next_is_queried_keeps_its_image(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """eve's undo reopens the first batch while the worker queries the third: the third
+    is not stored (it would push the first batch, and eve's image, out of the queue);
+    it is once eve has answered again."""
+    sid = labeling.create_session(store, "undo race", dataset="digits", **FAST).session_id
+    worker = labeling.SessionWorker(sid)
+    retrain_session(store, sid, worker)
+    truth = session_truth(store, sid)
+    first = [item.item for item in labeling.current_batch(store, sid).items]
+
+    def give(name: str) -> labeling.AnswerResult:
+        item = labeling.next_item(store, sid, name).item
+        return labeling.answer(store, sid, item, int(truth[int(item)]), annotator=name)
+
+    for _ in range(5):
+        give("ann")
+    retrain_session(store, sid, worker)  # the second batch, prepared early
+    for _ in range(5):
+        give("eve")  # eve finishes the first batch
+    retrain_session(store, sid, worker)  # … which refreshes the second
+    while next_step(store, sid) != "next":
+        give("ann")
+    second_db = Store(store.path)  # eve's page: another connection
+
+    class UndoWhileQuerying(labeling.worker.ActiveLearner):
+        def query(self, *args, **kwargs):
+            assert labeling.undo(second_db, sid, "eve") == first[9]
+            return super().query(*args, **kwargs)
+
+    monkeypatch.setattr(labeling.worker, "ActiveLearner", UndoWhileQuerying)
+    retrain_session(store, sid, worker)
+    monkeypatch.undo()
+    second_db.close()
+    assert [b["round"] for b in store.session_batches(sid)] == [0, 1]  # not stored
+    assert labeling.open_rounds(store, sid) == [0, 1]
+    assert labeling.next_item(store, sid, "eve").item == first[9]  # still queued
+    assert give("eve").prepare_next
+    assert next_step(store, sid) == "refill"  # eve's answer is new to the second batch
+    retrain_session(store, sid, worker)
+    assert next_step(store, sid) == "next"
+    retrain_session(store, sid, worker)
+    assert [b["round"] for b in store.session_batches(sid)] == [0, 1, 2]
+    assert first[9] in {r["item"] for r in store.labels(sid)}
+
+
 def test_without_the_pipeline_the_next_batch_is_asked_for_when_one_is_done(
     store: Store,
 ) -> None:

@@ -223,8 +223,10 @@ def skip(store: Store, session_id: int, item: str, annotator: str = DEFAULT_ANNO
 
 
 def undo(store: Store, session_id: int, annotator: str = DEFAULT_ANNOTATOR) -> str | None:
-    """Take back ``annotator``'s latest answer (label, not sure or skip) in the current
-    batch, or a second opinion they gave since it was queried.
+    """Take back ``annotator``'s latest answer (label, not sure or skip) in the queue's
+    two batches (the latest and the one before: an undo reaches back across a batch
+    boundary, also after the latest was refreshed), or a second opinion they gave
+    since the earlier of them was queried.
 
     Returns the item whose answer was removed, or None when there is none.
     """
@@ -234,10 +236,8 @@ def undo(store: Store, session_id: int, annotator: str = DEFAULT_ANNOTATOR) -> s
         return None
     previous = latest["previous"]
     rows = store.labels(session_id)
-    # The queue's batches: the latest, and the one before while it is still open.
-    batches = [latest]
-    if previous is not None and pipeline.open_items(previous, {r["item"] for r in rows}, skips):
-        batches.insert(0, previous)
+    # The queue's batches: the latest, and the one before (open or not).
+    batches = [latest] if previous is None else [previous, latest]
     in_batch = {item for b in batches for item in b["items"]}
     rounds = {int(b["round"]) for b in batches}
     since = batches[0]["created_at"]

@@ -10,10 +10,11 @@ The rule (one loop, :class:`al_core.loop.ActiveLearner`, driven one step at a ti
   all claimed.
 - **At most one batch ahead.** The worker prepares batch ``latest + 1`` only when
   the latest batch is the only one with open images
-  (:func:`open_rounds`); any other retrain request is a no-op until then. It
-  trains on every label given so far and queries the next batch from the pool
-  *minus the latest batch's open images* (they are still to be answered).
-- **When to prepare** (:func:`wants_next_batch`, asked after every answer):
+  (:func:`open_rounds`); until then a retrain request only refreshes the latest
+  batch (below). It trains on every label given so far and queries the next batch
+  from the pool *minus the latest batch's open images* (still to be answered).
+- **When to prepare** (:func:`next_step`, asked after every answer through
+  :func:`wants_next_batch`):
   the latest batch is finished (as before pipelining: a retrain is needed), or
   it is the only open batch and at most :func:`lead_answers` of its images are
   left, the number of answers the person gives while the worker retrains
@@ -21,8 +22,9 @@ The rule (one loop, :class:`al_core.loop.ActiveLearner`, driven one step at a ti
   the median seconds of the last answers, rounded up, plus one); half a batch
   while either is unknown. So a fast worker (digits) queries from nearly every
   label, and a slow one (MNIST) starts as soon as a batch is shown.
-- **The prepared batch is refreshed** (``"refill"`` of :func:`next_step`): a batch prepared
-  early was queried by a model that had not seen the current batch's last answers.
+- **The prepared batch is refreshed** (``"refill"`` of :func:`next_step`, before
+  any ``"next"``): a batch prepared early was queried by a model that had not seen
+  the current batch's last answers.
   When those answers are in (the current batch finished), or on "Retrain now" while
   the prepared batch waits, the worker trains on every label and replaces the
   prepared batch's images nobody holds (:func:`free_items`: not answered, skipped

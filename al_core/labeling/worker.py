@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -408,10 +408,19 @@ class SessionWorker:
         indices: np.ndarray,
         scores: Sequence[float | None],
         top3: Sequence[Any],
-    ) -> None:
+        *,
+        only_if: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Write the batch's images and store it (see ``Store.add_session_batch``)."""
         self._write_item_images(store, config, indices)
-        store.add_session_batch(
-            self.session_id, round_index, kind, [str(int(i)) for i in indices], scores, top3
+        return store.add_session_batch(
+            self.session_id,
+            round_index,
+            kind,
+            [str(int(i)) for i in indices],
+            scores,
+            top3,
+            only_if=only_if,
         )
 
     def _write_item_images(self, store: Store, config: SessionConfig, indices: np.ndarray) -> None:
@@ -492,7 +501,7 @@ class SessionWorker:
         )
         if selection is None:
             return
-        self._write_batch(
+        written = self._write_batch(
             store,
             config,
             round_index + 1,
@@ -500,8 +509,13 @@ class SessionWorker:
             selection.indices,
             [float(s) for s in selection.scores],
             top3,
+            # An undo across the batch boundary during the retrain reopened the batch
+            # before: a new batch now would push that batch (and its image) out of
+            # the queue. The page asks again once it is answered.
+            only_if=lambda: open_rounds(store, self.session_id) in ([], [round_index]),
         )
-        self._propose(store, config, learner, round_index + 1, set(selection.indices.tolist()))
+        if written:
+            self._propose(store, config, learner, round_index + 1, set(selection.indices.tolist()))
 
     def _refill(
         self,
@@ -541,9 +555,8 @@ class SessionWorker:
         if dataset is None or not free:
             return
         learner, selection, top3 = self._train_and_query(
-            store, config, dataset, split, use_pseudo, pending + held, round_index - 1,
-            replace_round=True,
-        )  # fmt: skip
+            store, config, dataset, split, use_pseudo, pending + held, round_index - 1
+        )
         if selection is None:
             return
         picks = [str(int(i)) for i in selection.indices]
@@ -562,13 +575,12 @@ class SessionWorker:
         use_pseudo: bool,
         excluded: Sequence[int],
         round_index: int,
-        *,
-        replace_round: bool = False,
     ) -> tuple[ActiveLearner, Any, list[Any]]:
         """Train on ``split`` (``excluded`` pool rows kept out of the query), store the
-        curve point of ``round_index`` (replacing a stored one when asked) and query
-        a batch: (learner, the selection or None when the pool is used up, the
-        selection's top-3 guesses)."""
+        curve point of ``round_index`` and query a batch: (learner, the selection or
+        None when the pool is used up, the selection's top-3 guesses). The point
+        replaces one stored before: a round's point is the last model that queried
+        (or refreshed) the batch after it."""
         learner = ActiveLearner(
             dataset,
             config.trial_config(),
@@ -602,7 +614,7 @@ class SessionWorker:
                 "epochs": metrics["epochs"],
                 "steps": metrics["steps"],
             },
-            replace=replace_round,
+            replace=True,
         )
         self.last_timings = {
             "train_seconds": metrics["train_seconds"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from al_core.errors import StoreError
@@ -298,9 +298,15 @@ class SessionsMixin(StoreBase):
         items: Sequence[str],
         scores: Sequence[float | None],
         top3: Sequence[Any],
+        *,
+        only_if: Callable[[], bool] | None = None,
     ) -> bool:
-        """Store the batch queried for round ``round_index``; False if it already exists."""
+        """Store the batch queried for round ``round_index``; False if it already exists,
+        or if ``only_if`` (asked inside the write transaction, so that nothing changes
+        between its answer and the write) says no."""
         with self.transaction() as conn:
+            if only_if is not None and not only_if():
+                return False
             cursor = conn.execute(
                 "INSERT INTO session_batches (session_id, round, kind, items, scores, top3, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
