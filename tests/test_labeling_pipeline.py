@@ -127,6 +127,29 @@ def test_the_next_batch_is_prepared_before_this_one_is_finished(store: Store) ->
     assert [p["labeled"] for p in curve] == [12, 17]
 
 
+def test_retrain_now_while_a_prepared_batch_waits_refreshes_it(store: Store) -> None:
+    sid = labeling.create_session(store, "retrain now", dataset="digits", **FAST).session_id
+    worker = labeling.SessionWorker(sid)
+    retrain_session(store, sid, worker)
+    truth = session_truth(store, sid)
+    first = [item.item for item in labeling.current_batch(store, sid).items]
+    for item in first[:6]:
+        labeling.answer(store, sid, item, int(truth[int(item)]))
+        if labeling.wants_next_batch(store, sid):
+            retrain_session(store, sid, worker)  # after the fifth: the second batch
+    prepared = store.session_batches(sid)[1]
+    assert labeling.learning_curve(store, sid)[0]["labeled"] == 5
+    assert labeling.open_rounds(store, sid) == [0, 1] and next_step(store, sid) is None
+    retrain_session(store, sid, worker)  # "Retrain now": the sixth label is new to it
+    refreshed = store.session_batches(sid)[1]
+    assert refreshed["created_at"] > prepared["created_at"] and len(refreshed["items"]) == 10
+    assert not set(refreshed["items"]) & set(first)
+    (point,) = labeling.learning_curve(store, sid)
+    assert point["round"] == 0 and point["labeled"] == 6
+    retrain_session(store, sid, worker)  # nothing new since: nothing done
+    assert store.session_batches(sid)[1]["created_at"] == refreshed["created_at"]
+
+
 def test_an_undo_into_the_batch_before_while_the_next_is_queried_keeps_its_image(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
