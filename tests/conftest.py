@@ -89,6 +89,18 @@ def require_or_skip(condition: bool, what: str) -> None:
     pytest.skip(f"{what} is missing on this machine")
 
 
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty ``$AL_DATA_DIR`` for page tests; the label workers they started are
+    stopped at the end (and leave by themselves after 20 idle seconds)."""
+    from al_core import labeling
+
+    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AL_LABEL_WORKER_IDLE_SECONDS", "20")
+    yield tmp_path
+    labeling.stop_workers()
+
+
 @pytest.fixture(scope="session")
 def keras_datasets_dir() -> Path:
     """The folder holding the official MNIST / Fashion-MNIST files (``mnist.npz`` …)."""

@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +21,6 @@ from al_core.store import Store
 from tests.app_helpers import button, page_texts
 
 LABEL = str(Path(__file__).resolve().parent.parent / "pages" / "label.py")
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("AL_LABEL_WORKER_IDLE_SECONDS", "20")
-    yield tmp_path
-    labeling.stop_workers()
 
 
 def _app(session_id: int | None = None) -> AppTest:

@@ -6,11 +6,9 @@ setting, the agreement table (its kappa is scikit-learn's) and the review list.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 from sklearn.metrics import cohen_kappa_score
 from streamlit.testing.v1 import AppTest
 
@@ -19,14 +17,6 @@ from al_core.store import Store
 from tests.app_helpers import button, page_texts
 
 LABEL = str(Path(__file__).resolve().parent.parent / "pages" / "label.py")
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("AL_LABEL_WORKER_IDLE_SECONDS", "20")
-    yield tmp_path
-    labeling.stop_workers()
 
 
 def _session(data_dir: Path, batch: int = 6) -> tuple[int, list[str]]:

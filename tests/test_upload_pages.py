@@ -5,33 +5,16 @@ Label page; the data check of a typed path stays inside the data root."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from al_core import labeling, user_datasets
+from al_core import user_datasets
 from al_core.store import Store
-from tests.app_helpers import button
+from tests.app_helpers import button, page_texts
 from tests.upload_files import shapes_zip
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("AL_LABEL_WORKER_IDLE_SECONDS", "20")
-    yield tmp_path
-    labeling.stop_workers()
-
-
-def _texts(app: AppTest) -> str:
-    parts = []
-    for kind in ("markdown", "caption", "warning", "error", "success"):
-        parts += [str(element.value) for element in app.get(kind)]
-    return "\n".join(parts)
 
 
 def test_experiments_page_offers_checks_launches_and_deletes(data_dir: Path) -> None:
@@ -40,10 +23,10 @@ def test_experiments_page_offers_checks_launches_and_deletes(data_dir: Path) -> 
     assert not app.exception
     box = app.selectbox(key="dataset")
     assert "My shapes (uploaded image folder)" in box.options
-    assert "Data check" not in _texts(app)  # digits: only when asked
+    assert "Data check" not in page_texts(app)  # digits: only when asked
     box.set_value(stored.source).run()
     assert not app.exception
-    text = _texts(app)
+    text = page_texts(app)
     assert "**Data check** · 29 pool / 7 test images, 16×16×3, 3 classes" in text
     assert "No file was skipped." in text
     assert len(app.get("image")) == 3  # one grid of samples per class
@@ -58,17 +41,17 @@ def test_experiments_page_offers_checks_launches_and_deletes(data_dir: Path) -> 
     with Store(data_dir / "al.sqlite3") as store:
         (experiment,) = store.experiments()
     assert experiment["config"]["base"]["dataset"] == stored.source
-    assert f"Experiment {experiment['id']} queued" in _texts(app)
+    assert f"Experiment {experiment['id']} queued" in page_texts(app)
 
     app.button(key="delete_my-shapes").click().run()
-    assert "Delete the data set **My shapes**?" in _texts(app)
+    assert "Delete the data set **My shapes**?" in page_texts(app)
     assert stored.folder.is_dir()  # asked, not done
     app.button(key="keep_my-shapes").click().run()
-    assert "Delete the data set" not in _texts(app) and stored.folder.is_dir()
+    assert "Delete the data set" not in page_texts(app) and stored.folder.is_dir()
     app.button(key="delete_my-shapes").click().run()
     app.button(key="confirm_my-shapes").click().run()
     assert not app.exception
-    assert "Deleted the data set **My shapes**" in _texts(app)
+    assert "Deleted the data set **My shapes**" in page_texts(app)
     assert not stored.folder.exists()
     assert stored.source not in app.selectbox(key="dataset").options
     with Store(data_dir / "al.sqlite3") as store:
