@@ -41,14 +41,21 @@ def fraction_color(fraction: float) -> str:
     return plotly.colors.sample_colorscale("Viridis", [position])[0]
 
 
+#: Sequential scales of an experiment's second, third, … strategy (the first uses
+#: :func:`fraction_color`'s Viridis): light for small fractions, dark for 100 %.
+STRATEGY_SCALES: tuple[str, ...] = ("Oranges", "PuRd", "Greens", "Blues")
+
+
 def strategy_color(index: int, fraction: float) -> str:
     """The colour of an experiment's ``index``-th active strategy (in name order) at
-    ``fraction``: the first in the fraction's colour, the others in
-    :data:`OTHER_SAVINGS_COLORS` order, so strategies sharing a fraction are told
-    apart, and one strategy has one colour in the curves and the fraction chart."""
+    ``fraction``: the first in :func:`fraction_color`, the others each on a scale
+    of its own (:data:`STRATEGY_SCALES`, darker for larger fractions), so strategies
+    sharing a fraction are told apart and so are one strategy's fractions; the
+    fraction chart draws each strategy's line in its 100 % colour."""
     if fraction <= 0 or index <= 0:
         return fraction_color(fraction)
-    return OTHER_SAVINGS_COLORS[(index - 1) % len(OTHER_SAVINGS_COLORS)]
+    scale = STRATEGY_SCALES[(index - 1) % len(STRATEGY_SCALES)]
+    return plotly.colors.sample_colorscale(scale, [0.45 + 0.5 * min(float(fraction), 1.0)])[0]
 
 
 def _active_strategies(frame: pd.DataFrame | None) -> list[str]:

@@ -382,11 +382,14 @@ def test_strategies_sharing_a_fraction_have_one_colour_each_in_both_charts() -> 
     curves = {t.name: t for t in charts.curves_figure(results.curve_bands(rounds)).data}
     fractions = charts.fraction_figure(results.config_table(results.trial_table(rounds, 0.8)))
     lines = {t.name: t for t in fractions.data}
-    # margin (first by name) keeps its fraction's colour, typiclust gets the next one
+    # margin (first by name) keeps its fraction's colour, typiclust is on a scale of its
+    # own; each line of the fraction chart has its strategy's 100 % colour
     assert curves["margin · u = 50 %"].line.color == charts.fraction_color(0.5)
-    assert curves["typiclust · u = 50 %"].line.color == charts.OTHER_SAVINGS_COLORS[0]
-    assert lines["typiclust"].line.color == charts.OTHER_SAVINGS_COLORS[0]
-    assert lines["margin"].line.color == charts.strategy_color(0, 1.0)
+    typiclust = curves["typiclust · u = 50 %"].line.color
+    assert typiclust == charts.strategy_color(1, 0.5) != charts.fraction_color(0.5)
+    assert charts.strategy_color(1, 0.5) != charts.strategy_color(1, 1.0)
+    assert lines["typiclust"].line.color == charts.strategy_color(1, 1.0)
+    assert lines["margin"].line.color == charts.fraction_color(1.0)
     assert [t.name for t in fractions.data].count("random (baseline)") == 1
 
 
