@@ -58,7 +58,7 @@ def strategy_color(index: int, fraction: float) -> str:
     return plotly.colors.sample_colorscale(scale, [0.45 + 0.5 * min(float(fraction), 1.0)])[0]
 
 
-def _active_strategies(frame: pd.DataFrame | None) -> list[str]:
+def active_strategies(frame: pd.DataFrame | None) -> list[str]:
     """Strategies of the rows with an uncertainty fraction above 0, in name order
     (the same in every chart of one experiment, whatever order its rows come in)."""
     if frame is None or frame.empty:
@@ -117,7 +117,7 @@ def curves_figure(
     figure = go.Figure()
     labels = list(dict.fromkeys(bands["label"])) if bands is not None else []
     strategies = list(dict.fromkeys(bands["strategy"])) if bands is not None else []
-    active = _active_strategies(bands)
+    active = active_strategies(bands)
     extension = None
     if bands is not None and "phase" in bands:
         extension = bands[bands["phase"] == "baseline"]
@@ -343,7 +343,7 @@ def fraction_figure(configs: pd.DataFrame) -> go.Figure:
         for experiment_id, experiment in configs.groupby("experiment_id", sort=True):
             prefix = f"exp {experiment_id} · " if several else ""
             baseline = experiment[experiment["fraction"] == 0]
-            active = _active_strategies(experiment)
+            active = active_strategies(experiment)
             for strategy, rows in experiment[experiment["fraction"] > 0].groupby("strategy"):
                 line = pd.concat([baseline, rows]).sort_values("fraction")
                 median = line["labels_to_target"]
@@ -468,6 +468,7 @@ def savings_figure(
     *,
     height: int | None = 320,
     others: Sequence[tuple[pd.DataFrame, pd.DataFrame, str]] = (),
+    color: str | None = None,
 ) -> go.Figure:
     """Labels needed against the target accuracy: one configuration and random.
 
@@ -483,12 +484,13 @@ def savings_figure(
     says nothing the table does not. ``target`` draws a vertical line there.
     ``others``: more configurations ``(savings, table, name)`` against the same
     random baseline (e.g. ``auto`` beside ``margin``), one more trace each, in
-    :data:`OTHER_SAVINGS_COLORS`.
+    :data:`OTHER_SAVINGS_COLORS`. ``color``: the configuration's line colour (default
+    the 100 % fraction's), e.g. its :func:`strategy_color` on the learning curves.
     """
     figure = go.Figure()
     sides = [
         (savings, table, "random (baseline)", "random", "random_", BASELINE_COLOR, BASELINE_DASH),
-        (savings, table, name, "chosen", "", fraction_color(1.0), "solid"),
+        (savings, table, name, "chosen", "", color or fraction_color(1.0), "solid"),
     ]
     colors = other_colors([more_name for _, _, more_name in others])
     for more, more_table, more_name in others:

@@ -211,8 +211,17 @@ if not configs.empty:
             )
             if view is not None:
                 st.subheader(f"Labels needed across targets: {view.name} vs random")
+                # The compared configuration in the colour of its learning curve.
+                own = configs[configs["experiment_id"] == compared[0]]
+                index = charts.active_strategies(own).index(compared[1])
                 st.plotly_chart(
-                    charts.savings_figure(view.savings, view.table, view.name, target),
+                    charts.savings_figure(
+                        view.savings,
+                        view.table,
+                        view.name,
+                        target,
+                        color=charts.strategy_color(index, compared[2]),
+                    ),
                     key="savings_chart",
                 )
                 st.table(view.table, hide_index=True)

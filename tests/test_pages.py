@@ -306,6 +306,9 @@ def test_results_populated_curves_table_verdict_and_csv(swept: Path) -> None:
     assert "interpolated linearly between the two measured rounds" in page_texts(app)
     # curves + fraction vs labels-to-target + labels needed across targets
     assert len(app.get("plotly_chart")) == 3
+    curve = next(t for t in _figure(app, 0)["data"] if t.get("name") == "margin · u = 100 %")
+    compared = next(t for t in _figure(app, 2)["data"] if t.get("name") == "margin · u = 100 %")
+    assert compared["line"]["color"] == curve["line"]["color"]  # one colour in both charts
     assert app.get("download_button")[0].proto.label == "Download rounds (CSV)"
     app.toggle[0].set_value(True).run()
     assert "expected (u = 100 %) — not measured" in _trace_names(app, 0)
