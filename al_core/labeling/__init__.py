@@ -21,8 +21,10 @@ The round is the one of :mod:`al_core.loop`, driven one step at a time:
    not fork-safe, so it is started fresh, never forked from the app) loads the
    labels, runs :meth:`~al_core.loop.ActiveLearner.train_and_evaluate` and
    :meth:`~al_core.loop.ActiveLearner.query` and writes the learning-curve point
-   and the next batch (items, uncertainty scores, the model's top-3 classes).
-   One worker per session; it stays alive for a while after a job so that the
+   and the next batch (items, uncertainty scores, the model's top-3 classes);
+   once the batch before a prepared one is finished, the prepared batch's images
+   nobody holds yet are re-picked by a model trained on every label. One worker
+   per session; it stays alive for a while after a job so that the
    next retrain does not pay for starting TensorFlow again, and it never blocks
    another session or the experiment runner.
 
