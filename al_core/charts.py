@@ -66,6 +66,23 @@ def active_strategies(frame: pd.DataFrame | None) -> list[str]:
     return sorted({str(s) for s in frame.loc[frame["fraction"] > 0, "strategy"]})
 
 
+def _spread(
+    median: pd.Series, fastest: pd.Series, slowest: pd.Series, hidden: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Plotly's asymmetric error bars from the fastest to the slowest trial around the
+    median (none where the median is missing, or where ``hidden`` is True)."""
+    above = (slowest - median).clip(lower=0).fillna(0).to_numpy()
+    below = (median - fastest).clip(lower=0).fillna(0).to_numpy()
+    if hidden is not None:
+        above, below = np.where(hidden, 0.0, above), np.where(hidden, 0.0, below)
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": above.tolist(),
+        "arrayminus": below.tolist(),
+    }
+
+
 def _rgba(color: str, alpha: float) -> str:
     if color.startswith("#"):
         r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
@@ -350,19 +367,13 @@ def fraction_figure(configs: pd.DataFrame) -> go.Figure:
                 slowest = line["labels_max"].fillna(ceiling)
                 name = f"{prefix}{strategy}"
                 on_baseline = (line["fraction"] == 0).to_numpy()
-                # Random's point is its own grey trace below: the line only starts there.
-                above = np.where(on_baseline, 0.0, (slowest - median).clip(lower=0).fillna(0))
-                below = np.where(on_baseline, 0.0, (median - line["labels_min"]).fillna(0))
                 figure.add_trace(
                     go.Scatter(
                         x=(line["fraction"] * 100).tolist(),
                         y=median.tolist(),
-                        error_y={
-                            "type": "data",
-                            "symmetric": False,
-                            "array": above.tolist(),
-                            "arrayminus": below.tolist(),
-                        },
+                        # Random's point is its own grey trace below: the line only
+                        # starts there.
+                        error_y=_spread(median, line["labels_min"], slowest, on_baseline),
                         mode="lines+markers",
                         marker={"size": [0 if b else 8 for b in on_baseline]},
                         line={"color": strategy_color(active.index(str(strategy)), 1.0)},
@@ -381,10 +392,7 @@ def fraction_figure(configs: pd.DataFrame) -> go.Figure:
                         x=[0.0] * len(baseline),
                         y=median.tolist(),
                         error_y={
-                            "type": "data",
-                            "symmetric": False,
-                            "array": (slowest - median).clip(lower=0).fillna(0).tolist(),
-                            "arrayminus": (median - baseline["labels_min"]).fillna(0).tolist(),
+                            **_spread(median, baseline["labels_min"], slowest),
                             "color": BASELINE_COLOR,
                         },
                         mode="markers",
@@ -522,13 +530,7 @@ def savings_figure(
                 y=[v if math.isfinite(v) else None for v in median],
                 text=cells_of[f"{prefix}: labels (median)"].tolist(),
                 customdata=[list(row) for row in zip(*cells, strict=True)],
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": (slowest - median).clip(lower=0).fillna(0).tolist(),
-                    "arrayminus": (median - low).clip(lower=0).fillna(0).tolist(),
-                    "color": _rgba(color, 0.5),
-                },
+                error_y={**_spread(median, low, slowest), "color": _rgba(color, 0.5)},
                 mode="lines+markers",
                 name=trace_name,
                 line={"color": color, "width": 2, "dash": dash},
