@@ -464,15 +464,13 @@ class SessionWorker:
         split = _split_labels(rows, config.source != "builtin", reviews)
         use_pseudo = bool(session["use_pseudo"])
         rounds = open_rounds(store, self.session_id)
-        refill = rounds != [] and rounds != [round_index]  # the batch before is open
-        if rounds == [round_index] and next_step(store, self.session_id) == "refill":
-            refill = True
-        if refill:
-            if not (
-                can_refill(store, self.session_id, batch)
-                or _pseudo_switched(store, self.session_id, batch, split, use_pseudo)
+        if rounds and rounds != [round_index]:  # the batch before is open: only a refresh
+            if can_refill(store, self.session_id, batch) or _pseudo_switched(
+                store, self.session_id, batch, split, use_pseudo
             ):
-                return  # nothing the prepared batch's model did not see
+                self._refill(store, config, pool, batch, rows, split, use_pseudo)
+            return  # else nothing the prepared batch's model did not see
+        if rounds == [round_index] and next_step(store, self.session_id) == "refill":
             self._refill(store, config, pool, batch, rows, split, use_pseudo)
             return
         if _nothing_new(store, self.session_id, batch, rows, split, use_pseudo, reviews):
