@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,6 +100,15 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("AL_LABEL_WORKER_IDLE_SECONDS", "20")
     yield tmp_path
     labeling.stop_workers()
+
+
+@pytest.fixture
+def data_store(data_dir: Path) -> Iterator[Any]:
+    """The store of :func:`data_dir` (``$AL_DATA_DIR/al.sqlite3``), open."""
+    from al_core.store import Store
+
+    with Store(data_dir / "al.sqlite3") as store:
+        yield store
 
 
 @pytest.fixture(scope="session")

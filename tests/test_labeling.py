@@ -30,11 +30,8 @@ FAST = {"batch": 10, "epochs": 5, "model": "mlp"}
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
-    with Store(tmp_path / "al.sqlite3") as s:
-        yield s
-    labeling.stop_workers()
+def store(data_store: Store) -> Store:
+    return data_store
 
 
 def _png(color: int | tuple[int, ...], size=(20, 20), mode="L") -> bytes:

@@ -5,8 +5,6 @@ the order pressed."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from al_core import labeling
@@ -18,10 +16,8 @@ FAST = {"batch": 10, "epochs": 5, "model": "mlp"}
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
-    with Store(tmp_path / "al.sqlite3") as s:
-        yield s
+def store(data_store: Store) -> Store:
+    return data_store
 
 
 def test_lead_answers_covers_the_retrain_and_falls_back_to_half_a_batch() -> None:

@@ -33,10 +33,8 @@ ANON = labeling.DEFAULT_ANNOTATOR
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
-    with Store(tmp_path / "al.sqlite3") as s:
-        yield s
+def store(data_store: Store) -> Store:
+    return data_store
 
 
 def _session(store: Store, items: list[str], *, overlap: float = 0.1, batch: int = 10) -> int:
