@@ -50,11 +50,11 @@ __all__ = [
     "free_items",
     "is_stale",
     "lead_answers",
+    "next_step",
     "open_items",
     "open_rounds",
     "queue",
     "queue_items",
-    "next_step",
     "wants_next_batch",
 ]
 
