@@ -21,7 +21,7 @@ from al_core import metrics, results, runner
 from al_core.errors import ConfigError
 from al_core.forms import sweep_request
 from al_core.loop import BASELINE_GROWTH, RoundRecord, TrialConfig, run_loop
-from al_core.store import Store
+from al_core.store import Store, TrialSpec
 from tests.conftest import REPO_ROOT
 
 RANDOM = TrialConfig(
@@ -304,3 +304,81 @@ def test_planning_queues_only_random_trials_below_the_best_median_and_progress_s
     assert not progress["finished"]
     statuses = [t["status"] for t in progress["trials_detail"]]
     assert results.completion(statuses).preliminary  # no verdict until it has run on
+
+
+def test_a_random_trial_stopped_by_its_budget_runs_on_as_one_stopped_by_its_rounds(digits, to_cap):
+    """The README's stopping rule is "the first of --rounds, --budget …": a random
+    baseline whose active phase ended at its label budget runs on past it too."""
+    config, by_rounds = to_cap
+    by_budget = config.replace(rounds=None, budget=40)
+    result = run_loop(digits, by_budget)
+    assert [(r.phase, r.labeled) for r in result.rounds] == [
+        ("active", 20), ("active", 30), ("active", 40),
+        ("baseline", 50), ("baseline", 63), ("baseline", 70),
+    ]  # fmt: skip
+    assert result.stop_reason == "baseline cap"
+    assert _points(result.rounds) == _points(by_rounds.rounds)
+
+
+def test_an_interrupted_extension_run_again_goes_on_from_the_active_rounds(tmp_path, to_cap):
+    """An earlier attempt of the extension stored its first round past the budget, then
+    stopped; running the trial again replays only the active rounds and gives the curve
+    of one uninterrupted run (same config and seed, same curve)."""
+    config, uninterrupted = to_cap
+    first_attempt = [r for r in uninterrupted.rounds if r.phase == "active"]
+    first_attempt.append(next(r for r in uninterrupted.rounds if r.phase == "baseline"))
+    with Store(tmp_path / "al.sqlite3") as store:
+        experiment_id = store.create_experiment(
+            "extension", config.to_dict(), [TrialSpec("random", 0.0, 0, config.to_dict())]
+        )
+        (trial,) = store.trials(experiment_id)
+        for record in first_attempt:
+            store.add_round(trial["id"], record.to_dict())
+        result = runner.run_trial(store, trial["id"])
+        stored = store.rounds(trial["id"])
+        status = store.trial(trial["id"])["status"]
+    assert result.stop_reason == "baseline cap" and status == "done"
+    assert [r["round"] for r in stored] == list(range(6))
+    assert _points([RoundRecord.from_stored(r) for r in stored]) == _points(uninterrupted.rounds)
+
+
+def test_planning_passes_over_a_random_trial_that_ended_at_its_cap(tmp_path):
+    """The README: a random trial is queued again to run on "until it reaches that
+    accuracy or --baseline-cap labels". With the cap at the budget (40 labels, the
+    lowest cap allowed) a random trial below the target has reached its cap already:
+    nothing is queued and the experiment is done."""
+    finals = {0.0: 0.80, 1.0: 0.90}
+    base = RANDOM.replace(strategy="margin", baseline_cap=40)
+    with Store(tmp_path / "al.sqlite3") as store:
+        experiment_id = runner.create_experiment(store, base, ["margin"], [0, 1], 1)
+        for trial in store.trials(experiment_id):
+            store.set_trial_status(trial["id"], "running")
+            for r, labeled in enumerate((20, 30, 40)):
+                accuracy = finals[trial["fraction"]] - 0.1 * (2 - r)
+                store.add_round(trial["id"], _finished_round(r, labeled, accuracy))
+            store.set_trial_status(trial["id"], "done", stop_reason="rounds")
+        assert runner.finish_experiment(store, experiment_id) == "done"
+        (random_trial,) = [t for t in store.trials(experiment_id) if t["fraction"] == 0]
+    assert random_trial["config"]["baseline_cap"] == 40
+    assert random_trial["status"] == "done"
+    assert random_trial["config"]["baseline_target"] is None
+
+
+def test_an_explicit_cap_is_kept_not_replaced_by_the_default(tmp_path):
+    """The README: the extension runs to "--baseline-cap labels (default 10 x the
+    budget …)": a cap given (500, not the default 400 of a 40-label budget) is the one
+    stored in the experiment's and the random trials' configs."""
+    with Store(tmp_path / "al.sqlite3") as store:
+        experiment_id = runner.create_experiment(
+            store, RANDOM.replace(strategy="margin", baseline_cap=500), ["margin"], [0, 1], 2
+        )
+        experiment = store.experiment(experiment_id)
+        trials = store.trials(experiment_id)
+    assert experiment["config"]["base"]["baseline_cap"] == 500
+    assert [t["config"]["baseline_cap"] for t in trials if t["fraction"] == 0] == [500, 500]
+    form = {
+        "dataset": "digits", "model": "softmax", "strategies": ["margin"], "fractions": "0, 1",
+        "trials": 2, "initial": 20, "batch": 10, "rounds": 8, "budget": None, "target": 0.9,
+        "pool_size_of": lambda config: 1000,
+    }  # fmt: skip
+    assert sweep_request(**form, baseline_cap=500).base.baseline_cap == 500  # default: 1000
