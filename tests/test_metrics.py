@@ -249,6 +249,18 @@ def test_compare_one_pair_is_not_conclusive() -> None:
     assert result.outcome == "not conclusive"
 
 
+def test_compare_seeds_without_overlap_fall_back_to_unpaired() -> None:
+    """No seed shared by the two arms: the spread is that of each reaching trial of the
+    configuration against random's median (docs/results.md: a verdict needs a spread)."""
+    result = compare_with_random(
+        [60.0, 80.0, NAN], [100.0, 100.0, 90.0], strategy_seeds=[0, 1, 2], random_seeds=[3, 4, 5]
+    )
+    assert (result.labels, result.random_labels) == (80.0, 100.0)
+    assert result.pair_savings == pytest.approx((0.4, 0.2))  # 1 - 60/100, 1 - 80/100
+    assert result.saved_std == pytest.approx(np.std([0.4, 0.2], ddof=1))
+    assert result.outcome == "fewer"  # 20 % saved > 14 % spread
+
+
 def test_compare_within_noise_when_the_saving_is_inside_the_spread() -> None:
     # pairs save +40 %, -30 %, +10 %: std 35 %; medians 90 vs 100 save 10 %
     result = compare_with_random(

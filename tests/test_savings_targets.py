@@ -232,6 +232,24 @@ def test_target_grid_spans_the_range_both_reach(rounds: pd.DataFrame) -> None:
     assert results.target_grid(rounds[rounds["fraction"] > 0], "margin", 0.4) == []
 
 
+@pytest.mark.parametrize(("random_start", "margin_start"), [(0.50, 0.65), (0.65, 0.50)])
+def test_target_grid_starts_above_the_larger_of_the_two_starts(
+    random_start: float, margin_start: float
+) -> None:
+    """docs/results.md: targets run "from just above where both curves start", i.e. above
+    the later start (below it one side needs only its initial labels), whichever side it is."""
+    rows = []
+    for trial_id, (key, start) in enumerate(
+        [(("random", 0.0, s), random_start) for s in (0, 1)]
+        + [(("margin", 0.4, s), margin_start) for s in (0, 1)],
+        1,
+    ):
+        points = [("active", n, start + 0.1 * i) for i, n in enumerate((20, 30, 40))]
+        rows += trial_rows(trial_id, key, points)
+    grid = results.target_grid(results.rounds_frame(rows), "margin", 0.4, upper=0.72)
+    assert grid == [0.66, 0.67, 0.68, 0.69, 0.70, 0.71, 0.72]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
