@@ -281,6 +281,25 @@ def test_two_annotators_get_different_images_and_claims_expire(tmp_path: Path) -
         assert not labeling.keep_claim(bob_store, sid, "nobody")
 
 
+def test_a_plain_image_takes_one_answer_also_after_the_first_claim_lapsed(store: Store) -> None:
+    """The team rule: an image that is not an overlap image "is answered by one person
+    only; the store refuses a second answer" -- also once the first annotator's claim
+    has lapsed, so no live claim is what refuses the second."""
+    seed = 0
+    plain = next(str(i) for i in range(400) if not labeling.is_overlap(seed, str(i), 0.1))
+    sid = _session(store, [plain, "999"])
+    assert labeling.session_config(store, sid).seed == seed
+    old = time.time() - labeling.claim_seconds() - 1
+    assert labeling.next_item(store, sid, "ann", now=old).item == plain  # lapsed at once
+    assert labeling.answer(store, sid, plain, 3, annotator="ann").stored
+    assert labeling.held_by_others(store, sid, "bob") == {}
+    result = labeling.answer(store, sid, plain, 4, annotator="bob")
+    assert not result.stored and result.taken_by == "ann"
+    assert [(r["item"], r["annotator"], r["label"]) for r in store.labels(sid)] == [
+        (plain, "ann", 3)
+    ]
+
+
 def test_claim_seconds_reads_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AL_CLAIM_SECONDS", "5")
     assert labeling.claim_seconds() == 5.0
@@ -397,6 +416,24 @@ def test_agreed_images_train_disputed_ones_wait_for_review(store: Store) -> None
     ]
 
 
+def test_an_image_answered_once_is_not_disputed_and_cannot_be_settled(store: Store) -> None:
+    """Only images whose answers differ are disputed and settled on the review list; an
+    image one annotator answered trains with that answer."""
+    overlap_item = _overlap_items(0, 0.5)[0]
+    plain = next(str(i) for i in range(400) if not labeling.is_overlap(0, str(i), 0.5))
+    sid = _session(store, [overlap_item, plain], overlap=0.5)
+    for item in (overlap_item, plain):
+        assert labeling.answer(store, sid, item, 6, annotator="ann").stored
+        with pytest.raises(ConfigError, match="nothing to settle"):
+            labeling.settle(store, sid, item, 2, "cy")
+    labels = labeling.item_labels(store.labels(sid), store.reviews(sid))
+    assert [(e.item, e.label, e.status) for e in labels.values()] == [
+        (overlap_item, 6, "single"),
+        (plain, 6, "single"),
+    ]
+    assert labeling.review_list(store, sid) == [] and store.reviews(sid) == []
+
+
 # --------------------------------------------------------------------------- agreement
 
 
@@ -459,6 +496,23 @@ def test_agreement_per_pair_per_class_and_against_the_truth() -> None:
     alone = labeling.agreement(rows[:40], names)
     assert alone.pairs == [] and alone.kappa is None and alone.raw_agreement is None
     assert "truth_agreement" not in alone.annotators[0]
+
+
+def test_not_sure_is_left_out_of_kappa_whichever_annotator_said_it() -> None:
+    """A "not sure" is no class: an image either annotator of a pair (here the first, ann,
+    on image 1; the second, bob, on image 5) was not sure of is left out of the pair."""
+    ann = {"1": -1, "2": 0, "3": 1, "4": 0, "5": 1}
+    bob = {"1": 2, "2": 0, "3": 1, "4": 1, "5": -1}
+    rows = [_answer(item, "ann", label, i) for i, (item, label) in enumerate(ann.items())]
+    rows += [_answer(item, "bob", label, 10 + i) for i, (item, label) in enumerate(bob.items())]
+    result = labeling.agreement(rows, ["0", "1", "2"])
+    (pair,) = result.pairs
+    assert (pair["annotator_a"], pair["annotator_b"]) == ("ann", "bob")
+    assert (pair["images"], pair["agreed"]) == (3, 2)  # images 2, 3 and 4
+    assert pair["kappa"] == pytest.approx(cohen_kappa_score([0, 1, 0], [0, 1, 1]))
+    assert result.images_twice == 3
+    assert [(c["class"], c["images"]) for c in result.classes] == [("0", 2), ("1", 2), ("2", 0)]
+    assert [(a["answers"], a["not_sure"]) for a in result.annotators] == [(4, 1), (4, 1)]
 
 
 def test_exports_carry_the_annotator_and_the_agreement(store: Store) -> None:
