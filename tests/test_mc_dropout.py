@@ -121,6 +121,32 @@ def test_batchbald_avoids_copies_that_bald_takes(digits, trained) -> None:
     assert copy_gain < gains[0] and copy_gain <= gains[1] + 1e-6
 
 
+def test_a_forward_call_gets_at_most_batch_size_rows_across_the_passes() -> None:
+    """``batch_size`` bounds the rows of one call after the fan-out (T passes x b images),
+    so memory does not grow with the passes; at least one image per call. A layer after
+    the Dropout writes the rows of its call into every output row."""
+    import keras
+    from keras import ops
+
+    class CallRows(keras.layers.Layer):
+        """(r, f) -> (r, 2), every entry r: the rows this call received."""
+
+        def call(self, x):
+            return ops.ones_like(x[:, :2]) * ops.cast(ops.shape(x)[0], "float32")
+
+    inputs = keras.Input((6,))
+    dropped = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(inputs))
+    mc = ConsistentMC(keras.Model(inputs, CallRows()(dropped)), 4)
+    x = np.random.default_rng(0).random((21, 6)).astype(np.float32)
+    for batch_size in (8, 10, 30, 3):
+        rows = mc.predict(x, (0,), batch_size=batch_size)[..., 0]  # (T, n): rows per call
+        assert rows.shape == (4, 21)
+        # Every pass of an image goes through the same call.
+        assert (rows == rows[0]).all()
+        assert rows.max() <= max(batch_size, 4), batch_size  # 4 rows: one image, 4 passes
+        assert rows.min() >= 4
+
+
 def test_refuses_what_it_cannot_sample(digits) -> None:
     import keras
 
