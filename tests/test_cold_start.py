@@ -45,6 +45,18 @@ def test_typiclust_takes_one_image_per_region_largest_first_from_its_dense_centr
         assert pick in ranking[:3]
 
 
+def test_a_region_under_five_images_waits_while_a_larger_one_has_images_left() -> None:
+    """README: TypiClust labels "each of the largest regions that hold no label yet"; a
+    region under MIN_CLUSTER_SIZE (5) images is an outlier group, taken only when no
+    larger region has an unlabeled image left, even if the larger ones hold labels."""
+    points, blob = _blobs((80, 40, 3))  # 3 clusters for 3 picks: the tiny region is one
+    picks = typiclust(points, np.zeros(len(points), bool), 3, np.random.default_rng(0))
+    assert blob[picks].tolist() == [0, 1, 0]
+    covered = np.array([np.flatnonzero(blob == 0)[0], np.flatnonzero(blob == 1)[0]])
+    picks = typiclust(points, covered, 1, np.random.default_rng(0))
+    assert blob[picks].tolist() == [0]  # a second label in the largest, not the tiny one
+
+
 def test_labeled_images_count_as_coverage_and_are_never_picked() -> None:
     points, blob = _blobs((80, 40, 20, 10))
     labeled = np.flatnonzero(blob == 0)[:1]  # the largest region is already covered
