@@ -18,7 +18,7 @@ WORKDIR /app
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
-COPY app.py ./
+COPY app.py asgi.py ./
 COPY .streamlit/ .streamlit/
 COPY assets/ assets/
 COPY al_core/ al_core/
@@ -34,5 +34,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # on every interface for `docker run -p 8501:8501` to reach it, so it asks for a password
 # (README, "Opening the app to a network"): `docker run -e AL_PASSWORD=…`, or else the one
 # al_core.serve generates and prints once in `docker logs`, with a link that opens the app.
-# al_core.serve then execs `streamlit run app.py` with these options.
+# al_core.serve then execs `streamlit run asgi.py` (app.py behind the lock's HTTP guard).
 CMD ["python", "-m", "al_core.serve", "--server.address=0.0.0.0", "--server.port=8501"]

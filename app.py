@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import unquote
 
 import streamlit as st
 
@@ -27,18 +28,46 @@ PAGES_DIR = Path(__file__).resolve().parent / "pages"
 PAGE_ICON = Path(__file__).resolve().parent / "assets" / "page_icon.png"
 
 st.set_page_config(page_title="Active Learning Lab", page_icon=str(PAGE_ICON), layout="wide")
+if not access.is_loopback(st.get_option("server.address")):
+    # Strangers may reach this server: an error shows its generic message only; the
+    # type, message and traceback go to the server's log (Streamlit's own option).
+    st.set_option("client.showErrorDetails", "none")
 
 # The lock (al_core/access.py): a server listening beyond loopback, or one given
 # AL_PASSWORD, shows nothing but the password prompt until this browser session has
 # given the password (typed, as ?token= in the URL, or earlier: a signed cookie).
 UNLOCKED = "_al_unlocked"
 COOKIE_TO_SET = "_al_access_cookie"
+REFUSAL = "_al_refusal"
+TOKEN_COOKIE_USED = "_al_token_cookie_used"
+# Runs in the page (st.html is not iframed): the token leaves the address bar by
+# replacing the current history entry, so that Back does not bring it back.
+_TOKEN_OUT_OF_HISTORY = (
+    "<script>(() => {const url = new URL(window.location.href);"
+    f"if (url.searchParams.has({json.dumps(access.TOKEN_PARAM)})) {{"
+    f"url.searchParams.delete({json.dumps(access.TOKEN_PARAM)});"
+    "window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);"
+    "}})();</script>"
+)
+_TOKEN_COOKIE_DELETED = "<script>document.cookie = {};</script>".format(
+    json.dumps(f"{access.TOKEN_COOKIE}=; Max-Age=0; Path=/; SameSite=Strict")
+)
 
 
-def _server_url() -> str:
-    """The app's address as the server announces it (for the printed link)."""
-    host = st.get_option("browser.serverAddress") or "localhost"
-    return f"http://{host}:{st.get_option('server.port')}"
+def _run_in_page(script: str) -> None:
+    st.html(script, unsafe_allow_javascript=True)
+
+
+def _client() -> str | None:
+    """The visitor's address, which wrong passwords are counted by (``None``: loopback)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
+
+
+def _cookie(name: str) -> str | None:
+    """A cookie this browser sent when the session began (text only, else ``None``)."""
+    value = st.context.cookies.get(name)
+    return value if isinstance(value, str) else None
 
 
 def _unlock(password: str) -> None:
@@ -46,36 +75,58 @@ def _unlock(password: str) -> None:
     st.session_state[COOKIE_TO_SET] = access.access_cookie(password)
 
 
-def _unlocked(password: str) -> bool:
-    """Whether this browser session has shown the password (a token is used up here)."""
-    if st.session_state.get(UNLOCKED):
-        return True
-    if access.cookie_valid(st.context.cookies.get(access.COOKIE_NAME), password):
-        st.session_state[UNLOCKED] = True
-        return True
+def _given_token() -> str | None:
+    """The token this visit brought, used up: ``?token=`` (taken out of the URL and the
+    history entry) or the one-minute cookie the launcher's redirect moved it into
+    (al_core/http_guard.py), read once per session."""
     token = st.query_params.get(access.TOKEN_PARAM)
     if token is not None:
-        del st.query_params[access.TOKEN_PARAM]  # out of the address bar and history
-        if access.check_password(token, password):
+        _run_in_page(_TOKEN_OUT_OF_HISTORY)
+        del st.query_params[access.TOKEN_PARAM]
+        return token
+    moved = _cookie(access.TOKEN_COOKIE)
+    if moved is not None and not st.session_state.get(TOKEN_COOKIE_USED):
+        st.session_state[TOKEN_COOKIE_USED] = True
+        return unquote(moved)
+    return None
+
+
+def _unlocked(password: str) -> bool:
+    """Whether this browser session has shown the password (a token is used up here,
+    whatever else opens the app: it never stays in the address bar)."""
+    token = _given_token()
+    if st.session_state.get(UNLOCKED):
+        return True
+    if access.cookie_valid(_cookie(access.COOKIE_NAME), password):
+        st.session_state[UNLOCKED] = True
+        return True
+    if token is not None:
+        refusal = access.password_refusal(token, password, _client())
+        if refusal is None:
             _unlock(password)
             return True
-        st.session_state["_al_wrong_token"] = True
+        st.session_state[REFUSAL] = refusal
     return False
 
 
 def _password_prompt(password: str) -> None:
     st.title("Active Learning Lab")
     st.write("This server is open to the network: enter its password to continue.")
-    if st.session_state.pop("_al_wrong_token", False):
-        st.error(access.WRONG_PASSWORD_MESSAGE)
+    if _cookie(access.TOKEN_COOKIE) is not None:
+        _run_in_page(_TOKEN_COOKIE_DELETED)
+    refusal = st.session_state.pop(REFUSAL, None)
+    if refusal:
+        st.error(refusal)
     with st.form("al_password", clear_on_submit=True):
         given = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Open", type="primary")
     if submitted:
-        if access.check_password(given, password):  # waits a moment when wrong
+        # Counted per address and per server; a wrong password waits a moment.
+        refusal = access.password_refusal(given, password, _client())
+        if refusal is None:
             _unlock(password)
             st.rerun()
-        st.error(access.WRONG_PASSWORD_MESSAGE)
+        st.error(refusal)
 
 
 pages = [
@@ -85,7 +136,8 @@ pages = [
     st.Page(PAGES_DIR / "label.py", title="Label", icon=":material/edit:"),
 ]
 
-_password = access.expected_password(st.get_option("server.address"), _server_url(), os.environ)
+_url = access.server_url(st.get_option("browser.serverAddress"), st.get_option("server.port"))
+_password = access.expected_password(st.get_option("server.address"), _url, os.environ)
 if _password is not None and not _unlocked(_password):
 
     def sign_in() -> None:
@@ -103,8 +155,10 @@ if _password is not None and not _unlocked(_password):
 if st.session_state.get(COOKIE_TO_SET):  # keeps this browser signed in across reloads
     with st.sidebar:
         header = access.cookie_header(st.session_state[COOKIE_TO_SET])
-        st.html(f"<script>document.cookie = {json.dumps(header)};</script>",
-                unsafe_allow_javascript=True)  # fmt: skip
+        _run_in_page(f"<script>document.cookie = {json.dumps(header)};</script>")
+if _cookie(access.TOKEN_COOKIE) is not None:  # used up, whatever opened the app
+    with st.sidebar:
+        _run_in_page(_TOKEN_COOKIE_DELETED)
 
 page = st.navigation(pages)
 

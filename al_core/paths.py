@@ -2,11 +2,14 @@
 
 The app has no login and reads files on the server, so every path a person types
 into a page (an image folder on the Label page, an ``npz:``/``folder:`` data set on
-the Experiments page) goes through :func:`confine_path` first. The path is resolved
+the Experiments page, through :func:`al_core.datasets.sources.confine_dataset_source`)
+goes through :func:`confine_path` first. This module knows paths only, no data set
+names: the data set loaders import it, never the other way round. The path is resolved
 (``~`` expanded, relative paths read from the root, symbolic links followed) and
 refused unless it lies inside the root. The refusal names only the typed path and
 the allowed root: it never says whether the path exists or what a folder outside
-the root holds. Inside an accepted folder, links may not lead out either
+the root holds; a path the OS refuses (a NUL byte, a name too long) gets a
+:class:`DatasetError` too. Inside an accepted folder, links may not lead out either
 (:func:`leaves_root`): an image folder for experiments is refused, a labeling pool
 skips and lists them. The command line is not confined: its user already has a shell.
 """
@@ -18,8 +21,6 @@ from pathlib import Path
 
 from al_core.errors import DatasetError
 from al_core.store import default_db_path
-
-_PATH_SOURCES = ("npz", "folder")
 
 
 def data_root() -> Path:
@@ -45,15 +46,43 @@ def confine_path(path: str | os.PathLike[str], root: Path | None = None) -> Path
     text = str(path).strip()
     if not text:
         raise DatasetError(f"no path given: type a path inside the data root {root}")
-    given = Path(text).expanduser()
-    resolved = (given if given.is_absolute() else root / given).resolve()
+    if "\x00" in text:  # the OS refuses it (ValueError: embedded null byte)
+        raise DatasetError(
+            f"{_shown(text)} contains a NUL byte (\\x00), which no path may hold: type the "
+            f"path again without it, inside the data root {root}"
+        )
+    try:
+        given = Path(text).expanduser()
+        resolved = (given if given.is_absolute() else root / given).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a link loop, no home folder, ...
+        raise _refused_by_os(text, root, exc) from exc
     if not resolved.is_relative_to(root):
         raise DatasetError(
             f"{text} is outside the allowed data root {root}; the app reads files only under it. "
             "Copy the files there, or start the app with AL_DATA_DIR set to a folder that "
             "holds them."
         )
+    try:  # inside the root: what the OS says of it may be told
+        resolved.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # whether it exists is the caller's business
+    except OSError as exc:  # a name too long, a link loop, no permission
+        raise _refused_by_os(text, root, exc) from exc
     return resolved
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """``text`` as Python writes it (``\\x00`` visible), cut to ``limit`` characters."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 5] + "…" + shown[-4:]
+
+
+def _refused_by_os(text: str, root: Path, exc: BaseException) -> DatasetError:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return DatasetError(
+        f"{_shown(text)} is not a path this system accepts ({reason}): type a path inside "
+        f"the data root {root}"
+    )
 
 
 LINK_FIX = (
@@ -81,29 +110,3 @@ def confining_root(folder: Path) -> Path | None:
     """
     root = data_root()
     return None if leaves_root(folder, root) else root
-
-
-def confine_dataset_source(source: str, root: Path | None = None) -> str:
-    """A data set source with its path confined: ``"npz:PATH"``/``"folder:PATH"`` (or a
-    bare path) becomes ``"npz:/resolved/path"``; built-in names pass unchanged.
-
-    Raises
-    ------
-    DatasetError
-        As :func:`confine_path`, or when a source names no path.
-    """
-    from al_core.datasets import BUILTIN_DATASETS
-
-    text = str(source).strip()
-    if text.lower().replace("-", "_") in BUILTIN_DATASETS:
-        return text
-    prefix, sep, rest = text.partition(":")
-    if sep and prefix.lower() in _PATH_SOURCES:
-        if not rest.strip():
-            raise DatasetError(f"{text!r} names no path: write {prefix.lower()}:PATH")
-        return f"{prefix.lower()}:{confine_path(rest, root)}"
-    if not text:
-        raise DatasetError("no data set given: write npz:PATH or folder:PATH")
-    resolved = confine_path(text, root)
-    kind = "npz" if resolved.suffix.lower() == ".npz" else "folder"
-    return f"{kind}:{resolved}"

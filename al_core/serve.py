@@ -1,6 +1,7 @@
 """Start the app: ``python -m al_core.serve [streamlit run options]``.
 
-Runs ``streamlit run app.py`` (from the current folder) with the options given, after
+Runs ``streamlit run asgi.py`` (from the current folder: ``app.py`` served with the
+HTTP guard of :mod:`al_core.http_guard`) with the options given, after
 applying the lock of :mod:`al_core.access`: when the server will listen beyond this
 machine and ``$AL_PASSWORD`` is not set, a password is generated, printed once with
 the URL (before Streamlit's own lines), and handed to the server in
@@ -29,6 +30,8 @@ from al_core import access
 __all__ = ["main", "option", "prepare"]
 
 CONFIG = Path(".streamlit") / "config.toml"
+SERVER_SCRIPT = "asgi.py"
+"""Serves ``app.py`` through ``st.App`` with the lock's HTTP guard (al_core/http_guard.py)."""
 
 
 def option(
@@ -95,21 +98,20 @@ def prepare(
             f"  Active Learning Lab listens on {address or 'every interface'}: it asks for "
             f"the password in ${access.PASSWORD_ENV}."
         )
-    shown = option(args, "browser.serverAddress", environ, config) or address or "localhost"
+    shown = option(args, "browser.serverAddress", environ, config) or address
     port = option(args, "server.port", environ, config) or "8501"
-    host = f"[{shown}]" if ":" in shown else shown
     password = access.new_password()
     env[access.GENERATED_ENV] = password
-    return env, access.announcement(password, f"http://{host}:{port}")
+    return env, access.announcement(password, access.server_url(shown, port))
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """Print what :func:`prepare` says, then become ``python -m streamlit run app.py …``."""
+    """Print what :func:`prepare` says, then become ``python -m streamlit run asgi.py …``."""
     args = list(sys.argv[1:] if argv is None else argv)
     env, message = prepare(args, os.environ, _read_config(CONFIG))
     if message:
         print(message, flush=True)
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", *args]
+    command = [sys.executable, "-m", "streamlit", "run", SERVER_SCRIPT, *args]
     os.execve(sys.executable, command, env)
 
 

@@ -2,7 +2,7 @@
 
 Upload safety: an upload over :data:`MAX_UPLOAD_BYTES`, a file that is not a
 zip, an empty zip, entries with absolute or ``..`` paths, symbolic links, and
-zip bombs (an entry over 1 MiB with a compression ratio over
+zip bombs (an entry over 1 MiB, or the whole zip, with a compression ratio over
 :data:`MAX_COMPRESSION_RATIO`, more than :data:`MAX_UNPACKED_BYTES` unpacked,
 or an entry larger than its header says) are refused with a
 :class:`~al_core.errors.DatasetError` before anything is kept. A server folder
@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from al_core.datasets import format_skipped, load_images
+from al_core.datasets import common_image_size, format_skipped, load_images
 from al_core.errors import DatasetError
 from al_core.paths import confine_path, leaves_root
 from al_core.paths import data_root as data_root  # re-exported: the Label page shows it
@@ -45,7 +45,8 @@ MAX_UPLOAD_BYTES = int(
 MAX_UNPACKED_BYTES = 2 * 2**30
 """Largest total size of the files inside an upload, once unpacked."""
 MAX_COMPRESSION_RATIO = 100
-"""A zip entry over 1 MiB that unpacks to more than 100x its packed size is a bomb."""
+"""A zip entry over 1 MiB, or a whole zip unpacking to over 1 MiB, that unpacks to
+more than 100x its packed size is a bomb."""
 _LOAD_CHUNK = 256  # images decoded at a time: bounds memory on uploads of large photos
 
 
@@ -152,6 +153,15 @@ def unpack_zip(
                 "zip the images themselves"
             )
         total = sum(info.file_size for info, _ in entries)
+        # Many entries of 1 MiB or less each pass the check above (20 of 1 MiB of
+        # zeros: a 22 kB zip), so the whole archive's ratio is checked as well.
+        if total > 2**20 and total > MAX_COMPRESSION_RATIO * len(data):
+            raise DatasetError(
+                f"the zip is refused, nothing was imported: its {len(data)} bytes unpack to "
+                f"{total} bytes, a compression ratio over {MAX_COMPRESSION_RATIO} (a zip "
+                "bomb). Re-create the zip from a folder of plain image files (e.g. "
+                "`zip -r images.zip folder/`)."
+            )
         if total > MAX_UNPACKED_BYTES:
             raise DatasetError(
                 f"the zip unpacks to {total / 2**30:.1f} GiB, over the limit of "
@@ -234,15 +244,17 @@ def _subfolder_classes(files: Sequence[Path], base: Path) -> list[str]:
 
 
 def _load_pool_images(
-    files: Sequence[Path], base: Path, image_size: tuple[int, int]
+    files: Sequence[Path], base: Path, image_size: tuple[int, int] | None
 ) -> tuple[np.ndarray, list[str], list[str]]:
-    """Decode ``files`` by the data set policy, a chunk at a time (bounded memory).
+    """Decode ``files`` by the data set policy, a chunk at a time (bounded memory);
+    ``image_size`` None: the most frequent size of all of them (as an experiment's).
 
     Returns ``(x (N, H, W, C) uint8, names, skipped)``. A chunk that came out
     grayscale is repeated into 3 channels when another chunk is in colour,
     which is what the policy does for a grayscale image among colour ones.
     """
     chunks, names, skipped = [], [], []
+    image_size = image_size or common_image_size(files)
     for start in range(0, len(files), _LOAD_CHUNK):
         x, kept, bad = load_images(files[start : start + _LOAD_CHUNK], image_size, root=base)
         chunks.append(np.rint(x * 255).astype(np.uint8))
@@ -271,7 +283,7 @@ def read_images(
     files: Sequence[Path],
     base: Path,
     class_names: Sequence[str] | None,
-    image_size: tuple[int, int],
+    image_size: tuple[int, int] | None,
     pre_skipped: Sequence[str] = (),
 ) -> ImportedImages:
     """Shared by uploads and folders: dedupe, pick the class names, decode.

@@ -23,5 +23,6 @@ if [ "$host" != 127.0.0.1 ] && [ "$host" != localhost ]; then
     if [ "$host" = 0.0.0.0 ] || [ "$host" = "::" ]; then shown="$(hostname)"; fi
     options+=(--browser.serverAddress="$shown")  # the URL printed for other machines
 fi
-# python -m al_core.serve execs `streamlit run app.py` (this pid stays the server's).
+# python -m al_core.serve execs `streamlit run asgi.py`: app.py behind the lock's HTTP guard
+# (al_core/http_guard.py); this pid stays the server's.
 exec .venv/bin/python -m al_core.serve "${options[@]}" "$@"

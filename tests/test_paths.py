@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from al_core.datasets.sources import confine_dataset_source
 from al_core.errors import DatasetError
-from al_core.paths import confine_dataset_source, confine_path, data_root
+from al_core.paths import confine_path, data_root
 from al_core.store import Store
 
 REPO = Path(__file__).resolve().parent.parent

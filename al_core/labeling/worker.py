@@ -7,12 +7,10 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,6 +37,7 @@ from al_core.labeling.sessions import (
 )
 from al_core.labeling.team import item_labels
 from al_core.loop import ActiveLearner
+from al_core.processes import start_background
 from al_core.store import Store
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -100,27 +99,13 @@ def job_state(store: Store, session_id: int, job: str = "train") -> JobState:
 def _start_worker(store: Store, session_id: int) -> None:
     log_path = session_dir(store, session_id) / "worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log_file:
-        # A fresh interpreter (fork + exec), never a fork of this process:
-        # TensorFlow is not fork-safe, and the app must not hold the training.
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "al_core",
-                "label-worker",
-                str(session_id),
-                "--db",
-                str(store.path),
-                "--idle-seconds",
-                os.environ.get("AL_LABEL_WORKER_IDLE_SECONDS", str(WORKER_IDLE_SECONDS)),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=str(Path(__file__).resolve().parents[2]),  # the project root
-        )
+    # A fresh interpreter, never a fork of this process (TensorFlow is not fork-safe,
+    # and the app must not hold the training), without the app's password.
+    idle = os.environ.get("AL_LABEL_WORKER_IDLE_SECONDS", str(WORKER_IDLE_SECONDS))
+    process = start_background(
+        ["label-worker", str(session_id), "--db", str(store.path), "--idle-seconds", idle],
+        log_path,
+    )
     _workers[(str(store.path), session_id)] = process
 
 

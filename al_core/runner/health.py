@@ -15,17 +15,16 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from al_core import access
 from al_core.errors import StoreError
+from al_core.processes import start_background
 from al_core.runner.executors import check_runner_options
-from al_core.store import REPO_ROOT, Store
+from al_core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -120,27 +119,15 @@ def ensure_runner(
         health = runner_health(store)
     if health is not None and health["alive"]:
         return health
-    command = [
-        sys.executable, "-m", "al_core", "runner", "--exit-when-idle",
-        "--db", str(Path(db_path).resolve()), "--workers", str(workers),
-        "--executor", executor,
+    arguments = [
+        "runner", "--exit-when-idle", "--db", str(Path(db_path).resolve()),
+        "--workers", str(workers), "--executor", executor,
     ]  # fmt: skip
     if scheduler:
-        command += ["--scheduler", scheduler]
-    # The runner outlives pages and needs no password: the app's stays with the server.
-    env = {k: v for k, v in os.environ.items() if k not in access.SECRET_ENV}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+        arguments += ["--scheduler", scheduler]
     log_path = runner_log_path(db_path)
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    # The runner outlives pages and needs no password: the app's stays with the server.
+    process: subprocess.Popen[bytes] = start_background(arguments, log_path)
     deadline = time.monotonic() + wait_seconds
     with Store(db_path) as store:
         while time.monotonic() < deadline:
