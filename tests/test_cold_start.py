@@ -180,6 +180,34 @@ def test_auto_hands_over_at_the_rule_and_the_store_keeps_who_picked(tmp_path) ->
     assert bands["handover_at"].dropna().unique().tolist() == [20.0]
 
 
+def test_typiclust_clusters_the_models_embeddings_from_the_hand_over_on() -> None:
+    """README: before the hand-over TypiClust clusters PCA-50 of the pixels (no model
+    involved: two differently trained models pick alike); from the hand-over on, the
+    model's embeddings (so two differently trained models pick differently)."""
+    from al_core.datasets import load_dataset
+    from al_core.loop import ActiveLearner, initial_indices
+
+    dataset = load_dataset("digits")
+    after, before = {}, {}
+    for learning_rate in (0.01, 0.001):
+        # 20 labels: past a hand-over at 1 per class (10 labels), below one at 3 (30).
+        config = _fast(model="mlp", strategy="typiclust", initial=20, epochs=3, min_steps=10,
+                       learning_rate=learning_rate, handover_per_class=1)  # fmt: skip
+        first = initial_indices(config, dataset.y_pool)
+        learner = ActiveLearner(dataset, config)
+        learner.teach(first, dataset.y_pool[first])
+        learner.train_and_evaluate()
+        after[learning_rate] = learner.query(10).indices.tolist()
+        # The same trained model and labels, the hand-over not reached yet.
+        same_model = ActiveLearner(
+            dataset, config.replace(handover_per_class=3), classifier=learner.classifier
+        )
+        same_model.teach(first, dataset.y_pool[first])
+        before[learning_rate] = same_model.query(10).indices.tolist()
+    assert before[0.01] == before[0.001]
+    assert after[0.01] != after[0.001]
+
+
 def test_auto_whose_hand_over_never_fires_within_the_budget_is_refused() -> None:
     from al_core.datasets import load_dataset
     from al_core.loop import ActiveLearner
