@@ -349,9 +349,12 @@ def fraction_figure(configs: pd.DataFrame) -> go.Figure:
     ``configs`` is a :func:`al_core.results.config_table` frame; every strategy's
     line (coloured by :func:`strategy_color`) starts at the random baseline
     (fraction 0), which is drawn once, as its own grey trace after the lines. Points
-    are the table's medians (a configuration whose median is "not reached" has
-    no point); error bars span the fastest to the slowest trial, up to the top
-    of the axis when a trial never reached the target.
+    are the table's medians; error bars span the fastest to the slowest trial, up
+    to the top of the axis when a trial never reached the target. A configuration
+    whose median is "not reached" (censored: it needs more labels than its trials
+    ran) is drawn as what is known of it, an upward triangle at the most labels its
+    trials ran with the table's "> N" beside it (:func:`censored_points`), in its
+    line's colour, never left out.
     """
     figure = go.Figure()
     if not configs.empty:
@@ -401,15 +404,65 @@ def fraction_figure(configs: pd.DataFrame) -> go.Figure:
                         hovertemplate="random: median %{y:.0f} labels<extra>" + name + "</extra>",
                     )
                 )
+            censored = censored_points(experiment)
+            for strategy, rows in censored.groupby(
+                np.where(censored["fraction"] > 0, censored["strategy"], ""), sort=True
+            ):
+                color = (
+                    strategy_color(active.index(str(strategy)), 1.0) if strategy else BASELINE_COLOR
+                )
+                name = f"{prefix}{strategy or 'random'}: not reached"
+                figure.add_trace(
+                    go.Scatter(
+                        x=(rows["fraction"] * 100).tolist(),
+                        y=rows["ran"].tolist(),
+                        text=rows["text"].tolist(),
+                        mode="markers+text",
+                        textposition="top center",
+                        textfont={"color": color},
+                        marker={"color": color, "size": 12, "symbol": "triangle-up-open"},
+                        name=name,
+                        hovertemplate="u = %{x:.0f}%: not reached, needs %{text} labels"
+                        "<extra>" + name + "</extra>",
+                    )
+                )
     figure.update_layout(
         xaxis_title="uncertainty fraction of each batch (%)",
-        yaxis_title="labels to reach the target (median)",
+        yaxis_title="labels to reach the target (median; ▵ not reached: more than shown)",
         yaxis_rangemode="tozero",  # differences of a few labels must not look huge
         xaxis={"range": [-5, 105]},
         showlegend=True,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
     return figure
+
+
+def censored_points(configs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a :func:`al_core.results.config_table` whose median labels to target
+    is "not reached" (censored), with where the fraction chart draws them.
+
+    Columns: strategy, fraction, ran (the most labels their trials ran, the random baseline's
+    rounds past the budget included: what is known is that the median needs more),
+    text (``"> 120"``, as the table's "not reached (> 120)"). Only rows with counted
+    trials; empty when every median is measured.
+    """
+    from al_core.results.display import _labels_run
+
+    columns = ["strategy", "fraction", "ran", "text"]
+    if configs.empty:
+        return pd.DataFrame(columns=columns)
+    rows = configs[(configs["trials"] > 0) & configs["labels_to_target"].isna()]
+    ran = [_labels_run(row) for _, row in rows.iterrows()]
+    frame = pd.DataFrame(
+        {
+            "strategy": rows["strategy"].astype(str).to_numpy(),
+            "fraction": rows["fraction"].astype(float).to_numpy(),
+            "ran": ran,
+            "text": [f"> {r:.0f}" for r in ran],
+        },
+        columns=columns,
+    )
+    return frame[np.isfinite(frame["ran"].astype(float))].sort_values("fraction")
 
 
 def labeling_curve_figure(

@@ -8,12 +8,20 @@ split options, same seed) and reports
   images were resized, and whether the set is grayscale or RGB and why);
 - the test split that the experiments will use, and how it was drawn;
 - the files skipped while reading, with their reasons;
+- duplicates: files holding the same image as an earlier one, dropped before the
+  split (:attr:`DataCheck.duplicates`), near-duplicates counted but kept
+  (:func:`near_duplicates`), and how many test images are also in the pool (0 for
+  an image folder: that is what dropping the duplicates is for);
 - a few sample images per class (the page draws them as a grid);
 - a learning curve of scikit-learn's ``LogisticRegression`` on the flattened
-  pixels at 20 / 50 / 100 / 200 random labels and at all of the pool (capped at
-  :data:`FLOOR_CAP` labels), averaged over a few random label orders and scored on
-  the test split (at most :data:`FLOOR_MAX_TEST` images): the linear floor a network's
-  curve must clear on the same labels. It takes seconds.
+  pixels at 20 / 50 / 100 / 200 random labels, averaged over :data:`FLOOR_SEEDS`
+  random label orders, and at all of the pool (capped at :data:`FLOOR_CAP` labels,
+  one order: the orders share most of those labels), scored on the test split (at
+  most :data:`FLOOR_MAX_TEST` images): the linear floor a network's curve must
+  clear on the same labels, and the target it suggests
+  (:meth:`DataCheck.suggested_target`). It takes seconds: about 5 s for 4,000
+  28x28 images on 2 cores, most of it the floor's fits and scikit-learn's import
+  (``benchmarks/data_check.py``); ``progress`` reports the reading and the fits.
 
 Pure: no UI, nothing written. The Experiments page renders a :class:`DataCheck`;
 ``python -m al_core data SOURCE`` prints :func:`format_check` or, with ``--json``,
@@ -22,8 +30,9 @@ Pure: no UI, nothing written. The Experiments page renders a :class:`DataCheck`;
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +48,19 @@ FLOOR_CAP = 2000
 FLOOR_MAX_TEST = 2000
 """The floor is scored on at most this many test images (a fixed random subset)."""
 FLOOR_SEEDS = 3
-"""Random label orders the floor is averaged over."""
+"""Random label orders the floor is averaged over (its last point, at the cap, uses one:
+three fits of 2,000 labels were half the check's time, for a range of a point or two)."""
 SAMPLES_PER_CLASS = 8
+SUGGESTION_LABELS = 200
+"""The suggested target is the floor's accuracy at this many labels (or the nearest
+count below it): what a linear model reaches there, so a network should reach it
+within a typical budget, and random's labels to it are measured."""
+NEAR_DUPLICATE_TOLERANCE = 0.02
+"""Two different images are near-duplicates when their mean absolute pixel difference
+(pixels in [0, 1]) is at most this: a re-encoded or lightly edited copy."""
+
+Progress = Callable[[float, str], None]
+"""``progress(fraction done in [0, 1], what is being done)``."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,15 @@ class DataCheck:
         How the test split was drawn, in words.
     skipped : tuple of str
         ``"file: reason"`` for every file skipped while reading.
+    duplicates : tuple of str
+        ``"file: same image as other, kept once"`` for every file dropped before the
+        split because an earlier one holds the same image.
+    near_duplicates : int
+        Pairs of different but almost identical images (:func:`near_duplicates`),
+        kept; ``near_duplicates_across`` of them have one image in the pool and one in
+        the test split.
+    test_in_pool : int
+        Test images whose pixels equal a pool image's (0 after duplicates are dropped).
     samples : tuple of np.ndarray
         Per class, ``(s, H, W, C)`` float32 in ``[0, 1]``: up to
         ``samples_per_class`` pool images (``s`` may be smaller for a small class).
@@ -102,6 +131,52 @@ class DataCheck:
     floor: tuple[FloorPoint, ...]
     floor_test_images: int
     seconds: float
+    duplicates: tuple[str, ...] = ()
+    near_duplicates: int = 0
+    near_duplicates_across: int = 0
+    test_in_pool: int = 0
+
+    def duplicates_text(self) -> str:
+        """The duplicates found, in words (what the page and the CLI say)."""
+        dropped = len(self.duplicates)
+        text = (
+            f"{dropped} duplicate image(s) dropped, each image kept once (listed below)"
+            if dropped
+            else "no duplicate image"
+        )
+        text += (
+            f"; {self.test_in_pool} test image(s) are also in the pool"
+            if self.test_in_pool
+            else "; no image is in both the pool and the test split"
+        )
+        if self.near_duplicates:
+            text += (
+                f"; {self.near_duplicates} pair(s) of near-duplicates kept (mean pixel "
+                f"difference at most {NEAR_DUPLICATE_TOLERANCE:.0%}), "
+                f"{self.near_duplicates_across} of them across pool and test"
+            )
+        return text
+
+    def suggested_target(self, labels: int = SUGGESTION_LABELS) -> float | None:
+        """A target accuracy from the floor: its mean accuracy at ``labels`` (or the
+        largest count below), rounded down to a whole percent; None without a point."""
+        below = [p for p in self.floor if p.labels <= labels] or list(self.floor[:1])
+        if not below:
+            return None
+        value = math.floor(round(below[-1].accuracy * 100, 6)) / 100
+        return value if value > 0 else None
+
+    def suggestion_text(self, labels: int = SUGGESTION_LABELS) -> str:
+        """Where :meth:`suggested_target` comes from, e.g. "75 %: the linear floor's
+        accuracy at 200 labels"."""
+        target = self.suggested_target(labels)
+        below = [p for p in self.floor if p.labels <= labels] or list(self.floor[:1])
+        if target is None or not below:
+            return ""
+        return (
+            f"{target:.0%}: the linear floor's accuracy at {below[-1].labels} labels, rounded "
+            "down (a network should reach it within a few hundred labels)"
+        )
 
     @property
     def pool_size(self) -> int:
@@ -152,6 +227,11 @@ class DataCheck:
             "size": self.size,
             "test_split": self.test_split,
             "skipped": list(self.skipped),
+            "duplicates": list(self.duplicates),
+            "near_duplicates": self.near_duplicates,
+            "near_duplicates_across": self.near_duplicates_across,
+            "test_in_pool": self.test_in_pool,
+            "suggested_target": self.suggested_target(),
             "floor": {
                 "model": "LogisticRegression on flattened pixels",
                 "test_images": self.floor_test_images,
@@ -177,6 +257,7 @@ def check_dataset(
     cap: int = FLOOR_CAP,
     seeds: int = FLOOR_SEEDS,
     samples_per_class: int = SAMPLES_PER_CLASS,
+    progress: Progress | None = None,
 ) -> DataCheck:
     """Load ``source`` as a trial would and describe it (see the module docstring).
 
@@ -194,6 +275,9 @@ def check_dataset(
         the random label orders averaged.
     samples_per_class : int
         Sample images kept per class.
+    progress : callable, optional
+        Called as ``progress(fraction, text)`` while images are read (the first half)
+        and as each fit of the floor ends (the second half).
 
     Returns
     -------
@@ -207,7 +291,15 @@ def check_dataset(
     from al_core.datasets import load_dataset
 
     started = time.perf_counter()
-    data = load_dataset(source, pool_size=pool_size, test_size=test_size, seed=seed)
+    report = progress or (lambda fraction, text: None)
+
+    def reading(done: int, total: int) -> None:
+        report(0.5 * done / max(total, 1), f"Reading images: {done:,} of {total:,}")
+
+    report(0.0, "Reading the data set…")
+    data = load_dataset(
+        source, pool_size=pool_size, test_size=test_size, seed=seed, progress=reading
+    )
     k = data.num_classes
     pool_counts = np.bincount(data.y_pool, minlength=k)
     test_counts = np.bincount(data.y_test, minlength=k)
@@ -219,9 +311,18 @@ def check_dataset(
         samples.append(data.x_pool[np.sort(chosen)])
     kind = source.strip().partition(":")[0].lower() if ":" in source else ""
     colour, size = _policies(data.name, data.image_shape, kind, data.skipped)
+    report(0.5, "Looking for duplicates…")
+    pairs, across = near_duplicates(data.x_pool, data.x_test)
+    test_in_pool = _test_in_pool(data.x_pool, data.x_test)
+
+    def fitting(done: int, total: int) -> None:
+        report(0.5 + 0.5 * done / max(total, 1), f"Linear floor: fit {done} of {total}")
+
     floor, n_test = learning_floor(
-        data.x_pool, data.y_pool, data.x_test, data.y_test, counts, cap, seeds, seed
-    )
+        data.x_pool, data.y_pool, data.x_test, data.y_test, counts, cap, seeds, seed,
+        progress=fitting,
+    )  # fmt: skip
+    report(1.0, "Done")
     return DataCheck(
         source=source,
         name=data.name,
@@ -237,7 +338,79 @@ def check_dataset(
         floor=floor,
         floor_test_images=n_test,
         seconds=time.perf_counter() - started,
+        duplicates=data.duplicates,
+        near_duplicates=pairs,
+        near_duplicates_across=across,
+        test_in_pool=test_in_pool,
     )
+
+
+def _digests(x: np.ndarray) -> list[bytes]:
+    """A content hash per image of ``x`` ``(n, H, W, C)``."""
+    import hashlib
+
+    return [
+        hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
+        for image in x
+    ]
+
+
+def _test_in_pool(x_pool: np.ndarray, x_test: np.ndarray) -> int:
+    """How many test images ``(m, H, W, C)`` have the same pixels as a pool image."""
+    pool = set(_digests(x_pool))
+    return sum(digest in pool for digest in _digests(x_test))
+
+
+def _thumbnails(x: np.ndarray, side: int = 8) -> np.ndarray:
+    """``(n, H, W, C)`` → ``(n, side·side)``: grey block means on a ``side``×``side`` grid."""
+    grey = x.mean(axis=-1) if x.shape[-1] > 1 else x[..., 0]
+    rows = np.linspace(0, grey.shape[1], side + 1).astype(int)
+    cols = np.linspace(0, grey.shape[2], side + 1).astype(int)
+    rows, cols = np.unique(rows[:-1]), np.unique(cols[:-1])
+    sums = np.add.reduceat(np.add.reduceat(grey, rows, axis=1), cols, axis=2)
+    heights = np.diff(np.r_[rows, grey.shape[1]])
+    widths = np.diff(np.r_[cols, grey.shape[2]])
+    return (sums / np.outer(heights, widths)).reshape(len(x), -1)
+
+
+def near_duplicates(
+    x_pool: np.ndarray, x_test: np.ndarray, tolerance: float = NEAR_DUPLICATE_TOLERANCE
+) -> tuple[int, int]:
+    """Pairs of different images at most ``tolerance`` apart (mean absolute pixel
+    difference), and how many of them have one image in the pool and one in the test.
+
+    ``x_pool`` ``(n, H, W, C)``, ``x_test`` ``(m, H, W, C)``, pixels in [0, 1]. Exact,
+    and fast because two bounds prune the pairs without missing any: two images that
+    close have mean brightnesses at most ``tolerance`` apart (so each image is compared
+    only with its neighbours in brightness order), and 8x8 grey thumbnails at most
+    ``tolerance`` apart (block means contract the difference); only pairs passing both
+    are compared pixel by pixel.
+    """
+    x = np.concatenate([x_pool, x_test]) if len(x_test) else np.asarray(x_pool)
+    if len(x) < 2:
+        return 0, 0
+    from scipy.spatial.distance import cdist
+
+    flat = x.reshape(len(x), -1)
+    thumbs = _thumbnails(x).astype(np.float64)
+    brightness = flat.mean(axis=1)
+    order = np.argsort(brightness, kind="stable")
+    ends = np.searchsorted(brightness[order], brightness[order] + tolerance, side="right")
+    found = []
+    block = 256  # rows of sorted positions compared at once with their brightness window
+    for start in range(0, len(order), block):
+        stop = min(start + block, len(order))
+        rows = np.arange(start, stop)
+        cols = np.arange(start, ends[stop - 1])
+        gaps = cdist(thumbs[order[rows]], thumbs[order[cols]], "cityblock") / thumbs.shape[1]
+        later = (cols[None, :] > rows[:, None]) & (cols[None, :] < ends[rows][:, None])
+        for r, c in zip(*np.nonzero(later & (gaps <= tolerance)), strict=True):
+            i, j = sorted((int(order[rows[r]]), int(order[cols[c]])))
+            gap = float(np.abs(flat[i] - flat[j]).mean())
+            if 0 < gap <= tolerance:
+                found.append((i, j))
+    across = sum(i < len(x_pool) <= j for i, j in found)
+    return len(found), across
 
 
 def learning_floor(
@@ -249,14 +422,18 @@ def learning_floor(
     cap: int = FLOOR_CAP,
     seeds: int = FLOOR_SEEDS,
     seed: int = 0,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[tuple[FloorPoint, ...], int]:
     """Logistic regression on random labels of the pool, scored on the test split.
 
     ``x_pool`` is ``(n, H, W, C)`` (or ``(n, D)``), ``y_pool`` ``(n,)``; the test split
     likewise. For each of ``seeds`` random orders of the pool the first ``m`` images
-    are the labels, for ``m`` in ``counts`` below the pool's size and for
-    ``min(n, cap)``. Returns the points (mean, min and max accuracy over the orders)
-    and the number of test images scored (at most :data:`FLOOR_MAX_TEST`).
+    are the labels, for ``m`` in ``counts`` below the pool's size; the last point,
+    ``min(n, cap)`` labels, is fitted on the first order only (the orders share most of
+    its labels; it was the costliest fit). Returns the points (mean, min and max
+    accuracy over the orders fitted) and the number of test images scored (at most
+    :data:`FLOOR_MAX_TEST`). ``progress(done, total)`` is called after each fit.
     """
     from threadpoolctl import threadpool_limits
 
@@ -273,19 +450,22 @@ def learning_floor(
         xt, yt = xt[keep], yt[keep]
     last = min(len(x), int(cap))
     fitted = sorted({*(int(m) for m in counts if 1 <= int(m) < last), last})
-    scores = np.zeros((seeds, len(fitted)))
+    scores = np.full((seeds, len(fitted)), np.nan)
+    orders = [np.random.default_rng([seed, 7919, s]).permutation(len(x)) for s in range(seeds)]
+    # (order, point): every point on every order, the last point on the first order only.
+    fits = [(s, j) for s in range(seeds) for j in range(len(fitted)) if s == 0 or fitted[j] != last]
     with threadpool_limits(limits=1):  # BLAS threads only oversubscribe small fits
-        for s in range(seeds):
-            order = np.random.default_rng([seed, 7919, s]).permutation(len(x))
-            for j, m in enumerate(fitted):
-                idx = order[:m]
-                scores[s, j] = _fit_score(x[idx], y[idx], xt, yt)
+        for done, (s, j) in enumerate(fits, start=1):
+            idx = orders[s][: fitted[j]]
+            scores[s, j] = _fit_score(x[idx], y[idx], xt, yt)
+            if progress is not None:
+                progress(done, len(fits))
     points = tuple(
         FloorPoint(
             labels=m,
-            accuracy=float(scores[:, j].mean()),
-            low=float(scores[:, j].min()),
-            high=float(scores[:, j].max()),
+            accuracy=float(np.nanmean(scores[:, j])),
+            low=float(np.nanmin(scores[:, j])),
+            high=float(np.nanmax(scores[:, j])),
         )
         for j, m in enumerate(fitted)
     )
@@ -298,46 +478,64 @@ def _policies(
     """The colour and size policy applied, in words."""
     height, width, channels = shape
     if kind == "folder" or name.startswith("folder:"):
+        folder = Path(name.partition(":")[2])
+        headers = _file_headers(folder)
+        stored_in_colour = sum(mode not in _GREY_MODES for _, _, mode in headers)
         if channels == 1:
             colour = "grayscale (1 channel): every readable image is grayscale"
+            if stored_in_colour:
+                colour += (
+                    f" by content ({stored_in_colour} file(s) are stored as colour but their "
+                    "red, green and blue are equal in every pixel)"
+                )
         else:
             colour = (
-                "RGB (3 channels): at least one image is in colour, so any grayscale "
-                "image was repeated into the 3 channels; transparency flattened onto white"
+                "RGB (3 channels): at least one image is in colour (its red, green and blue "
+                "differ), so any grayscale image was repeated into the 3 channels; "
+                "transparency flattened onto white"
             )
-        folder = Path(name.partition(":")[2])
-        sizes = _original_sizes(folder)
-        resized = sum(n for (w, h), n in sizes.items() if (h, w) != (height, width))
-        total = sum(sizes.values())
+        resized = [(n, w, h) for n, (w, h), _ in headers if (h, w) != (height, width)]
         size = (
             f"{height}x{width} pixels, the most frequent size among the readable images; "
-            f"{resized} of {total} image(s) were resized to it (aspect ratio not kept, no "
-            "cropping)"
+            f"{len(resized)} of the {len(headers)} image files were resized to it (aspect "
+            "ratio not kept, no cropping)"
         )
+        shrunk = [(w * h, n, w, h) for n, w, h in resized if w * h > 4 * height * width]
+        if shrunk:
+            _, big_name, big_w, big_h = max(shrunk)
+            size += (
+                f"; {len(shrunk)} of them much larger, shrunk with their fine detail lost: "
+                f"the largest, {big_name}, from {big_w}x{big_h}"
+            )
         return colour, size
     colour = "grayscale (1 channel)" if channels == 1 else "RGB (3 channels)"
     return f"{colour}, as stored", f"{height}x{width} pixels, as stored (no resizing)"
 
 
-def _original_sizes(folder: Path) -> dict[tuple[int, int], int]:
-    """Pillow ``(width, height)`` → count, over the images in ``folder``'s class
-    subfolders (headers only: nothing is decoded)."""
-    from collections import Counter
+_GREY_MODES = ("1", "L", "LA", "La", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 
+
+def _file_headers(folder: Path) -> list[tuple[str, tuple[int, int], str]]:
+    """``(relative name, Pillow (width, height), mode)`` of the images in ``folder``'s
+    class subfolders that the loader decodes (headers only: nothing is decoded)."""
     from PIL import Image
 
-    sizes: Counter[tuple[int, int]] = Counter()
+    from al_core.datasets.images import MAX_DECODED_PIXELS
+
+    found = []
     if not folder.is_dir():
-        return {}
+        return []
     for path in sorted(folder.glob("*/**/*")):
         if not path.is_file() or any(p.startswith(".") for p in path.relative_to(folder).parts):
             continue
         try:
             with Image.open(path) as img:
-                sizes[img.size] += 1
+                size, mode = img.size, img.mode
         except Exception:  # noqa: BLE001 - unreadable files are listed by the loader
             continue
-    return dict(sizes)
+        if size[0] * size[1] <= MAX_DECODED_PIXELS:
+            found.append((path.relative_to(folder).as_posix(), size, mode))
+    return found
 
 
 def _test_split_text(name: str, kind: str, n_test: int, test_size: int | None, seed: int) -> str:

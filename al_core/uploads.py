@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from al_core.datasets import format_skipped, load_images
+from al_core.datasets import common_image_size, format_skipped, load_images
 from al_core.errors import DatasetError
 from al_core.paths import confine_path, leaves_root
 from al_core.paths import data_root as data_root  # re-exported: the Label page shows it
@@ -244,15 +244,17 @@ def _subfolder_classes(files: Sequence[Path], base: Path) -> list[str]:
 
 
 def _load_pool_images(
-    files: Sequence[Path], base: Path, image_size: tuple[int, int]
+    files: Sequence[Path], base: Path, image_size: tuple[int, int] | None
 ) -> tuple[np.ndarray, list[str], list[str]]:
-    """Decode ``files`` by the data set policy, a chunk at a time (bounded memory).
+    """Decode ``files`` by the data set policy, a chunk at a time (bounded memory);
+    ``image_size`` None: the most frequent size of all of them (as an experiment's).
 
     Returns ``(x (N, H, W, C) uint8, names, skipped)``. A chunk that came out
     grayscale is repeated into 3 channels when another chunk is in colour,
     which is what the policy does for a grayscale image among colour ones.
     """
     chunks, names, skipped = [], [], []
+    image_size = image_size or common_image_size(files)
     for start in range(0, len(files), _LOAD_CHUNK):
         x, kept, bad = load_images(files[start : start + _LOAD_CHUNK], image_size, root=base)
         chunks.append(np.rint(x * 255).astype(np.uint8))
@@ -281,7 +283,7 @@ def read_images(
     files: Sequence[Path],
     base: Path,
     class_names: Sequence[str] | None,
-    image_size: tuple[int, int],
+    image_size: tuple[int, int] | None,
     pre_skipped: Sequence[str] = (),
 ) -> ImportedImages:
     """Shared by uploads and folders: dedupe, pick the class names, decode.

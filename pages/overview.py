@@ -138,7 +138,7 @@ def target_control(key: str, start: float | None) -> float | None:
         step=1,
         key=key,
         on_change=lambda: st.session_state.__setitem__(touched, True),
-        help="Default: the best configuration's median final accuracy, rounded down.",
+        help=results.DEFAULT_TARGET_RULE,
     )
     return percent / 100
 
@@ -170,7 +170,7 @@ def show_savings(views: list[results.SavingsView], target: float | None, key: st
         "Medians over the trials, a trial that never reached a target counting as "
         "needing more; fastest – slowest trial; saved vs random with its spread "
         "across seed pairs (within it: within noise). Targets from just above where "
-        "both start to the best configuration's median final accuracy; random's labels "
+        "both start to the default target; random's labels "
         "may lie past the budget when it was run on further."
     )
 

@@ -39,8 +39,8 @@ with Store() as store:
 done = results.completion([t["status"] for i in chosen for t in stored_trials[i]])
 stored_target = next((t for t in (results.experiment_target(by_id[i]) for i in chosen) if t), None)
 left, middle, right = st.columns(3)
-# Whole percent, per selection; it starts at the best configuration's median final
-# accuracy (rounded down) once every trial has finished, and follows it until changed.
+# Whole percent, per selection; it starts at results.default_target once every trial
+# has finished, and follows it until changed.
 target_key = f"results_target_{'_'.join(str(i) for i in chosen)}"
 if not st.session_state.get(f"{target_key}_touched"):
     start = results.starting_target(rounds, stored_target, done) or 0.9
@@ -53,7 +53,7 @@ target = (
         step=1,
         key=target_key,
         on_change=lambda: st.session_state.__setitem__(f"{target_key}_touched", True),
-        help="Default: the best configuration's median final accuracy, rounded down.",
+        help=results.DEFAULT_TARGET_RULE,
     )
     / 100
 )
@@ -171,14 +171,20 @@ if not configs.empty:
         "across seed pairs. A saving no larger than that spread is *within noise*; with "
         "one seed pair the spread is unknown (*not conclusive*)."
     )
-    if configs["labels_to_target"].notna().any():
+    if (configs["trials"] > 0).any():
         st.subheader("How the share of uncertainty sampling changes the labels needed")
         st.plotly_chart(charts.fraction_figure(configs), key="fraction_chart")
-    else:
-        st.info(
-            f"No configuration reached {target:.0%} in half or more of its trials: there is "
-            "no labels-to-target to plot. Lower the target to compare them."
-        )
+        if configs["labels_to_target"].isna().any():
+            st.caption(
+                f'▵ with "> N": half or more of that configuration\'s trials did not reach '
+                f'{target:.0%} within the N labels they ran (the table\'s "not reached"); '
+                "its median needs more than N."
+            )
+        if configs["labels_to_target"].isna().all():
+            st.info(
+                f"No configuration reached {target:.0%} in more than half of its trials. "
+                "Lower the target to compare them."
+            )
     if not done.preliminary:  # no savings figures while trials run
         active = configs[(configs["fraction"] > 0) & (configs["trials"] > 0)]
         options = [

@@ -41,13 +41,17 @@ Image folder policy
   Files in deeper folders belong to the class folder that holds them. Files and
   folders whose name starts with ``.`` are ignored silently; files lying directly
   in the top folder belong to no class and are listed as skipped.
-- Every file is opened with Pillow and fully decoded. A file that cannot be read
-  (not an image, truncated, corrupt, or bigger than Pillow's decompression-bomb
-  limit ``PIL.Image.MAX_IMAGE_PIXELS``) is skipped and listed in
-  ``Dataset.skipped`` as ``"relative/path: reason"``; the other files load.
+- Every file is opened with Pillow; its header is read first, and an image of
+  more than :data:`~al_core.datasets.images.MAX_DECODED_PIXELS` (40 million)
+  pixels is skipped before it is decoded. The others are fully decoded. A file
+  that cannot be read (not an image, truncated, corrupt, too many pixels) is
+  skipped and listed in ``Dataset.skipped`` as ``"relative/path: reason"``; the
+  other files load.
 - The EXIF orientation of photos is applied.
-- Colour: if every readable image is grayscale (Pillow modes 1, L, LA, I, I;16,
-  F, or a palette image whose colours are all gray), the images are loaded as
+- Colour, decided by content, not by file mode: an image is grayscale when its
+  mode is 1, L, LA, I, I;16 or F, or when its red, green and blue channels are
+  equal in every pixel (a grey picture saved as RGB or as a palette). If every
+  readable image is grayscale, the images are loaded as
   grayscale (1 channel); otherwise all of them are loaded as RGB (3 channels,
   grayscale ones repeated into the 3 channels). Transparency is flattened onto a
   white background (the alpha channel is dropped). 16-bit and float grayscale
@@ -58,12 +62,17 @@ Image folder policy
   resampling, enlarging uses bilinear (``PIL.Image.Resampling``); the aspect
   ratio is not kept (no cropping, no padding).
 - Pixel values are divided by 255.
+- Duplicates: files whose converted images are identical (the same picture,
+  whatever its bytes) are kept once, the first in path order, before the split,
+  so no picture is both in the pool and in the test split; the others are listed
+  in ``Dataset.duplicates``.
 - Test split: stratified by class, ``test_size`` images (default 20 % of the
   readable images, at least one per class), drawn with ``seed``; every class
   keeps at least one image in the training split, so a class with a single
   image has none in the test split.
-- Refused with an error: a missing folder, fewer than 2 class subfolders, a class
-  with no readable image, no readable image at all.
+- Refused with an error: a missing folder, fewer than 2 class subfolders (the
+  message names files lying loose at the top), a class with no readable image, no
+  readable image at all, no class with 2 images (nothing for the test split).
 
 Modules: :mod:`~al_core.datasets.dataset` (:class:`Dataset`, built-in names),
 :mod:`~al_core.datasets.builtin` (digits, the Keras cache), :mod:`~al_core.datasets.npz`,
@@ -76,7 +85,10 @@ source to its loader (:func:`load_dataset`) and re-exports the public names.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from al_core.datasets.builtin import _DIGITS_TEST_SIZE, _load_digits, _load_keras
 from al_core.datasets.dataset import (
@@ -86,7 +98,13 @@ from al_core.datasets.dataset import (
     Split,
     builtin_class_names,
 )
-from al_core.datasets.images import SKIPPED_SHOWN, _load_folder, format_skipped, load_images
+from al_core.datasets.images import (
+    SKIPPED_SHOWN,
+    _load_folder,
+    common_image_size,
+    format_skipped,
+    load_images,
+)
 from al_core.datasets.npz import (
     DEFAULT_MAX_NPZ_MB,
     _load_npz,
@@ -108,6 +126,7 @@ __all__ = [
     "SKIPPED_SHOWN",
     "Dataset",
     "builtin_class_names",
+    "common_image_size",
     "format_skipped",
     "load_dataset",
     "load_images",
@@ -131,6 +150,7 @@ def load_dataset(
     val_size: int = 0,
     seed: int = 0,
     image_size: tuple[int, int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Dataset:
     """Load a data set and split it into pool / test (/ validation).
 
@@ -152,6 +172,9 @@ def load_dataset(
         Seed of every random choice (non-negative).
     image_size : tuple of int, optional
         ``(height, width)`` to resize image-folder images to; folders only.
+    progress : callable, optional
+        ``progress(files read, files in all)`` while an image folder is read (every
+        few hundred files); other sources load at once.
 
     Returns
     -------
@@ -171,8 +194,8 @@ def load_dataset(
             f"image_size={image_size!r} only applies to image folders (folder:PATH); "
             f"{source!r} has a fixed image size: leave image_size unset"
         )
-    name, train, test, class_names, skipped = _load_raw(
-        kind, target, test_size=test_size, seed=seed, image_size=image_size
+    name, train, test, class_names, skipped, duplicates = _load_raw(
+        kind, target, test_size=test_size, seed=seed, image_size=image_size, progress=progress
     )
     if kind in ("digits", "folder"):
         test_size = None  # already used to split the data
@@ -186,6 +209,7 @@ def load_dataset(
         val_size=val_size,
         seed=seed,
         skipped=skipped,
+        duplicates=duplicates,
     )
 
 
@@ -223,22 +247,46 @@ def _load_raw(
     test_size: int | None,
     seed: int,
     image_size: tuple[int, int] | None,
-) -> tuple[str, Split, Split, tuple[str, ...], tuple[str, ...]]:
-    """Dispatch to a loader; returns ``(name, train, test, class_names, skipped)``."""
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[str, Split, Split, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Dispatch to a loader; returns ``(name, train, test, class_names, skipped,
+    duplicates)``."""
     if kind == "digits":
         x, y = _load_digits()
         test_size = _DIGITS_TEST_SIZE if test_size is None else test_size
         train, test = _split_test(x, y, test_size, seed, "digits")
-        return "digits", train, test, _CLASS_NAMES["digits"], ()
+        return "digits", train, test, _CLASS_NAMES["digits"], (), ()
     if kind in BUILTIN_DATASETS:
         train, test = _load_keras(kind)
-        return kind, train, test, _CLASS_NAMES[kind], ()
+        return kind, train, test, _CLASS_NAMES[kind], (), ()
     path = Path(target).expanduser().resolve()
     if kind == "npz":
         train, test, class_names = _load_npz(path)
-        return f"npz:{path}", train, test, class_names, ()
-    x, y, class_names, skipped = _load_folder(path, image_size)
+        return f"npz:{path}", train, test, class_names, (), ()
+    x, y, class_names, skipped, duplicates = _load_folder(path, image_size, progress)
+    _check_folder_classes_can_split(y, class_names, path)
     if test_size is None:
         test_size = _default_folder_test_size(y)
     train, test = _split_test(x, y, test_size, seed, f"folder {path}")
-    return f"folder:{path}", train, test, class_names, tuple(skipped)
+    return f"folder:{path}", train, test, class_names, tuple(skipped), tuple(duplicates)
+
+
+def _check_folder_classes_can_split(
+    y: np.ndarray, class_names: tuple[str, ...], path: Path
+) -> None:
+    """Refuse a folder none of whose classes can give an image to the test split.
+
+    The test split is drawn from the folder and every class keeps one image for the
+    pool, so at least one class needs 2 readable images. Said in images per class,
+    not as a ``test_size`` the person never typed.
+    """
+    counts = np.bincount(y, minlength=len(class_names))
+    if (counts >= 2).any():
+        return
+    held = ", ".join(f"{n}: {int(c)}" for n, c in zip(class_names, counts, strict=True))
+    raise DatasetError(
+        f"image folder {path} has too few images to split into a pool and a test set "
+        f"(readable images per class, after duplicates: {held}). Every class needs at "
+        "least 2 images, one for the pool and one for the test split (20 % of the images "
+        "are tested); for curves worth reading, give each class 20 or more"
+    )

@@ -66,6 +66,10 @@ class Dataset:
         ``val_size`` is 0. Disjoint from the pool.
     skipped : tuple of str
         Files skipped while loading an image folder, each ``"path: reason"``.
+    duplicates : tuple of str
+        Image-folder files dropped before the split because an earlier file holds the
+        same image (``"path: same image as other, kept once"``): no picture is in both
+        the pool and the test split.
     pool_source : np.ndarray or None
         ``(n_pool,)`` int64: the source image each pool row was made from, for a
         redundant pool (:func:`repeat_pool`); None when every row is its own source.
@@ -80,6 +84,7 @@ class Dataset:
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
     skipped: tuple[str, ...] = ()
+    duplicates: tuple[str, ...] = ()
     pool_source: np.ndarray | None = None
 
     @property

@@ -7,7 +7,7 @@ import os
 import re
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,21 +74,29 @@ def _class_files(folder: Path) -> list[Path]:
 
 
 def _load_folder(
-    root: Path, image_size: tuple[int, int] | None
-) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], list[str]]:
-    """Read an image folder: ``(x (N,H,W,C), y (N,), class_names, skipped)``."""
+    root: Path,
+    image_size: tuple[int, int] | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], list[str], list[str]]:
+    """Read an image folder: ``(x (N,H,W,C), y (N,), class_names, skipped, duplicates)``;
+    exact duplicates (:func:`exact_duplicates`) are kept once."""
     if not root.is_dir():
         state = "is not a folder" if root.exists() else "does not exist"
         raise DatasetError(f"image folder {root} {state}: check the path")
     entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
     class_dirs = [p for p in entries if p.is_dir()]
+    loose = [p.name for p in entries if p.is_file()]
     if len(class_dirs) < 2:
+        found = (
+            f"; the file(s) at its top level belong to no class: {_some(loose)}" if loose else ""
+        )
         raise DatasetError(
             f"image folder {root} has {len(class_dirs)} class subfolder(s) "
-            f"({', '.join(p.name for p in class_dirs) or 'none'}); it needs one subfolder "
-            "per class, at least 2, each holding that class's images"
+            f"({', '.join(p.name for p in class_dirs) or 'none'}){found}. It needs one "
+            "subfolder per class, at least 2, each holding that class's images: move each "
+            "image into the folder named after its class"
         )
-    stray = [f"{p.name}: not inside a class subfolder" for p in entries if p.is_file()]
+    stray = [f"{name}: not inside a class subfolder" for name in loose]
     paths, labels, outside = [], [], []
     allowed = confining_root(root)
     for label, folder in enumerate(class_dirs):
@@ -111,10 +119,55 @@ def _load_folder(
             + format_skipped(outside)
             + f"\nFix: {LINK_FIX}."
         )
-    x, kept, skipped = _read_images(paths, image_size, None, root)
+    x, kept, skipped = _read_images(paths, image_size, None, root, progress)
     y = np.asarray(labels, dtype=np.int64)[kept]
+    names = [_display_name(Path(paths[i]), root) for i in kept]
+    unique, duplicates = exact_duplicates(x, names, y, tuple(p.name for p in class_dirs))
+    x, y = x[unique], y[unique]
     _check_classes(root, class_dirs, y, len(paths), skipped)
-    return x, y, tuple(p.name for p in class_dirs), stray + skipped
+    return x, y, tuple(p.name for p in class_dirs), stray + skipped, duplicates
+
+
+def exact_duplicates(
+    x: np.ndarray,
+    names: Sequence[str],
+    y: np.ndarray | None = None,
+    class_names: Sequence[str] = (),
+) -> tuple[np.ndarray, list[str]]:
+    """Keep the first of images with the same converted pixels; name the others.
+
+    ``x`` is ``(N, H, W, C)`` (the images as converted, so two files of the same
+    picture match whatever their bytes: a PNG and its re-save, a grey image saved
+    as RGB), ``names`` the ``N`` file names, ``y`` ``(N,)`` class ids or None.
+    Returns the indices kept ``(M,)`` in order, and ``"name: same image as first"``
+    for every dropped one (with both classes when they disagree). Dropping them
+    before the split is what keeps one picture out of both the pool and the test
+    split.
+    """
+    import hashlib
+
+    first: dict[bytes, int] = {}
+    kept, duplicates = [], []
+    for i in range(len(x)):
+        digest = hashlib.blake2b(np.ascontiguousarray(x[i]).tobytes(), digest_size=16).digest()
+        j = first.setdefault(digest, i)
+        if j == i:
+            kept.append(i)
+            continue
+        text = f"{names[i]}: same image as {names[j]}, kept once"
+        if y is not None and y[i] != y[j] and class_names:
+            text += (
+                f" (in class {class_names[int(y[j])]}, not {class_names[int(y[i])]}: "
+                "check its label)"
+            )
+        duplicates.append(text)
+    return np.asarray(kept, dtype=np.int64), duplicates
+
+
+def _some(names: Sequence[str], limit: int = 5) -> str:
+    """``"a.png, b.png"`` (``", … and N more"`` past ``limit``)."""
+    text = ", ".join(names[:limit])
+    return text + (f", … and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _check_classes(
@@ -135,6 +188,8 @@ def _check_classes(
             "images or remove the folder. Skipped there:\n" + format_skipped(theirs)
         )
 
+
+_PROGRESS_EVERY = 250  # files read between two progress reports
 
 SKIPPED_SHOWN = 10
 """How many skipped files a message lists before "and N more"."""
@@ -163,8 +218,10 @@ def _read_images(
     image_size: tuple[int, int] | None,
     mode: str | None,
     root: Path | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, list[int], list[str]]:
-    """Images ``(N, H, W, C)``, indices of the kept paths, skipped ``"name: reason"``."""
+    """Images ``(N, H, W, C)``, indices of the kept paths, skipped ``"name: reason"``;
+    ``progress(read, total)`` every :data:`_PROGRESS_EVERY` files."""
     if mode not in (None, "L", "RGB"):
         raise DatasetError(f"mode must be None, 'L' or 'RGB', got {mode!r}")
     target = _target_size(image_size)
@@ -176,6 +233,8 @@ def _read_images(
         else:
             images.append(image_or_reason)
             kept.append(i)
+        if progress is not None and ((i + 1) % _PROGRESS_EVERY == 0 or i + 1 == len(paths)):
+            progress(i + 1, len(paths))
     return _stack(images, target, mode), kept, skipped
 
 
@@ -206,7 +265,10 @@ def _read_one(path: Path) -> PILImage | str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(path) as img:  # lazy: reads the header only
+                too_big = _over_pixel_limit(img.size)
+                if too_big:
+                    return too_big
                 img.load()
                 return _normalise_mode(ImageOps.exif_transpose(img))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -218,6 +280,26 @@ def _read_one(path: Path) -> PILImage | str:
         if "truncated" in text:
             return f"truncated image file ({text})"
         return f"unreadable image ({type(exc).__name__}: {text})"
+
+
+MAX_DECODED_PIXELS = 40_000_000
+"""Images with more pixels are skipped before decoding: one 8,000x8,000 PNG decodes to
+192 MB as RGB and took the server to about 700 MB while being converted. 40 million
+pixels keeps a 48-megapixel-class phone photo (8,000x6,000 is 48 M) out too; shrink
+such photos before uploading. Pillow's own decompression-bomb limit is higher."""
+
+
+def _over_pixel_limit(size: tuple[int, int]) -> str | None:
+    """The reason a ``(width, height)`` image is not decoded, or None when it may be."""
+    width, height = size
+    if width * height <= MAX_DECODED_PIXELS:
+        return None
+    return (
+        f"{width}x{height} pixels ({width * height / 1e6:.0f} megapixels) is over the limit of "
+        f"{MAX_DECODED_PIXELS / 1e6:.0f} megapixels, not decoded (it would take "
+        f"{width * height * 3 / 2**20:.0f} MB of memory as RGB): shrink it first, e.g. to "
+        "2,000 pixels on its longest side"
+    )
 
 
 def _bomb_reason(exc: Exception) -> str:
@@ -242,8 +324,11 @@ def _normalise_mode(img: PILImage) -> PILImage:
         flat = _flatten_alpha(img.convert("RGBA"))
         return flat.convert("L") if _is_gray(flat) else flat
     if "A" in img.getbands() or "transparency" in img.info:
-        return _flatten_alpha(img.convert("RGBA"))
-    return img.convert("RGB")
+        flat = _flatten_alpha(img.convert("RGBA"))
+    else:
+        flat = img.convert("RGB")
+    # Colour by content, not by file mode: a grey picture saved as RGB is grey.
+    return flat.convert("L") if _is_gray(flat) else flat
 
 
 def _deep_gray_to_l(img: PILImage) -> PILImage:
@@ -271,6 +356,30 @@ def _flatten_alpha(img: PILImage) -> PILImage:
 def _is_gray(rgb: PILImage) -> bool:
     arr = np.asarray(rgb)
     return bool((arr[..., 0] == arr[..., 1]).all() and (arr[..., 1] == arr[..., 2]).all())
+
+
+def common_image_size(paths: Sequence[Path]) -> tuple[int, int] | None:
+    """``(height, width)`` the image-folder policy converts ``paths`` to: the most
+    frequent size (ties: the larger), read from the headers only (nothing is
+    decoded; files that cannot be read or are over :data:`MAX_DECODED_PIXELS` do not
+    count). ``None`` when no file is readable. The Label page's pools read a chunk
+    at a time use it, so that they get the size an experiment on the same folder gets.
+    """
+    from PIL import Image
+
+    counts: Counter[tuple[int, int]] = Counter()
+    for path in paths:
+        try:
+            with Image.open(path) as img:
+                size = img.size
+        except Exception:  # noqa: BLE001 - unreadable files are skipped by the reader
+            continue
+        if not _over_pixel_limit(size):
+            counts[size] += 1
+    if not counts:
+        return None
+    width, height = max(counts, key=lambda size: (counts[size], size[0] * size[1], size))
+    return height, width
 
 
 def _common_size(images: Sequence[PILImage]) -> tuple[int, int]:

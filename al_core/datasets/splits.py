@@ -146,6 +146,7 @@ def _assemble(
     val_size: object,
     seed: int,
     skipped: Sequence[str],
+    duplicates: Sequence[str] = (),
 ) -> Dataset:
     """Subset, convert to float32 / int64 and validate."""
     (x_train, y_train), (x_test, y_test) = train, test
@@ -172,6 +173,7 @@ def _assemble(
         x_val=None if val_idx is None else _to_float(x_train[val_idx]),
         y_val=None if val_idx is None else y_train[val_idx],
         skipped=tuple(skipped),
+        duplicates=tuple(duplicates),
     )
     return _validate(dataset)
 

@@ -39,9 +39,11 @@ Pools
   class names are typed in, or taken from the subfolders when there are at
   least two. Images are converted by the image-folder policy of
   :mod:`al_core.datasets` (:func:`~al_core.datasets.load_images`: EXIF
-  orientation applied, grayscale kept as 1 channel only when every image is
-  grayscale, else RGB, transparency flattened onto white) and resized to
-  ``image_size`` (default 32x32, aspect ratio not kept). The learning curve is
+  orientation applied, grayscale (by content) kept as 1 channel only when every
+  image is grayscale, else RGB, transparency flattened onto white) and resized to
+  ``image_size`` (aspect ratio not kept): 32x32 by default here; ``None``, the Label
+  page's default, is the policy's most frequent size, the size an experiment on
+  the same folder trains on. The learning curve is
   measured on a held-out share of the user's own labels: every
   :data:`HELD_OUT_EVERY`-th human label, in the order given, is used for
   evaluation and never for training.

@@ -178,7 +178,7 @@ def create_session(
     upload: bytes | None = None,
     folder: str | os.PathLike[str] | None = None,
     class_names: Sequence[str] | None = None,
-    image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE,
+    image_size: tuple[int, int] | None = DEFAULT_IMAGE_SIZE,
     root: Path | None = None,
     max_upload_bytes: int | None = None,
     **settings: Any,

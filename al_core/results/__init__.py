@@ -77,6 +77,7 @@ from al_core.results.tables import (
 )
 from al_core.results.verdicts import (
     Completion,
+    DEFAULT_TARGET_RULE,
     Headline,
     best_active,
     completion,
@@ -93,6 +94,7 @@ __all__ = [
     "CONFIG_KEYS",
     "FINISHED",
     "MEASURED_PHASES",
+    "DEFAULT_TARGET_RULE",
     "OPEN_STATUSES",
     "SAVINGS_COLUMNS",
     "SAVINGS_DISPLAY_COLUMNS",

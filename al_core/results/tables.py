@@ -89,7 +89,9 @@ def trial_table(rounds: pd.DataFrame, target: float | None) -> pd.DataFrame:
     (``trial_status`` of the rounds, ``done`` when absent), complete (status is
     ``done``: its rounds are all there), rounds, final_labeled,
     extended_labeled (most labels including baseline rounds), final_accuracy,
-    auc, labels_to_target (NaN = not reached), interpolated, reached,
+    peak_accuracy (the highest accuracy of the measured rounds, baseline rounds
+    included: every target up to it is reached), auc, labels_to_target (NaN = not
+    reached), interpolated, reached,
     auto_accuracy (last auto-labeling step, NaN without one), saved_vs_random
     (``1 - labels / labels of the random trial with the same seed``, NaN unless
     both reached the target; NaN for random itself).
@@ -119,6 +121,7 @@ def trial_table(rounds: pd.DataFrame, target: float | None) -> pd.DataFrame:
             final_labeled=int(labeled[-1]),
             extended_labeled=int(measured_labeled[-1]),
             final_accuracy=float(accuracy[-1]),
+            peak_accuracy=float(measured_accuracy.max()),
             auc=metrics.normalized_auc(labeled, accuracy),
             auto_accuracy=float(auto_accuracy[-1]) if len(auto_accuracy) else math.nan,
         )
@@ -161,7 +164,9 @@ def config_table(trials: pd.DataFrame, *, include_partial: bool = False) -> pd.D
     Columns: :data:`SUMMARY_COLUMNS` plus partial, final_labeled (most labels a
     counted trial ran in the active phase), extended_labeled (most labels
     including the random baseline's rounds past the budget), final_accuracy_median
-    (median over the counted trials), random_labels, labels_saved (random's
+    (median over the counted trials), reachable_accuracy (the highest target whose
+    median labels-to-target is measured: more than half of the counted trials
+    reached it, see :func:`_reachable`), random_labels, labels_saved (random's
     median minus this one), auto_accuracy.
     """
     if trials.empty:
@@ -191,6 +196,7 @@ def config_table(trials: pd.DataFrame, *, include_partial: bool = False) -> pd.D
             else math.nan,
             "final_accuracy": acc_mean,
             "final_accuracy_median": float(used["final_accuracy"].median()) if n else math.nan,
+            "reachable_accuracy": _reachable(used),
             "final_accuracy_std": acc_std,
             "auc": float(used["auc"].mean()) if n else math.nan,
             "auto_accuracy": float(used["auto_accuracy"].mean()) if n else math.nan,
@@ -218,3 +224,14 @@ def config_table(trials: pd.DataFrame, *, include_partial: bool = False) -> pd.D
             )
         records.append(row)
     return pd.DataFrame.from_records(records)
+
+
+def _reachable(trials: pd.DataFrame) -> float:
+    """The highest accuracy more than half of ``trials`` reached (their ``peak_accuracy``,
+    baseline rounds included): any target up to it has a measured
+    :func:`al_core.metrics.censored_median`, which needs ``n // 2 + 1`` of ``n`` trials
+    to reach it. NaN without trials or peaks."""
+    if trials.empty or "peak_accuracy" not in trials:
+        return math.nan
+    peaks = np.sort(trials["peak_accuracy"].to_numpy(dtype=float))[::-1]
+    return float(peaks[len(peaks) // 2])
