@@ -43,10 +43,46 @@ st.title("Experiments")
 # --------------------------------------------------------------------------- your own data
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+CHECKS_KEPT = 8
+
+
+@st.cache_resource
+def _checks() -> dict[tuple[str, float, tuple[str, ...]], DataCheck]:
+    """Data checks done in this server, by (source, upload time, skipped zip entries).
+
+    A plain dict kept across reruns rather than ``st.cache_data``: the check draws a
+    progress bar as it goes, which a cached function would replay."""
+    return {}
+
+
 def _data_check(source: str, stamp: float, extra_skipped: tuple[str, ...]) -> DataCheck:
-    """The data check, once per source and upload (``stamp``: the upload's time)."""
-    return check_dataset(source, extra_skipped=extra_skipped)
+    """The data check, once per source and upload (``stamp``: the upload's time), with a
+    progress bar while it reads the images and fits the linear floor."""
+    done = _checks()
+    key = (source, stamp, extra_skipped)
+    if key not in done:
+        bar = st.progress(0.0, text="Reading the data set…")
+        try:
+            check = check_dataset(
+                source,
+                extra_skipped=extra_skipped,
+                progress=lambda fraction, text: bar.progress(min(fraction, 1.0), text=text),
+            )
+        finally:
+            bar.empty()
+        while len(done) >= CHECKS_KEPT:
+            done.pop(next(iter(done)))
+        done[key] = check
+    return done[key]
+
+
+def _suggest_target(check: DataCheck) -> None:
+    """Start the form's target at the check's suggestion, once per checked data set
+    (a target the person typed afterwards is kept)."""
+    suggested = check.suggested_target()
+    if suggested is not None and st.session_state.get("target_suggested_for") != check.source:
+        st.session_state["target"] = suggested
+        st.session_state["target_suggested_for"] = check.source
 
 
 def _ask_delete(slug: str) -> None:
@@ -141,7 +177,7 @@ def _render_check(check: DataCheck) -> None:
     )
     st.markdown(
         f"- **Size:** {check.size}\n- **Colour:** {check.colour}\n"
-        f"- **Test split:** {check.test_split}"
+        f"- **Test split:** {check.test_split}\n- **Duplicates:** {check.duplicates_text()}"
     )
     for note in check.warnings():
         st.warning(note)
@@ -158,10 +194,14 @@ def _render_check(check: DataCheck) -> None:
     )
     floor.dataframe(table, hide_index=True)
     floor.caption(
-        f"Flattened pixels, mean of 3 random label orders, scored on "
-        f"{check.floor_test_images} test images. A network's curve on the same labels "
-        "should be above this; if it is not, the network is undertrained, not the data hard."
+        f"Flattened pixels, mean of 3 random label orders (the last point, all of the pool "
+        f"up to 2,000 labels: one order), scored on {check.floor_test_images} test images. A "
+        "network's curve on the same labels should be above this; if it is not, the network "
+        "is undertrained, not the data hard."
     )
+    suggestion = check.suggestion_text()
+    if suggestion:
+        floor.caption(f"**Suggested target** (set in the form below): {suggestion}.")
     st.markdown("**Sample images per class** (from the pool, as converted)")
     grid = st.columns(2)
     for i, (name, images) in enumerate(zip(check.class_names, check.samples, strict=True)):
@@ -174,6 +214,9 @@ def _render_check(check: DataCheck) -> None:
             st.code(format_skipped(check.skipped, limit=200), language="text")
     else:
         st.caption("No file was skipped.")
+    if check.duplicates:
+        with st.expander(f"Duplicates dropped ({len(check.duplicates)}), each kept once"):
+            st.code(format_skipped(check.duplicates, limit=200), language="text")
 
 
 uploaded_sets = user_datasets.list_uploaded()
@@ -217,17 +260,17 @@ with st.container(border=True):
         check_source, show = dataset, True
     if show:
         try:
-            with st.spinner("Reading the data and fitting the linear floor (seconds)…"):
-                if chosen_upload is not None:
-                    check = _data_check(
-                        chosen_upload.source, chosen_upload.created, chosen_upload.skipped
-                    )
-                else:  # a typed path must stay inside $AL_DATA_DIR
-                    check = _data_check(confine_dataset_source(str(check_source)), 0.0, ())
+            if chosen_upload is not None:
+                check = _data_check(
+                    chosen_upload.source, chosen_upload.created, chosen_upload.skipped
+                )
+            else:  # a typed path must stay inside $AL_DATA_DIR
+                check = _data_check(confine_dataset_source(str(check_source)), 0.0, ())
         except ALError as exc:
             st.error(f"The data check failed: {exc}")
         else:
             _render_check(check)
+            _suggest_target(check)
 
 with st.form("new_experiment"):
     name = st.text_input("Name (optional)", key="name", persist_state="session")
@@ -269,7 +312,13 @@ with st.form("new_experiment"):
         "Trials (seeds) per configuration", value=3, step=1, key="trials", persist_state="session"
     )
     target = middle.number_input(
-        "Target test accuracy (0–1]", value=0.9, step=0.01, key="target", persist_state="session"
+        "Target test accuracy (0–1]",
+        value=0.9,
+        step=0.01,
+        key="target",
+        persist_state="session",
+        help="A data check starts it at its suggestion: the linear floor's accuracy at "
+        "200 labels, rounded down.",
     )
     initial = right.number_input(
         "Initial labeled images", value=20, step=1, key="initial", persist_state="session"
@@ -306,11 +355,12 @@ with st.form("new_experiment"):
         "Label budget (0 = none)", value=0, step=1, key="budget", persist_state="session"
     )
     extend_baseline = right.checkbox(
-        "Run the random baseline on past the budget",
+        "Random runs on past budget",
         value=True,
         key="extend_baseline",
         persist_state="session",
-        help="Once the active trials finish, the random trials keep adding random labels "
+        help="Run the random baseline on past the budget: once the active trials finish, "
+        "the random trials keep adding random labels "
         "(each step 25 % more) until they reach the best active configuration's median "
         "final accuracy, so the saving can be measured where random needs more labels "
         "than the budget.",
@@ -418,7 +468,8 @@ if submitted:
             if needs_mc_dropout(request.strategies)
             else ""
         )
-        st.success(f"Experiment {experiment_id} queued; it runs in the background.{note}")
+        # Said by the monitor while the experiment runs, and no longer once it has ended.
+        st.session_state["launched"] = (experiment_id, note)
 
 
 def start_runner() -> None:
@@ -464,6 +515,12 @@ def monitor() -> None:
         shown = unfinished + finished[:MAX_FINISHED_SHOWN]
         progress = {e["id"]: experiment_progress(store, e["id"]) for e in shown}
     st.subheader("Monitor")
+    launched = st.session_state.get("launched")
+    if launched is not None:
+        if launched[0] in progress and not progress[launched[0]]["finished"]:
+            st.success(f"Experiment {launched[0]} queued; it runs in the background.{launched[1]}")
+        else:
+            st.session_state.pop("launched")
     queued = sum(progress[e["id"]]["queued"] for e in unfinished)
     if health is not None and health["alive"]:
         st.caption(
@@ -496,7 +553,11 @@ def monitor() -> None:
                     cancel(experiment_id)
                     st.rerun(scope="app")
                 eta = state["eta_seconds"]
-                left = "estimating time left…" if eta is None else f"about {eta / 60:.1f} min left"
+                left = (
+                    "time left: estimated once a trial has finished"
+                    if eta is None
+                    else f"about {eta / 60:.1f} min left"
+                )
                 st.progress(state["percent"] / 100, text=f"{_counts(state)} · {left}")
             elif status == "cancelled":
                 st.warning(f"Cancelled: {_counts(state)}. Rounds already measured are kept.")

@@ -399,8 +399,14 @@ def _new_session_form() -> None:
                 "Class names, separated by commas (empty: one subfolder per class)",
                 key="new_class_names",
             )
-            side = st.selectbox("Convert images to (pixels)", IMAGE_SIDES, index=1)
-            pool["image_size"] = (side, side)
+            side = st.selectbox(
+                "Convert images to (pixels)",
+                (None, *IMAGE_SIDES),
+                format_func=lambda s: "their most frequent size" if s is None else f"{s}×{s}",
+                help="By default the images keep the size an experiment on the same set "
+                "uses: the most frequent among them (the others resized to it).",
+            )
+            pool["image_size"] = None if side is None else (side, side)
         left, middle, right = st.columns(3)
         model = left.selectbox("Model", MODELS, index=MODELS.index(labeling.SessionConfig.model))
         choices = labeling.strategy_choices()

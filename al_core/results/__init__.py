@@ -76,8 +76,8 @@ from al_core.results.tables import (
     trial_table,
 )
 from al_core.results.verdicts import (
-    Completion,
     DEFAULT_TARGET_RULE,
+    Completion,
     Headline,
     best_active,
     completion,
@@ -92,9 +92,9 @@ from al_core.results.verdicts import (
 
 __all__ = [
     "CONFIG_KEYS",
+    "DEFAULT_TARGET_RULE",
     "FINISHED",
     "MEASURED_PHASES",
-    "DEFAULT_TARGET_RULE",
     "OPEN_STATUSES",
     "SAVINGS_COLUMNS",
     "SAVINGS_DISPLAY_COLUMNS",
