@@ -119,17 +119,20 @@ def test_bad_extension_settings_are_refused(changes, message):
         RANDOM.replace(**changes)
 
 
+#: The sweep form's fields: a 100-label budget (20 + 8 rounds of 10), pool of 1,000.
+FORM = {
+    "dataset": "digits", "model": "softmax", "strategies": ["margin"], "fractions": "0, 1",
+    "trials": 2, "initial": 20, "batch": 10, "rounds": 8, "budget": None, "target": 0.9,
+    "pool_size_of": lambda config: 1000,
+}  # fmt: skip
+
+
 def test_the_form_refuses_a_cap_below_the_budget_and_fills_in_the_default():
-    form = {
-        "dataset": "digits", "model": "softmax", "strategies": ["margin"], "fractions": "0, 1",
-        "trials": 2, "initial": 20, "batch": 10, "rounds": 8, "budget": None, "target": 0.9,
-        "pool_size_of": lambda config: 1000,
-    }  # fmt: skip
     with pytest.raises(ConfigError, match="baseline cap 50 is below the active budget of 100"):
-        sweep_request(**form, baseline_cap=50)
-    request = sweep_request(**form)
+        sweep_request(**FORM, baseline_cap=50)
+    request = sweep_request(**FORM)
     assert request.extend_baseline and request.base.baseline_cap == 1000  # 10 x 100 labels
-    off = sweep_request(**form, extend_baseline=False)
+    off = sweep_request(**FORM, extend_baseline=False)
     assert not off.extend_baseline and off.base.baseline_cap is None
 
 
@@ -376,9 +379,4 @@ def test_an_explicit_cap_is_kept_not_replaced_by_the_default(tmp_path):
         trials = store.trials(experiment_id)
     assert experiment["config"]["base"]["baseline_cap"] == 500
     assert [t["config"]["baseline_cap"] for t in trials if t["fraction"] == 0] == [500, 500]
-    form = {
-        "dataset": "digits", "model": "softmax", "strategies": ["margin"], "fractions": "0, 1",
-        "trials": 2, "initial": 20, "batch": 10, "rounds": 8, "budget": None, "target": 0.9,
-        "pool_size_of": lambda config: 1000,
-    }  # fmt: skip
-    assert sweep_request(**form, baseline_cap=500).base.baseline_cap == 500  # default: 1000
+    assert sweep_request(**FORM, baseline_cap=500).base.baseline_cap == 500  # default: 1000
