@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -40,6 +41,9 @@ UNLOCKED = "_al_unlocked"
 COOKIE_TO_SET = "_al_access_cookie"
 REFUSAL = "_al_refusal"
 TOKEN_COOKIE_USED = "_al_token_cookie_used"
+# Seconds the page gets to run a script before the server changes its URL (only
+# where ?token= reaches the app: a server started without al_core/http_guard.py).
+TOKEN_SCRIPT_HEAD_START_S = 0.5
 # Runs in the page (st.html is not iframed): the token leaves the address bar by
 # replacing the current history entry, so that Back does not bring it back.
 _TOKEN_OUT_OF_HISTORY = (
@@ -81,7 +85,10 @@ def _given_token() -> str | None:
     (al_core/http_guard.py), read once per session."""
     token = st.query_params.get(access.TOKEN_PARAM)
     if token is not None:
+        # The page replaces its history entry first: Streamlit's own removal below
+        # pushes a new entry, which would leave this one, token and all, behind Back.
         _run_in_page(_TOKEN_OUT_OF_HISTORY)
+        time.sleep(TOKEN_SCRIPT_HEAD_START_S)
         del st.query_params[access.TOKEN_PARAM]
         return token
     moved = _cookie(access.TOKEN_COOKIE)
