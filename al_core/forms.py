@@ -16,10 +16,45 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from al_core.errors import ConfigError
-from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, check_handover, needs_mc_dropout
+from al_core.loop import (
+    MC_DROPOUT_DEFAULT,
+    TrialConfig,
+    check_handover,
+    default_model,
+    needs_mc_dropout,
+)
 from al_core.loop.config import HANDOVER_PER_CLASS
+from al_core.models import BAYESIAN_MODEL, MODELS
 from al_core.parsing import number_list
 from al_core.runner import EXECUTORS, dataset_for, preset_base, resolve_baseline_cap
+
+#: The model menu's first entry: the model picked from the strategies (:func:`pick_model`).
+DEFAULT_MODEL_CHOICE = "default"
+
+
+def model_choices() -> list[str]:
+    """A form's model menu: :data:`DEFAULT_MODEL_CHOICE`, then every model name."""
+    return [DEFAULT_MODEL_CHOICE, *MODELS]
+
+
+def model_choice_label(choice: str, otherwise: str) -> str:
+    """How a model menu entry reads; ``otherwise`` is the default without Monte-Carlo
+    dropout (``cnn`` for experiments, ``mlp`` for labeling sessions)."""
+    if choice == DEFAULT_MODEL_CHOICE:
+        return (
+            f"default: {BAYESIAN_MODEL} for BALD / BatchBALD / variation ratios, else {otherwise}"
+        )
+    if choice == BAYESIAN_MODEL:
+        return f"{BAYESIAN_MODEL} (the BatchBALD paper's network, channel dropout)"
+    return choice
+
+
+def pick_model(choice: str | None, strategies: Sequence[str]) -> str | None:
+    """The model a form's menu entry means: a name as it is; :data:`DEFAULT_MODEL_CHOICE`
+    or ``None`` → :func:`al_core.loop.default_model` of the grid's strategies."""
+    if choice in (None, DEFAULT_MODEL_CHOICE):
+        return default_model(strategies)
+    return choice
 
 
 @dataclass(frozen=True)
@@ -73,7 +108,7 @@ def _pool_size(config: TrialConfig) -> int:
 def sweep_request(
     *,
     dataset: str,
-    model: str,
+    model: str | None,
     strategies: Sequence[str],
     fractions: str,
     trials: int,
@@ -100,6 +135,7 @@ def sweep_request(
 ) -> SweepRequest:
     """Validate the form's values; :class:`ConfigError` names the first problem.
 
+    ``model`` of ``None`` or :data:`DEFAULT_MODEL_CHOICE`: :func:`pick_model`.
     ``epochs`` / ``min_steps`` of ``None`` take the model's training defaults.
     ``rounds``, ``budget`` and ``pool_size`` of 0 or ``None`` mean "not set"
     (with neither rounds nor budget the loop runs until the pool is used up).
@@ -128,7 +164,7 @@ def sweep_request(
         pool_size=pool_size or None,
         repeat=repeat,
         repeat_noise=repeat_noise,
-        model=model,
+        model=pick_model(model, strategies),
         strategy=strategies[0] if strategies else "random",
         fraction=1.0,
         initial=initial,
@@ -141,7 +177,8 @@ def sweep_request(
         epochs=epochs,
         min_steps=min_steps,
         seed=seed,
-        # Monte-Carlo dropout strategies get dropout; the whole grid trains that model.
+        # Monte-Carlo dropout strategies get dropout (the Bayesian CNN always has it);
+        # the whole grid trains that model.
         dropout=MC_DROPOUT_DEFAULT if needs_mc_dropout(strategies) else None,
     )
     base = resolve_baseline_cap(base.replace(baseline_cap=baseline_cap or None), extend_baseline)

@@ -12,7 +12,8 @@ example and every prediction batch of that pass.
 
 How: the model is cloned with each ``Dropout`` replaced by a ``PassMask``
 layer that multiplies by the pass's stored keep-mask (0 or ``1 / (1 - rate)``
-per feature, as inverted dropout scales), sharing every other layer, so the
+per feature, as inverted dropout scales; per channel for ``SpatialDropout2D``,
+which drops whole feature maps), sharing every other layer, so the
 clone always sees the model's current weights. Everything before the first
 Dropout is the same in every pass and runs once per image: the first mask layer
 fans its input out to the T passes (batch ``b`` → ``T · b`` rows), and the
@@ -45,20 +46,28 @@ def _pass_mask_class() -> type:
     class PassMask(keras.layers.Layer):
         """Multiplies by the keep-mask of each Monte-Carlo pass.
 
-        ``keep`` is a (T, *feature_shape) non-trainable variable. The first mask
-        layer of a model (``fan_out=True``) takes (b, *f) inputs and returns
-        (T · b, *f), pass-major; later ones take and return (T · b, *f).
+        ``keep`` is a (T, *feature_shape) non-trainable variable, or (T, 1, …, 1,
+        C) with ``channel_wise`` (one keep per feature map, as ``SpatialDropout``
+        drops). The first mask layer of a model (``fan_out=True``) takes (b, *f)
+        inputs and returns (T · b, *f), pass-major; later ones take and return
+        (T · b, *f).
         """
 
-        def __init__(self, rate: float, passes: int, fan_out: bool, **kwargs: Any) -> None:
+        def __init__(
+            self, rate: float, passes: int, fan_out: bool, channel_wise: bool, **kwargs: Any
+        ) -> None:
             super().__init__(**kwargs)
             self.rate = float(rate)
             self.passes = int(passes)
             self.fan_out = bool(fan_out)
+            self.channel_wise = bool(channel_wise)
 
         def build(self, input_shape: Sequence[int | None]) -> None:
+            features = tuple(input_shape[1:])
+            if self.channel_wise:
+                features = (1,) * (len(features) - 1) + features[-1:]
             self.keep = self.add_weight(
-                shape=(self.passes, *input_shape[1:]),
+                shape=(self.passes, *features),
                 initializer="ones",
                 trainable=False,
                 name="keep",
@@ -86,6 +95,14 @@ def dropout_layers(model: keras.Model) -> list[Any]:
     import keras
 
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+
+
+def _is_spatial(layer: Any) -> bool:
+    """Whether a Dropout layer drops whole feature maps (``SpatialDropout1D/2D/3D``)."""
+    from keras import layers
+
+    spatial = (layers.SpatialDropout1D, layers.SpatialDropout2D, layers.SpatialDropout3D)
+    return isinstance(layer, spatial)
 
 
 def _check_chain_after(model: keras.Model, first: Any) -> None:
@@ -132,7 +149,11 @@ class ConsistentMC:
             mask_class = _pass_mask_class()
             replacement = {
                 id(layer): mask_class(
-                    layer.rate, passes, fan_out=(i == 0), name=f"{layer.name}_pass_mask"
+                    layer.rate,
+                    passes,
+                    fan_out=(i == 0),
+                    channel_wise=_is_spatial(layer),
+                    name=f"{layer.name}_pass_mask",
                 )
                 for i, layer in enumerate(dropouts)
             }
@@ -158,7 +179,7 @@ class ConsistentMC:
         Pass ``t`` of layer ``l`` is drawn from ``SeedSequence([*seed, t])`` (layers
         in graph order from one generator per pass), so a pass does not depend on
         how many passes are drawn. Returns one (T, *feature_shape) float32 array per
-        layer with entries 0 or ``1 / (1 - rate)``.
+        layer (T, 1, …, 1, C for channel dropout) with entries 0 or ``1 / (1 - rate)``.
         """
         out = [np.empty(tuple(m.keep.shape), dtype=np.float32) for m in self.masks]
         for t in range(self.passes):

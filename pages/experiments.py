@@ -9,15 +9,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from al_core import user_datasets
+from al_core import forms, user_datasets
 from al_core.datacheck import DataCheck, check_dataset, sample_grid
 from al_core.datasets import BUILTIN_DATASETS, format_skipped
 from al_core.datasets.sources import confine_dataset_source
 from al_core.errors import ALError
 from al_core.forms import sweep_request
-from al_core.loop import needs_mc_dropout
+from al_core.loop import SEED_MODEL, needs_mc_dropout
 from al_core.loop.config import HANDOVER_PER_CLASS
-from al_core.models import MODELS, defaults_text
+from al_core.models import defaults_text
 from al_core.paths import data_root
 from al_core.runner import (
     EXECUTORS,
@@ -276,7 +276,11 @@ with st.form("new_experiment"):
     name = st.text_input("Name (optional)", key="name", persist_state="session")
     left, middle, right = st.columns(3)
     model = left.selectbox(
-        "Model", MODELS, index=MODELS.index("cnn"), key="model", persist_state="session"
+        "Model",
+        forms.model_choices(),
+        format_func=lambda m: forms.model_choice_label(m, SEED_MODEL),
+        key="model",
+        persist_state="session",
     )
     repeat = left.number_input(
         "Copies of each pool image (1 = off; Repeated MNIST: 3)",
@@ -286,10 +290,13 @@ with st.form("new_experiment"):
         persist_state="session",
     )
     repeat_noise = left.number_input(
-        "Pixel noise σ on each copy (pixels in 0–1; paper: 0.1)",
+        "Pixel noise σ on each copy (pixels in 0–1; Repeated MNIST: 0.031)",
         value=0.0,
-        step=0.05,
-        format="%.2f",
+        step=0.01,
+        format="%.3f",
+        help="Standard deviation of the Gaussian noise added to each copy, in units of "
+        "pixels scaled to 0–1. The BatchBALD paper's Repeated MNIST adds 0.1 after "
+        "normalising by MNIST's standard deviation (0.3081): 0.031 here.",
         key="repeat_noise",
         persist_state="session",
     )

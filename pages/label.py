@@ -18,11 +18,10 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from al_core import charts, labeling, uploads, user_datasets
+from al_core import charts, forms, labeling, uploads, user_datasets
 from al_core.datasets import BUILTIN_DATASETS
 from al_core.errors import ALError
 from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
-from al_core.models import MODELS
 from al_core.store import Store
 from pages import answer_keys, queued_keys, require_app_navigation
 
@@ -408,7 +407,11 @@ def _new_session_form() -> None:
             )
             pool["image_size"] = None if side is None else (side, side)
         left, middle, right = st.columns(3)
-        model = left.selectbox("Model", MODELS, index=MODELS.index(labeling.SessionConfig.model))
+        model = left.selectbox(
+            "Model",
+            forms.model_choices(),
+            format_func=lambda m: forms.model_choice_label(m, labeling.DEFAULT_SESSION_MODEL),
+        )
         choices = labeling.strategy_choices()
         mc_strategies = ", ".join(s for s in choices if needs_mc_dropout([s]))
         strategy = middle.selectbox(
@@ -452,7 +455,7 @@ def _new_session_form() -> None:
             created = labeling.create_session(
                 store,
                 name,
-                model=model,
+                model=forms.pick_model(model, [strategy]),
                 strategy=strategy,
                 batch=int(batch),
                 cold_start=cold_start,

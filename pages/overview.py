@@ -405,7 +405,8 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
     )
     st.caption(
         "Test accuracy against the number of labeled images: mean over trials (seeds); "
-        "shaded band ± 1 standard deviation across trials; the random baseline dashed grey."
+        "shaded band ± 1 standard deviation across trials; the random baseline dashed grey. "
+        + results.accuracy_measure_text(base)
     )
     if done.preliminary:
         st.info(

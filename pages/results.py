@@ -149,6 +149,7 @@ for position, experiment_id in enumerate(charted):
             ),
             key=f"results_chart_{experiment_id}",
         )
+        st.caption(results.accuracy_measure_text(config["base"]))
         if expected is not None:
             st.caption(expected.attrs["caption"])
 

@@ -87,3 +87,20 @@ def test_experiment_form_gives_the_grid_dropout() -> None:
 
     assert form(["margin", "bald"]).dropout == 0.5
     assert form(["margin"]).dropout == 0.0
+
+
+def test_cli_run_picks_the_bayesian_network_says_so_and_stores_the_measure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "al.sqlite3")
+    quick = [flag for flag in QUICK if flag not in ("--model", "softmax")]
+    assert main(["run", "--dataset", "digits", "--strategy", "bald", *quick, "--db", db,
+                 "--json"]) == 0  # fmt: skip
+    out, err = capsys.readouterr()
+    assert "model bayesian_cnn (the BatchBALD paper's network" in err
+    config = json.loads(out)["config"]
+    assert (config["model"], config["dropout"], config["test_measure"]) == (
+        "bayesian_cnn",
+        0.5,
+        "mc_mean",
+    )

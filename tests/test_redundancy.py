@@ -73,7 +73,7 @@ def test_bad_repeat_on_the_command_line(capsys) -> None:
     assert main(["run", "--no-store", "--repeat", "0"]) == 2
     assert "repeat must be an integer >= 1" in capsys.readouterr().err
     assert main(["run", "--no-store", "--repeat", "3", "--repeat-noise", "-1"]) == 2
-    assert "--repeat-noise 0.1" in capsys.readouterr().err
+    assert "--repeat-noise 0.031" in capsys.readouterr().err
 
 
 def test_config_names_the_redundant_pool(digits) -> None:

@@ -20,17 +20,29 @@ log = logging.getLogger("al_core")
 
 
 def _default_dropout(args: argparse.Namespace, given: float | None, names: Sequence[str]) -> None:
-    """Turn dropout on when a strategy needs Monte-Carlo dropout and no --dropout was
-    given (a whole grid gets it, so that its random baseline trains the same model);
-    say so on stderr. The rate ends up in the stored config."""
-    from al_core.loop import MC_DROPOUT_DEFAULT, needs_mc_dropout
+    """Pick the model and dropout a grid of ``names`` gets when no --model or --dropout
+    was given: the Bayesian CNN with dropout 0.5 when a strategy scores with Monte-Carlo
+    dropout (the whole grid gets them, so that its random baseline trains the same
+    model); say so on stderr. Both end up in the stored config."""
+    from al_core.loop import MC_DROPOUT_DEFAULT, default_model, needs_mc_dropout
+    from al_core.models import BAYESIAN_MODEL
 
-    if given is not None or not needs_mc_dropout(names, args.base_score) or args.dropout:
+    if args.model is None:
+        args.model = default_model(names, args.base_score)
+        if args.model == BAYESIAN_MODEL:
+            print(
+                f"note: {', '.join(names)} scores with Monte-Carlo dropout: model "
+                f"{BAYESIAN_MODEL} (the BatchBALD paper's network; --model sets another)",
+                file=sys.stderr,
+            )
+    needed = needs_mc_dropout(names, args.base_score)
+    if given is not None or not (needed or args.model == BAYESIAN_MODEL) or args.dropout:
         return
     args.dropout = MC_DROPOUT_DEFAULT
+    why = f"{', '.join(names)} scores with" if needed else f"{BAYESIAN_MODEL} samples with"
     print(
-        f"note: {', '.join(names)} scores with Monte-Carlo dropout: dropout "
-        f"{MC_DROPOUT_DEFAULT} turned on (stored in the config; --dropout R sets another rate)",
+        f"note: {why} Monte-Carlo dropout: dropout {MC_DROPOUT_DEFAULT} turned on (stored in "
+        "the config; --dropout R sets another rate)",
         file=sys.stderr,
     )
 

@@ -39,10 +39,12 @@ def cmd_report(args: argparse.Namespace) -> int:
                     f" {e['trials_failed'] or 0:>6}  {e['name']}"
                 )
             return 0
-        targets = []
+        targets, measures = [], {}
         for experiment_id in args.experiments:
             experiment = store.experiment(experiment_id)
-            targets.append(experiment["config"].get("base", {}).get("target"))
+            base = experiment["config"].get("base", {})
+            targets.append(base.get("target"))
+            measures[experiment_id] = results.accuracy_measure_text(base)
         rounds = results.rounds_frame(store.experiment_rounds(args.experiments))
         stored_trials = [t for i in args.experiments for t in store.trials(i)]
     target = args.target if args.target is not None else next((t for t in targets if t), None)
@@ -69,6 +71,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             row["environment"] = environments.get(row["trial_id"])
         output = {
             "target": target,
+            "test_measure": {str(i): text for i, text in measures.items()},
             "trials_total": done.total,
             "trials_finished": done.finished,
             "trials_open": done.open,
@@ -95,6 +98,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         "never reached the target counting as needing more labels than any that did; "
         "partial (cancelled, failed, running) trials are left out)"
     )
+    for experiment_id, text in measures.items():
+        print(f"exp {experiment_id}: {text}" if len(measures) > 1 else text)
     print(verdict)
     if across is not None:
         _print_targets(results, across, done.preliminary)

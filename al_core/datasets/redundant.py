@@ -45,7 +45,8 @@ def repeat_problem(repeats: object, noise: object) -> str | None:
 def repeat_pool(dataset: Dataset, repeats: int, noise: float, seed: int = 0) -> Dataset:
     """A redundant pool: every pool image ``repeats`` times, each copy with Gaussian noise.
 
-    The BatchBALD paper's "Repeated MNIST" is ``repeats=3, noise=0.1``: near-copies
+    The BatchBALD paper's "Repeated MNIST" is ``repeats=3, noise=0.031`` (its N(0, 0.1)
+    noise is added after normalising by MNIST's standard deviation 0.3081): near-copies
     that top-k acquisition picks several times per batch. Every copy (the first one
     too) gets independent noise ``N(0, noise^2)`` per pixel, clipped to ``[0, 1]``.
     Row ``j * n + i`` is copy ``j`` of pool image ``i``; ``pool_source`` records
@@ -77,7 +78,7 @@ def repeat_pool(dataset: Dataset, repeats: int, noise: float, seed: int = 0) -> 
     """
     problem = repeat_problem(repeats, noise)
     if problem is not None:
-        raise DatasetError(f"{problem}; the BatchBALD paper's Repeated MNIST uses 3 and 0.1")
+        raise DatasetError(f"{problem}; the BatchBALD paper's Repeated MNIST uses 3 and 0.031")
     sigma = float(noise)
     if repeats == 1 and sigma == 0:
         return dataset

@@ -111,6 +111,7 @@ from al_core.labeling.pipeline import lead_answers, open_rounds, wants_next_batc
 from al_core.labeling.sessions import (
     COLD_STARTS,
     DEFAULT_IMAGE_SIZE,
+    DEFAULT_SESSION_MODEL,
     HELD_OUT_EVERY,
     NOT_SURE,
     SOURCES,
@@ -198,6 +199,7 @@ __all__ = [
     "COLD_STARTS",
     "CreatedSession",
     "DEFAULT_IMAGE_SIZE",
+    "DEFAULT_SESSION_MODEL",
     "DISPLAY_SIDE",
     "EXPORT_COLUMNS",
     "HELD_OUT_EVERY",

@@ -18,8 +18,8 @@ from al_core import strategies, uploads
 from al_core.datasets import BUILTIN_DATASETS, builtin_class_names
 from al_core.errors import ConfigError
 from al_core.labeling.team import DEFAULT_OVERLAP, check_overlap
-from al_core.loop import TrialConfig
-from al_core.models import check_model_name
+from al_core.loop import TrialConfig, needs_mc_dropout
+from al_core.models import BAYESIAN_MODEL, check_model_name
 from al_core.store import Store
 
 NOT_SURE = -1
@@ -27,6 +27,9 @@ NOT_SURE = -1
 HELD_OUT_EVERY = 5
 """User data: every 5th human label (20 %) is held out to measure accuracy."""
 DEFAULT_IMAGE_SIZE = (32, 32)
+#: A session's model when its strategy needs no Monte-Carlo dropout: it retrains in
+#: seconds on CPU.
+DEFAULT_SESSION_MODEL = "mlp"
 """(height, width) user images are converted to unless the session says otherwise."""
 SOURCES: tuple[str, ...] = ("builtin", "upload", "folder")
 COLD_STARTS: tuple[str, ...] = ("random", "clusters")
@@ -61,7 +64,9 @@ class SessionConfig:
     data_seed: int = 0
     folder: str | None = None
     image_size: tuple[int, int] | None = None
-    model: str = "mlp"
+    # None: the Bayesian CNN for a Monte-Carlo dropout strategy (bald, batchbald, …),
+    # else DEFAULT_SESSION_MODEL, which retrains in seconds on CPU.
+    model: str | None = None
     strategy: str = "least_confidence"
     batch: int = 10
     cold_start: str = "clusters"
@@ -106,6 +111,9 @@ class SessionConfig:
                 f"batch size must be >= {HELD_OUT_EVERY} on your own images (every "
                 f"{HELD_OUT_EVERY}th label is held out to measure accuracy), got {self.batch}"
             )
+        if self.model is None:
+            bayesian = needs_mc_dropout([self.strategy])
+            object.__setattr__(self, "model", BAYESIAN_MODEL if bayesian else DEFAULT_SESSION_MODEL)
         check_model_name(self.model)
         trial = self.trial_config()
         for name in ("strategy", "epochs", "min_steps", "learning_rate", "dropout"):
@@ -265,15 +273,23 @@ def strategy_choices() -> list[str]:
 
 
 def evaluation_note(config: SessionConfig) -> str:
-    """Where the session's accuracy is measured, for the page."""
+    """Where and how the session's accuracy is measured, for the page."""
+    trial = config.trial_config()
+    how = (
+        f" The model's prediction is the mean of {trial.mc_samples} Monte-Carlo dropout "
+        "passes, as the BatchBALD paper measures accuracy."
+        if trial.test_measure == "mc_mean"
+        else ""
+    )
     if config.source == "builtin":
         return (
             f"Accuracy is measured on the {config.dataset} test split"
             + (f" ({config.test_size} images)" if config.test_size else "")
             + "; the pool's true labels are hidden from you and used only by the audit."
+            + how
         )
     return (
         f"Accuracy is measured on a held-out share of your own labels: every "
         f"{HELD_OUT_EVERY}th label you give ({100 // HELD_OUT_EVERY} %) is used only to "
-        "evaluate the model, never to train it."
+        "evaluate the model, never to train it." + how
     )

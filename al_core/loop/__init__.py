@@ -24,8 +24,11 @@ from al_core.loop.config import (
     BASELINE_GROWTH,
     INITIAL_MODES,
     MC_DROPOUT_DEFAULT,
+    SEED_MODEL,
     SOURCES,
+    TEST_MEASURES,
     TrialConfig,
+    default_model,
     needs_mc_dropout,
 )
 from al_core.loop.learner import (
@@ -34,6 +37,7 @@ from al_core.loop.learner import (
     Oracle,
     check_handover,
     initial_indices,
+    mc_mean_metrics,
 )
 from al_core.loop.run import LoopResult, RoundRecord, run_loop
 from al_core.models import MODELS
@@ -49,10 +53,14 @@ __all__ = [
     "MC_DROPOUT_DEFAULT",
     "Oracle",
     "RoundRecord",
+    "SEED_MODEL",
     "SOURCES",
+    "TEST_MEASURES",
     "TrialConfig",
     "check_handover",
+    "default_model",
     "initial_indices",
+    "mc_mean_metrics",
     "needs_mc_dropout",
     "run_loop",
 ]

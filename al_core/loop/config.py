@@ -9,7 +9,12 @@ from typing import Any
 
 from al_core import datasets, strategies
 from al_core.errors import ConfigError
-from al_core.models import TrainingConfig, check_model_name, training_defaults
+from al_core.models import (
+    BAYESIAN_MODEL,
+    TrainingConfig,
+    check_model_name,
+    training_defaults,
+)
 
 INITIAL_MODES: tuple[str, ...] = ("random", "balanced", "typical", "given")
 SOURCES: tuple[str, ...] = ("oracle", "human", "pseudo")
@@ -31,6 +36,16 @@ BASELINE_CAP_FACTOR = 10
 """The extension's default cap: this many times the active budget (or the pool)."""
 
 
+SEED_MODEL = "cnn"
+"""The model of a grid none of whose strategies needs Monte-Carlo dropout."""
+
+TEST_MEASURES: tuple[str, ...] = ("mc_mean", "dropout_off")
+"""How test accuracy is measured: ``mc_mean`` (a dropout model's prediction is the mean
+of ``mc_samples`` consistent Monte-Carlo passes, as the BatchBALD paper measures it) or
+``dropout_off`` (one deterministic pass; every model without dropout, and every result
+stored before the measure was recorded)."""
+
+
 def needs_mc_dropout(strategy_names: Sequence[str], base_score: str = "margin") -> bool:
     """Whether any of the strategies (or the base score they build on) scores with
     Monte-Carlo dropout samples, so that the model needs dropout layers."""
@@ -38,6 +53,14 @@ def needs_mc_dropout(strategy_names: Sequence[str], base_score: str = "margin") 
         "mc_probs" in strategies.inputs_needed(strategies.normalize_strategy(name), base_score)
         for name in strategy_names
     )
+
+
+def default_model(strategy_names: Sequence[str], base_score: str = "margin") -> str:
+    """The model a grid trains when none is chosen: the Bayesian CNN (the BatchBALD
+    paper's network, ``bayesian_cnn``) when any strategy scores with Monte-Carlo
+    dropout, else the seed ``cnn``. A whole grid gets one model, so that its random
+    baseline trains the same network as its Bayesian strategies."""
+    return BAYESIAN_MODEL if needs_mc_dropout(strategy_names, base_score) else SEED_MODEL
 
 
 @dataclass(frozen=True)
@@ -59,7 +82,9 @@ class TrialConfig:
     # with Gaussian pixel noise of this standard deviation. 1 and 0: the pool as loaded.
     repeat: int = 1
     repeat_noise: float = 0.0
-    model: str = "cnn"
+    # None: default_model(strategy): the Bayesian CNN for a Monte-Carlo dropout
+    # strategy, else the seed cnn. Always a name once constructed.
+    model: str | None = None
     strategy: str = "margin"
     fraction: float = 1.0
     initial: int = 20
@@ -79,14 +104,20 @@ class TrialConfig:
     patience: int | None = None
     learning_rate: float | None = None
     # None: MC_DROPOUT_DEFAULT for a strategy that needs Monte-Carlo dropout (bald,
-    # variation_ratios, ...), else 0 (no dropout). Always a number once constructed.
+    # variation_ratios, ...) and for the Bayesian CNN, else 0 (no dropout). Always a
+    # number once constructed.
     dropout: float | None = None
+    # None: "mc_mean" for a model with dropout, else "dropout_off" (TEST_MEASURES).
+    test_measure: str | None = None
     candidates: int | None = None
     auto_label_steps: int = 0
     auto_label_k: int = 10
     seed: int = 0
     # Strategies beyond the probability scores (see al_core.strategies).
     mc_samples: int = 20  # Monte-Carlo dropout passes of bald / variation_ratios
+    # BatchBALD's joint entropy: exact while K ** picks stays within this many label
+    # configurations, then this many sampled ones (the paper's 40,000).
+    batchbald_configurations: int = strategies.BATCHBALD_CONFIGURATIONS
     base_score: str = "margin"  # the score density_weighted and the hybrids build on
     hybrid_top_m: int | None = None  # hybrid short-list; None: 10 x the strategy's picks
     density_beta: float = 1.0
@@ -123,9 +154,15 @@ class TrialConfig:
         object.__setattr__(self, "strategy", strategy)
         object.__setattr__(self, "fraction", fraction)
         object.__setattr__(self, "base_score", strategies.check_base_score(self.base_score))
+        if self.model is None:
+            object.__setattr__(self, "model", default_model([self.strategy], self.base_score))
         if self.dropout is None:
             needed = needs_mc_dropout([self.strategy], self.base_score)
-            object.__setattr__(self, "dropout", MC_DROPOUT_DEFAULT if needed else 0.0)
+            bayesian = needed or self.model == BAYESIAN_MODEL
+            object.__setattr__(self, "dropout", MC_DROPOUT_DEFAULT if bayesian else 0.0)
+        if self.test_measure is None:
+            measure = "mc_mean" if self.dropout else "dropout_off"
+            object.__setattr__(self, "test_measure", measure)
         if self.initial_indices is not None:
             object.__setattr__(self, "initial_indices", tuple(int(i) for i in self.initial_indices))
         check_model_name(self.model)
@@ -168,7 +205,7 @@ class TrialConfig:
             raise ConfigError(f"val_size must be >= 0, got {self.val_size}")
         repeat_problem = datasets.repeat_problem(self.repeat, self.repeat_noise)
         if repeat_problem is not None:
-            raise ConfigError(f"{repeat_problem}; e.g. --repeat 3 --repeat-noise 0.1")
+            raise ConfigError(f"{repeat_problem}; e.g. --repeat 3 --repeat-noise 0.031")
         similarity = self.redundancy_similarity
         if similarity is not None and not (
             isinstance(similarity, (int, float)) and 0 < similarity <= 1
@@ -241,8 +278,25 @@ class TrialConfig:
                 "dropout, but dropout is 0: leave --dropout out (it then defaults to "
                 f"{MC_DROPOUT_DEFAULT}) or set a rate, e.g. --dropout 0.5"
             )
+        if self.test_measure not in TEST_MEASURES:
+            raise ConfigError(
+                f"unknown test measure {self.test_measure!r}; choose one of: "
+                + ", ".join(TEST_MEASURES)
+            )
+        configurations = self.batchbald_configurations
+        if isinstance(configurations, bool) or not isinstance(configurations, int):
+            raise ConfigError(
+                f"batchbald_configurations must be a whole number >= 1, got {configurations!r}"
+            )
+        if configurations < 1:
+            raise ConfigError(
+                f"batchbald_configurations must be >= 1 (e.g. the paper's 40000), "
+                f"got {configurations}"
+            )
         if self.strategy == "batchbald":  # the class count is checked again with the data
-            strategies.check_batchbald_memory(self.mc_samples, self.batch)
+            strategies.check_batchbald_memory(
+                self.mc_samples, self.batch, max_configurations=configurations
+            )
         if self.hybrid_top_m is not None and self.hybrid_top_m < 1:
             raise ConfigError(f"hybrid_top_m must be >= 1 (or unset), got {self.hybrid_top_m}")
         if not self.density_beta >= 0:
@@ -283,14 +337,19 @@ class TrialConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialConfig:
-        """Build from a dict, refusing unknown keys (a typo must not pass silently)."""
+        """Build from a dict, refusing unknown keys (a typo must not pass silently).
+
+        A dict without ``test_measure`` was stored before the measure was recorded,
+        when every test accuracy was measured with dropout off: it reads as
+        ``dropout_off``, so old results keep saying how they were measured.
+        """
         unknown = cls.unknown_fields(data)
         if unknown:
             known = sorted(f.name for f in dataclasses.fields(cls))
             raise ConfigError(
                 f"unknown config key(s): {', '.join(unknown)}; valid keys: {', '.join(known)}"
             )
-        return cls(**data)
+        return cls(**{"test_measure": "dropout_off", **data})
 
     @classmethod
     def unknown_fields(cls, names: Iterable[str]) -> list[str]:
@@ -302,11 +361,19 @@ class TrialConfig:
         """A copy with ``changes`` applied (validated again).
 
         Changing ``model`` also moves training settings that were the old model's
-        defaults to the new model's defaults, unless ``changes`` sets them.
+        defaults to the new model's defaults, unless ``changes`` sets them; changing
+        ``dropout`` likewise moves a default ``test_measure`` to the new rate's.
         """
         if "model" in changes and changes["model"] != self.model:
             old = training_defaults(self.model)
             for name in ("epochs", "min_steps", "learning_rate"):
                 if name not in changes and getattr(self, name) == getattr(old, name):
                     changes[name] = None
+        default_measure = "mc_mean" if self.dropout else "dropout_off"
+        if (
+            "dropout" in changes
+            and "test_measure" not in changes
+            and (self.test_measure == default_measure)
+        ):
+            changes["test_measure"] = None
         return dataclasses.replace(self, **changes)

@@ -18,6 +18,7 @@ from al_core.models import Classifier
 
 # Streams of the per-round random generators (see al_core.loop's docstring).
 _STREAM_INITIAL, _STREAM_SELECT, _STREAM_FIT, _STREAM_AGREEMENT, _STREAM_MC = 0, 1, 2, 3, 4
+_STREAM_MC_TEST = 5  # the test set's Monte-Carlo passes (test_measure "mc_mean")
 
 
 class Oracle(Protocol):
@@ -38,6 +39,22 @@ class GroundTruthOracle:
 
 def _rng(seed: int, stream: int, round_index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, stream, round_index]))
+
+
+def mc_mean_metrics(mc_probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """``(accuracy, loss)`` of the mean of Monte-Carlo passes.
+
+    ``mc_probs`` (T, n, K) are the passes' class probabilities, ``labels`` (n,) the
+    true classes. The prediction is ``mean_t mc_probs[t]`` (n, K); accuracy is the
+    share of rows whose argmax (ties to the lower class) is the label, loss the mean
+    negative log of the label's mean probability (clipped at 1e-7, as Keras' cross
+    entropy clips).
+    """
+    mean = np.asarray(mc_probs, dtype=np.float64).mean(axis=0)
+    labels = np.asarray(labels)
+    accuracy = float(np.mean(mean.argmax(axis=1) == labels))
+    chosen = np.clip(mean[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return accuracy, float(-np.log(chosen).mean())
 
 
 def _fit_seed(seed: int, round_index: int) -> int:
@@ -127,7 +144,12 @@ class ActiveLearner:
         classifier: Classifier | None = None,
     ) -> None:
         if config.strategy == "batchbald":  # refused before anything trains
-            strategies.check_batchbald_memory(config.mc_samples, config.batch, dataset.num_classes)
+            strategies.check_batchbald_memory(
+                config.mc_samples,
+                config.batch,
+                dataset.num_classes,
+                max_configurations=config.batchbald_configurations,
+            )
         if config.strategy == "auto":
             check_handover(config, dataset.num_classes)
         self.dataset = dataset
@@ -213,7 +235,7 @@ class ActiveLearner:
             validation=validation,
         )
         start = time.perf_counter()
-        accuracy, loss = self.classifier.evaluate(self.dataset.x_test, self.dataset.y_test)
+        accuracy, loss = self.test_metrics()
         self._probs = None
         self._embeddings = None
         agreement = self._agreement()
@@ -226,6 +248,22 @@ class ActiveLearner:
             "steps": fit.steps,
             "agreement": agreement,
         }
+
+    def test_metrics(self) -> tuple[float, float]:
+        """``(accuracy, loss)`` of the current model on the test set, by ``test_measure``.
+
+        ``mc_mean`` (dropout models): the prediction is the mean of ``mc_samples``
+        consistent Monte-Carlo passes (:func:`mc_mean_metrics`), the passes drawn from
+        ``(seed, _STREAM_MC_TEST, round)``, as the BatchBALD paper measures test
+        accuracy; ``dropout_off``: Keras' evaluation with dropout off.
+        """
+        x, y = self.dataset.x_test, self.dataset.y_test
+        if self.config.test_measure != "mc_mean" or len(x) == 0:
+            return self.classifier.evaluate(x, y)
+        passes = self.classifier.predict_mc(
+            x, self.config.mc_samples, seed=(self.config.seed, _STREAM_MC_TEST, self.round)
+        )
+        return mc_mean_metrics(passes, y)
 
     def _agreement(self) -> float | None:
         """Share of the agreement subset predicted as by the previous model (None at first)."""
@@ -347,6 +385,7 @@ class ActiveLearner:
             base_score=config.base_score,
             top_m=config.hybrid_top_m,
             density_beta=config.density_beta,
+            batchbald_configurations=config.batchbald_configurations,
         )
         return dataclasses.replace(selection, indices=unlabeled[selection.indices])
 

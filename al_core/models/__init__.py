@@ -34,6 +34,9 @@ One module per concern: :mod:`~al_core.models.runtime` (thread pools, determinis
 from __future__ import annotations
 
 from al_core.models.architectures import (
+    BAYESIAN_DROPOUT,
+    BAYESIAN_MODEL,
+    BAYESIAN_VALID_MIN_SIDE,
     FINE_TUNE_LR_FACTOR,
     FINE_TUNE_STEP_FACTOR,
     IMAGENET,
@@ -71,6 +74,9 @@ from al_core.models.training import (
 )
 
 __all__ = [
+    "BAYESIAN_DROPOUT",
+    "BAYESIAN_MODEL",
+    "BAYESIAN_VALID_MIN_SIDE",
     "Classifier",
     "FINE_TUNE_LR_FACTOR",
     "FINE_TUNE_STEP_FACTOR",

@@ -43,6 +43,7 @@ MODEL_DEFAULTS: dict[str, ModelDefaults] = {
     "mlp": ModelDefaults(epochs=20, min_steps=300, learning_rate=1e-3),
     "softmax": ModelDefaults(epochs=50, min_steps=500, learning_rate=1e-2),
     "transfer": ModelDefaults(epochs=10, min_steps=200, learning_rate=1e-3),
+    "bayesian_cnn": ModelDefaults(epochs=10, min_steps=500, learning_rate=1e-3),
 }
 
 

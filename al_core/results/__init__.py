@@ -37,6 +37,7 @@ from al_core.results.curves import (
     redundancy_table,
 )
 from al_core.results.display import (
+    accuracy_measure_text,
     config_label,
     display_table,
     environment_table,
@@ -91,6 +92,7 @@ from al_core.results.verdicts import (
 )
 
 __all__ = [
+    "accuracy_measure_text",
     "CONFIG_KEYS",
     "DEFAULT_TARGET_RULE",
     "FINISHED",

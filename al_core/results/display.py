@@ -148,3 +148,22 @@ def environment_table(environments: dict[int, dict[str, Any]]) -> pd.DataFrame:
             for trial_id, env in sorted(environments.items())
         ]
     ).astype(str)
+
+
+def accuracy_measure_text(base: dict[str, Any]) -> str:
+    """How an experiment's test accuracy was measured, from its stored base config.
+
+    A config stored before the measure was recorded (no ``test_measure``) was
+    measured with dropout off.
+    """
+    measure = base.get("test_measure") or "dropout_off"
+    if measure == "mc_mean":
+        passes = base.get("mc_samples", 20)
+        return (
+            f"Test accuracy: the mean prediction of {passes} Monte-Carlo dropout passes "
+            "(each one sampled network), as the BatchBALD paper measures it."
+        )
+    if base.get("dropout"):
+        return "Test accuracy: the network with dropout off (one deterministic pass)."
+    return "Test accuracy: the trained network on the test images."
+

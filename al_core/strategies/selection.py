@@ -14,7 +14,7 @@ from al_core.strategies._checks import (
     _as_probs,
     _check_rng,
 )
-from al_core.strategies.bayesian import batchbald
+from al_core.strategies.bayesian import BATCHBALD_CONFIGURATIONS, batchbald
 from al_core.strategies.diversity import density_weighted, hybrid, k_center_greedy, kmeans_sample
 from al_core.strategies.registry import (
     BASE_SCORES,
@@ -141,6 +141,7 @@ def select_batch(
     base_score: str = "margin",
     top_m: int | None = None,
     density_beta: float = 1.0,
+    batchbald_configurations: int = BATCHBALD_CONFIGURATIONS,
 ) -> Selection:
     """Choose a batch: ``n_unc`` rows picked by the strategy plus the rest at random.
 
@@ -185,6 +186,8 @@ def select_batch(
         Short-list size of the hybrids; default ``HYBRID_TOP_M_FACTOR * n_unc``.
     density_beta : float
         Exponent of the density in ``density_weighted``.
+    batchbald_configurations : int
+        ``batchbald``'s joint-entropy configurations (its ``max_configurations``).
 
     Returns
     -------
@@ -311,7 +314,9 @@ def select_batch(
             rng=rng,
         )
     elif key == "batchbald":
-        local_unc, joint_gains = batchbald(sub("mc_probs"), n_unc, rng=rng)
+        local_unc, joint_gains = batchbald(
+            sub("mc_probs"), n_unc, rng=rng, max_configurations=batchbald_configurations
+        )
     else:
         local_unc = top_k(cand_scores, n_unc)
     n_rand = batch_size - n_unc

@@ -1,0 +1,64 @@
+"""benchmarks/paper_batchbald.py reads the BatchBALD authors' logs without running them and
+computes the medians it compares against; the committed reference is what it computes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import paper_batchbald as bench
+
+
+def _log(path: Path, accuracies: list[float], k: int = 10, kind: str = "multibald") -> None:
+    """A log file in the authors' format (store[...] = literal; .append(literal))."""
+    args = {
+        "dataset": "DatasetEnum.mnist",
+        "acquisition_method": f"AcquisitionMethod.{kind}",
+        "type": "AcquisitionFunction.bald",
+        "available_sample_k": k,
+        "initial_samples": list(range(20)),
+    }
+    lines = ["store = {}", f"store['args']={args!r}", "store['iterations']=[]"]
+    lines.append(f"store['initial_samples']={list(range(20))!r}")
+    for accuracy in accuracies:
+        lines.append(f"store['iterations'].append({{'test_metrics': {{'accuracy': {accuracy}}}}})")
+    lines.append("import os; os._exit(1)  # never run: only literals are read")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_logs_are_read_as_literals_and_medians_interpolate(tmp_path: Path) -> None:
+    # Three runs: 20, 30, 40, … labels; medians at 20 labels 0.5, at 50 labels 0.8.
+    _log(tmp_path / "a.py", [0.5, 0.6, 0.7, 0.8, 0.96])
+    _log(tmp_path / "b.py", [0.4, 0.7, 0.8, 0.9, 0.97])
+    _log(tmp_path / "c.py", [0.6, 0.65, 0.75, 0.85])
+    _log(tmp_path / "other.py", [0.1, 0.1], kind="independent")  # another strategy
+    store = bench.read_log(tmp_path / "a.py")
+    assert bench.log_curve(store) == ([20, 30, 40, 50, 60], [0.5, 0.6, 0.7, 0.8, 0.96])
+    reference = bench.build_reference(tmp_path)
+    batchbald = reference["mnist/batchbald"]
+    assert batchbald["files"] == ["a.py", "b.py", "c.py"] and batchbald["runs"] == 3
+    assert batchbald["median_accuracy_at"]["20"] == pytest.approx(0.5)
+    assert batchbald["median_accuracy_at"]["50"] == pytest.approx(0.85)
+    assert batchbald["median_accuracy_at"]["100"] is None  # past every run's end
+    # Labels to 90 %: a 55.0 (0.8 → 0.96 between 50 and 60), b 50, c never.
+    assert batchbald["labels_to"]["0.90"] == [pytest.approx(56.25), 50.0, None]
+    assert bench.median_or_censored([56.25, 50.0, None], 300) == "56 (2/3)"
+    assert bench.median_or_censored([None, None, 50.0], 300) == "> 300 (1/3)"
+
+
+def test_the_committed_reference_is_the_papers_published_level() -> None:
+    """The medians committed beside the benchmark (computed from the authors' logs with
+    --reference) match the figures the design brief quotes from the paper."""
+    reference = json.loads(bench.REFERENCE_FILE.read_text())
+    assert reference["mnist/batchbald"]["runs"] == 6
+    assert reference["mnist/batchbald"]["median_accuracy_at"]["100"] == pytest.approx(
+        0.896, abs=0.001
+    )
+    assert reference["repeated_mnist/random"]["median_accuracy_at"]["100"] == pytest.approx(
+        0.814, abs=0.001
+    )
+    to_90 = sorted(reference["repeated_mnist/batchbald"]["labels_to"]["0.90"])
+    assert 120 <= (to_90[2] + to_90[3]) / 2 <= 140
+    assert len(reference["repeated_mnist/random"]["files"]) == 6
