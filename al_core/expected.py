@@ -462,8 +462,11 @@ def _builtin_key(dataset: object) -> str | None:
     return None
 
 
-def _fit_score(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
-    """Test accuracy of a logistic regression fitted on ``(x, y)``."""
+def _fit_score(
+    x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, max_iter: int = 300
+) -> float:
+    """Test accuracy of a logistic regression fitted on ``(x, y)`` (``x`` ``(m, D)``),
+    L-BFGS stopped after ``max_iter`` iterations at most."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -474,7 +477,7 @@ def _fit_score(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndar
         return float(np.mean(y_test == classes[0]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = LogisticRegression(max_iter=300).fit(x, y)
+        model = LogisticRegression(max_iter=max_iter).fit(x, y)
     return float(model.score(x_test, y_test))
 
 

@@ -98,7 +98,7 @@ def test_image_folder_policies_and_skipped(folder: Path) -> None:
     assert check.image_shape == (16, 16, 3)
     assert check.colour.startswith("RGB") and "any grayscale image was repeated" in check.colour
     assert "16x16 pixels, the most frequent size" in check.size
-    assert "2 of the 33 image files were resized" in check.size
+    assert "2 of the 33 images were resized" in check.size
     assert "7 images drawn from the folder, stratified" in check.test_split
     assert check.skipped == (
         "zip/entry.png: corrupt",

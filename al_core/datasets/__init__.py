@@ -194,7 +194,7 @@ def load_dataset(
             f"image_size={image_size!r} only applies to image folders (folder:PATH); "
             f"{source!r} has a fixed image size: leave image_size unset"
         )
-    name, train, test, class_names, skipped, duplicates = _load_raw(
+    name, train, test, class_names, skipped, duplicates, originals = _load_raw(
         kind, target, test_size=test_size, seed=seed, image_size=image_size, progress=progress
     )
     if kind in ("digits", "folder"):
@@ -210,6 +210,7 @@ def load_dataset(
         seed=seed,
         skipped=skipped,
         duplicates=duplicates,
+        originals=originals,
     )
 
 
@@ -248,27 +249,35 @@ def _load_raw(
     seed: int,
     image_size: tuple[int, int] | None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[str, Split, Split, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+) -> tuple[str, Split, Split, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple]:
     """Dispatch to a loader; returns ``(name, train, test, class_names, skipped,
-    duplicates)``."""
+    duplicates, originals)`` (the last three for image folders only)."""
     if kind == "digits":
         x, y = _load_digits()
         test_size = _DIGITS_TEST_SIZE if test_size is None else test_size
         train, test = _split_test(x, y, test_size, seed, "digits")
-        return "digits", train, test, _CLASS_NAMES["digits"], (), ()
+        return "digits", train, test, _CLASS_NAMES["digits"], (), (), ()
     if kind in BUILTIN_DATASETS:
         train, test = _load_keras(kind)
-        return kind, train, test, _CLASS_NAMES[kind], (), ()
+        return kind, train, test, _CLASS_NAMES[kind], (), (), ()
     path = Path(target).expanduser().resolve()
     if kind == "npz":
         train, test, class_names = _load_npz(path)
-        return f"npz:{path}", train, test, class_names, (), ()
-    x, y, class_names, skipped, duplicates = _load_folder(path, image_size, progress)
+        return f"npz:{path}", train, test, class_names, (), (), ()
+    x, y, class_names, skipped, duplicates, originals = _load_folder(path, image_size, progress)
     _check_folder_classes_can_split(y, class_names, path)
     if test_size is None:
         test_size = _default_folder_test_size(y)
     train, test = _split_test(x, y, test_size, seed, f"folder {path}")
-    return f"folder:{path}", train, test, class_names, tuple(skipped), tuple(duplicates)
+    return (
+        f"folder:{path}",
+        train,
+        test,
+        class_names,
+        tuple(skipped),
+        tuple(duplicates),
+        tuple(originals),
+    )
 
 
 def _check_folder_classes_can_split(

@@ -70,6 +70,10 @@ class Dataset:
         Image-folder files dropped before the split because an earlier file holds the
         same image (``"path: same image as other, kept once"``): no picture is in both
         the pool and the test split.
+    originals : tuple of (str, int, int, str)
+        Image folders: ``(relative name, width, height, Pillow mode)`` of every image
+        kept, as stored before conversion (what the data check reports sizes and
+        colour modes from, without opening the files again).
     pool_source : np.ndarray or None
         ``(n_pool,)`` int64: the source image each pool row was made from, for a
         redundant pool (:func:`repeat_pool`); None when every row is its own source.
@@ -85,6 +89,7 @@ class Dataset:
     y_val: np.ndarray | None = None
     skipped: tuple[str, ...] = ()
     duplicates: tuple[str, ...] = ()
+    originals: tuple[tuple[str, int, int, str], ...] = ()
     pool_source: np.ndarray | None = None
 
     @property

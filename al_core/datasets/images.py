@@ -56,7 +56,7 @@ def load_images(
     DatasetError
         ``image_size`` or ``mode`` is not valid (unreadable files never raise).
     """
-    images, kept_index, skipped = _read_images(paths, image_size, mode, root)
+    images, kept_index, skipped, _ = _read_images(paths, image_size, mode, root)
     names = [_display_name(Path(paths[i]), root) for i in kept_index]
     return images, names, skipped
 
@@ -77,9 +77,10 @@ def _load_folder(
     root: Path,
     image_size: tuple[int, int] | None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], list[str], list[str]]:
-    """Read an image folder: ``(x (N,H,W,C), y (N,), class_names, skipped, duplicates)``;
-    exact duplicates (:func:`exact_duplicates`) are kept once."""
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], list[str], list[str], list[Original]]:
+    """Read an image folder: ``(x (N,H,W,C), y (N,), class_names, skipped, duplicates,
+    originals)``; exact duplicates (:func:`exact_duplicates`) are kept once; ``originals``
+    are the ``N`` files as stored (:data:`Original`)."""
     if not root.is_dir():
         state = "is not a folder" if root.exists() else "does not exist"
         raise DatasetError(f"image folder {root} {state}: check the path")
@@ -119,13 +120,14 @@ def _load_folder(
             + format_skipped(outside)
             + f"\nFix: {LINK_FIX}."
         )
-    x, kept, skipped = _read_images(paths, image_size, None, root, progress)
+    x, kept, skipped, stored = _read_images(paths, image_size, None, root, progress)
     y = np.asarray(labels, dtype=np.int64)[kept]
     names = [_display_name(Path(paths[i]), root) for i in kept]
     unique, duplicates = exact_duplicates(x, names, y, tuple(p.name for p in class_dirs))
     x, y = x[unique], y[unique]
+    originals = [(names[i], *stored[i]) for i in unique]
     _check_classes(root, class_dirs, y, len(paths), skipped)
-    return x, y, tuple(p.name for p in class_dirs), stray + skipped, duplicates
+    return x, y, tuple(p.name for p in class_dirs), stray + skipped, duplicates, originals
 
 
 def exact_duplicates(
@@ -191,6 +193,9 @@ def _check_classes(
 
 _PROGRESS_EVERY = 250  # files read between two progress reports
 
+Original = tuple[str, int, int, str]
+"""An image-folder file as stored: relative name, width, height, Pillow mode."""
+
 SKIPPED_SHOWN = 10
 """How many skipped files a message lists before "and N more"."""
 
@@ -219,23 +224,26 @@ def _read_images(
     mode: str | None,
     root: Path | None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[np.ndarray, list[int], list[str]]:
-    """Images ``(N, H, W, C)``, indices of the kept paths, skipped ``"name: reason"``;
+) -> tuple[np.ndarray, list[int], list[str], list[tuple[int, int, str]]]:
+    """Images ``(N, H, W, C)``, indices of the kept paths, skipped ``"name: reason"``,
+    and ``(width, height, Pillow mode)`` of each kept file as stored;
     ``progress(read, total)`` every :data:`_PROGRESS_EVERY` files."""
     if mode not in (None, "L", "RGB"):
         raise DatasetError(f"mode must be None, 'L' or 'RGB', got {mode!r}")
     target = _target_size(image_size)
-    images, kept, skipped = [], [], []
+    images, kept, skipped, stored = [], [], [], []
     for i, path in enumerate(paths):
-        image_or_reason = _read_one(Path(path))
-        if isinstance(image_or_reason, str):
-            skipped.append(f"{_display_name(Path(path), root)}: {image_or_reason}")
+        read = _read_one(Path(path))
+        if isinstance(read, str):
+            skipped.append(f"{_display_name(Path(path), root)}: {read}")
         else:
-            images.append(image_or_reason)
+            image, (width, height), file_mode = read
+            images.append(image)
             kept.append(i)
+            stored.append((width, height, file_mode))
         if progress is not None and ((i + 1) % _PROGRESS_EVERY == 0 or i + 1 == len(paths)):
             progress(i + 1, len(paths))
-    return _stack(images, target, mode), kept, skipped
+    return _stack(images, target, mode), kept, skipped, stored
 
 
 def _target_size(image_size: object) -> tuple[int, int] | None:
@@ -258,8 +266,9 @@ def _target_size(image_size: object) -> tuple[int, int] | None:
     return int(image_size[1]), int(image_size[0])
 
 
-def _read_one(path: Path) -> PILImage | str:
-    """A fully decoded image in mode L or RGB, or the reason it cannot be read."""
+def _read_one(path: Path) -> tuple[PILImage, tuple[int, int], str] | str:
+    """A fully decoded image in mode L or RGB with the file's ``(width, height)`` and
+    Pillow mode, or the reason it cannot be read."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
@@ -270,7 +279,13 @@ def _read_one(path: Path) -> PILImage | str:
                 if too_big:
                     return too_big
                 img.load()
-                return _normalise_mode(ImageOps.exif_transpose(img))
+                # Only files that can carry an EXIF orientation pay for reading it.
+                oriented = (
+                    ImageOps.exif_transpose(img)
+                    if "exif" in img.info or img.format == "TIFF"
+                    else img
+                )
+                return _normalise_mode(oriented), img.size, img.mode
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         return _bomb_reason(exc)
     except UnidentifiedImageError:

@@ -147,6 +147,7 @@ def _assemble(
     seed: int,
     skipped: Sequence[str],
     duplicates: Sequence[str] = (),
+    originals: Sequence[tuple[str, int, int, str]] = (),
 ) -> Dataset:
     """Subset, convert to float32 / int64 and validate."""
     (x_train, y_train), (x_test, y_test) = train, test
@@ -174,6 +175,7 @@ def _assemble(
         y_val=None if val_idx is None else y_train[val_idx],
         skipped=tuple(skipped),
         duplicates=tuple(duplicates),
+        originals=tuple(originals),
     )
     return _validate(dataset)
 
