@@ -158,6 +158,7 @@ from al_core.labeling.worker import (
     request_audit,
     request_retrain,
     run_worker,
+    stop_set,
     stop_workers,
 )
 
@@ -239,6 +240,7 @@ __all__ = [
     "set_use_pseudo",
     "shortcut_keys",
     "skip",
+    "stop_set",
     "stop_workers",
     "strategy_choices",
     "undo",

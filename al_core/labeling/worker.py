@@ -38,6 +38,7 @@ from al_core.labeling.sessions import (
 from al_core.labeling.team import item_labels
 from al_core.loop import ActiveLearner
 from al_core.processes import start_background
+from al_core.stopping import prediction_kappa
 from al_core.store import Store
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -50,6 +51,10 @@ WORKER_IDLE_SECONDS = 300.0
 """A worker leaves after this long without a job (``AL_LABEL_WORKER_IDLE_SECONDS``)."""
 
 _STREAM_COLD = 7  # random stream of cold-start draws (apart from the loop's streams)
+_STREAM_STOP = 8  # random stream of the stop set's draw
+_STOP_FILE = "stop_set.npy"  # the session's stop set: pool rows never queried
+#: Largest share of a session's pool kept in its stop set (a person's own pool is small).
+STOP_SET_SHARE = 0.2
 # Workers started by this process, by (database, session): polled so that none
 # stays a zombie, and so that a worker still starting is not started twice.
 _workers: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
@@ -313,6 +318,27 @@ def _rng(config: SessionConfig, round_index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([config.seed, _STREAM_COLD, round_index]))
 
 
+def stop_set(store: Store, session_id: int, config: SessionConfig, pool_size: int) -> np.ndarray:
+    """The session's stop set, (m,) int64 sorted pool rows: the images the
+    stabilizing-predictions rule compares consecutive models on
+    (:func:`al_core.stopping.prediction_kappa`). Drawn once, at the first retrain,
+    from the images no batch has shown yet (``agreement_size`` of them, at most
+    :data:`STOP_SET_SHARE` of the pool) and kept in the session's folder; never
+    queried, shown, trained on nor proposed for auto-labeling."""
+    path = session_dir(store, session_id) / _STOP_FILE
+    if path.is_file():
+        return np.load(path)
+    shown = {int(i) for b in store.session_batches(session_id) for i in b["items"]}
+    shown |= {int(r["item"]) for r in store.labels(session_id)}
+    unseen = np.setdiff1d(np.arange(pool_size), np.fromiter(shown, np.int64, len(shown)))
+    size = min(config.trial_config().agreement_size, int(pool_size * STOP_SET_SHARE), len(unseen))
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, _STREAM_STOP]))
+    rows = np.sort(rng.choice(unseen, size=size, replace=False)).astype(np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, rows)
+    return rows
+
+
 def cold_start_indices(
     config: SessionConfig, x: np.ndarray, available: np.ndarray, round_index: int
 ) -> np.ndarray:
@@ -466,6 +492,7 @@ class SessionWorker:
         dataset = self._dataset(config, pool, split)
         if dataset is None:
             answered = {int(r["item"]) for r in rows} | set(pending)
+            answered |= set(stop_set(store, self.session_id, config, len(pool.x)).tolist())
             available = np.setdiff1d(everything, np.fromiter(answered, np.int64, len(answered)))
             if len(available):
                 picks = cold_start_indices(config, pool.x, available, round_index + 1)
@@ -566,16 +593,29 @@ class SessionWorker:
         (or refreshed) the batch after it."""
         learner = ActiveLearner(
             dataset,
-            config.trial_config(),
+            # A fresh learner each retrain has no previous model: the session measures
+            # kappa on its own stop set (stop_set) instead of the loop's subset.
+            config.trial_config(agreement_size=0),
             classifier=self._classifier_for(config, dataset),
         )
         learner.use_pseudo_labels = use_pseudo
         learner.teach(split.train, split.train_y, "human")
         learner.teach(split.pseudo, split.pseudo_y, "pseudo")
-        aside = split.aside + split.held + list(excluded)
+        stop_rows = stop_set(store, self.session_id, config, len(dataset.x_pool))
+        aside = split.aside + split.held + list(excluded) + stop_rows.tolist()
         learner.teach(aside, [NOT_SURE] * len(aside))
         learner.round = round_index
         metrics = learner.train_and_evaluate()
+        stop_predictions = kappa = None
+        if len(stop_rows):
+            stop_predictions = learner.classifier.predict_proba(dataset.x_pool[stop_rows]).argmax(
+                axis=1
+            )
+            previous = store.session_stop_predictions(self.session_id, round_index)
+            if previous is not None and len(previous) == len(stop_predictions):
+                kappa = prediction_kappa(
+                    np.asarray(previous), stop_predictions, dataset.num_classes
+                )
         start = time.perf_counter()
         selection, top3 = None, []
         if len(learner.unlabeled_indices()) > 0:
@@ -596,6 +636,9 @@ class SessionWorker:
                 "score_seconds": score_seconds,
                 "epochs": metrics["epochs"],
                 "steps": metrics["steps"],
+                "kappa": kappa,
+                "stop_predictions": stop_predictions,
+                "evaluated": len(dataset.y_test),
             },
             replace=True,
         )

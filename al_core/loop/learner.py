@@ -15,6 +15,7 @@ from al_core.datasets import Dataset
 from al_core.errors import ConfigError
 from al_core.loop.config import SOURCES, TrialConfig
 from al_core.models import Classifier
+from al_core.stopping import prediction_kappa
 
 # Streams of the per-round random generators (see al_core.loop's docstring).
 _STREAM_INITIAL, _STREAM_SELECT, _STREAM_FIT, _STREAM_AGREEMENT, _STREAM_MC = 0, 1, 2, 3, 4
@@ -238,7 +239,7 @@ class ActiveLearner:
         accuracy, loss = self.test_metrics()
         self._probs = None
         self._embeddings = None
-        agreement = self._agreement()
+        agreement, kappa = self._agreement()
         return {
             "test_accuracy": accuracy,
             "test_loss": loss,
@@ -247,6 +248,7 @@ class ActiveLearner:
             "epochs": fit.epochs,
             "steps": fit.steps,
             "agreement": agreement,
+            "kappa": kappa,
         }
 
     def test_metrics(self) -> tuple[float, float]:
@@ -265,21 +267,37 @@ class ActiveLearner:
         )
         return mc_mean_metrics(passes, y)
 
-    def _agreement(self) -> float | None:
-        """Share of the agreement subset predicted as by the previous model (None at first)."""
+    def _agreement(self) -> tuple[float | None, float | None]:
+        """``(share, kappa)`` of the agreement subset predicted as by the previous model:
+        the share of equal classes and Cohen's kappa between the two models'
+        classes (:func:`al_core.stopping.prediction_kappa`); (None, None) at first."""
         if self.config.agreement_size == 0:
-            return None
+            return None, None
         if self._agreement_rows is None:
             unlabeled = self.unlabeled_indices()
             size = min(self.config.agreement_size, len(unlabeled))
             rng = _rng(self.config.seed, _STREAM_AGREEMENT, 0)
             self._agreement_rows = np.sort(rng.choice(unlabeled, size=size, replace=False))
         if len(self._agreement_rows) == 0:
-            return None
+            return None, None
         images = self.dataset.x_pool[self._agreement_rows]
         predicted = self.classifier.predict_proba(images).argmax(axis=1)
         previous, self._agreement_predictions = self._agreement_predictions, predicted
-        return None if previous is None else float(np.mean(previous == predicted))
+        if previous is None:
+            return None, None
+        kappa = prediction_kappa(previous, predicted, self.dataset.num_classes)
+        return float(np.mean(previous == predicted)), kappa
+
+    def queryable_indices(self) -> np.ndarray:
+        """:meth:`unlabeled_indices` less the agreement subset, (n,) int64: the stop set
+        of the stabilizing-predictions rule is never queried (nor auto-labeled), or
+        its kappa would measure images the model was taught. Once nothing else is
+        left, the subset is queryable too, so that a run can use up its pool."""
+        unlabeled = self.unlabeled_indices()
+        if self._agreement_rows is None or len(self._agreement_rows) == 0:
+            return unlabeled
+        others = np.setdiff1d(unlabeled, self._agreement_rows, assume_unique=True)
+        return others if len(others) else unlabeled
 
     def pool_probabilities(self) -> np.ndarray:
         """Current model's probabilities for the whole pool, (n_pool, K) float32.
@@ -324,17 +342,18 @@ class ActiveLearner:
     def query(self, n: int) -> strategies.Selection:
         """Choose the next ``n`` pool items to label (indices into the pool).
 
-        Scores the unlabeled pool (or a random candidate subset of it, the same
-        for every strategy, when ``config.candidates`` is set) and applies the
-        sweep protocol: a share ``fraction`` picked by the strategy, the rest at
-        random. The classifier supplies what the strategy needs
+        Scores the unlabeled pool less the agreement subset (:meth:`queryable_indices`),
+        or a random candidate subset of it (the same for every strategy) when
+        ``config.candidates`` is set, and applies the sweep protocol: a share
+        ``fraction`` picked by the strategy, the rest at random. The classifier
+        supplies what the strategy needs
         (:func:`strategies.inputs_needed`): probabilities, ``mc_samples``
         Monte-Carlo dropout passes, embeddings of the candidates and of the
         labeled set. Returned ``indices`` are pool indices.
         """
         config = self.config
         rng = _rng(config.seed, _STREAM_SELECT, self.round)
-        unlabeled = self.unlabeled_indices()
+        unlabeled = self.queryable_indices()
         if len(unlabeled) == 0:
             raise ConfigError("the pool is empty: every item is labeled or set aside")
         n = min(n, len(unlabeled))

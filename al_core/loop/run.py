@@ -47,6 +47,9 @@ class RoundRecord:
     # Stopping advice: share of a fixed unlabeled subset whose predicted class is
     # unchanged since the previous round's model (None in round 0).
     agreement: float | None = None
+    # Cohen's kappa between this and the previous round's model on that subset (the
+    # stabilizing-predictions rule, al_core.stopping); None in round 0.
+    kappa: float | None = None
     # Queried images that are near-copies of a labeled or earlier-queried one
     # (ActiveLearner.redundant_count); None when nothing was queried.
     redundant: int | None = None
@@ -185,7 +188,7 @@ def run_loop(
     for _ in range(config.auto_label_steps):
         if should_stop is not None and should_stop():
             return LoopResult(config, records, "cancelled")
-        unlabeled = learner.unlabeled_indices()
+        unlabeled = learner.queryable_indices()
         if len(unlabeled) == 0:
             break
         start = time.perf_counter()
@@ -252,7 +255,7 @@ def _run_on(
         metrics = learner.train_and_evaluate()
         # The stopping advice compares with the previous round's model, which a replay
         # never trained: left out, so both paths store the same rounds.
-        metrics["agreement"] = None
+        metrics["agreement"] = metrics["kappa"] = None
         accuracy = float(metrics["test_accuracy"])
         record = RoundRecord(
             round=learner.round,

@@ -41,6 +41,7 @@ ROUND_COLUMNS = (
     "queried_scores",
     "queried_accuracy",
     "agreement",
+    "kappa",
     "redundant",
     "steps",
     "picked_by",
@@ -285,7 +286,7 @@ class ExperimentsMixin(StoreBase):
                    t.status AS trial_status, r.round, r.phase, r.labeled, r.pseudo_labeled,
                    r.test_accuracy, r.test_loss, r.train_seconds, r.eval_seconds,
                    r.score_seconds, r.epochs, r.steps, r.queried_accuracy, r.agreement,
-                   r.redundant, r.picked_by, r.queried, r.queried_scores
+                   r.kappa, r.redundant, r.picked_by, r.queried, r.queried_scores
             FROM rounds r JOIN trials t ON t.id = r.trial_id
             WHERE t.experiment_id IN ({marks})
             ORDER BY t.experiment_id, t.strategy, t.fraction, t.seed, r.round

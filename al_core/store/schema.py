@@ -209,6 +209,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE rounds ADD COLUMN picked_by TEXT;
     """,
+    # 7: when can I stop? Cohen's kappa between consecutive models on the never-queried
+    # stop set (rounds and session rounds), the session's stop-set predictions that the
+    # next retrain compares with, and how many images each session point was measured
+    # on (its 95 % interval).
+    """
+    ALTER TABLE rounds ADD COLUMN kappa REAL;
+    ALTER TABLE session_rounds ADD COLUMN kappa REAL;
+    ALTER TABLE session_rounds ADD COLUMN stop_predictions TEXT;
+    ALTER TABLE session_rounds ADD COLUMN evaluated INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

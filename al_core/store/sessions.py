@@ -38,7 +38,18 @@ SESSION_ROUND_COLUMNS = (
     "score_seconds",
     "epochs",
     "steps",
+    "kappa",
+    "stop_predictions",
+    "evaluated",
 )
+
+
+def _round_value(record: dict[str, Any], column: str) -> Any:
+    """A session round's value for its column (the stop-set predictions as JSON)."""
+    value = record.get(column)
+    if column == "stop_predictions" and value is not None:
+        return json.dumps([int(v) for v in value])
+    return value
 
 
 def _batch_row(row: sqlite3.Row) -> dict[str, Any]:
@@ -375,7 +386,7 @@ class SessionsMixin(StoreBase):
                 f"INSERT INTO session_rounds (session_id, {', '.join(columns)}, created_at) "
                 f"VALUES (?, {', '.join('?' for _ in columns)}, ?) "
                 f"ON CONFLICT (session_id, round) {on_conflict}",
-                (session_id, *(record.get(c) for c in columns), time.time()),
+                (session_id, *(_round_value(record, c) for c in columns), time.time()),
             )
         return cursor.rowcount == 1
 
@@ -432,11 +443,25 @@ class SessionsMixin(StoreBase):
         return items
 
     def session_rounds(self, session_id: int) -> list[dict[str, Any]]:
-        """A session's learning curve, in round order."""
+        """A session's learning curve, in round order (without the stop-set
+        predictions: :meth:`session_stop_predictions`)."""
         rows = self.conn.execute(
             "SELECT * FROM session_rounds WHERE session_id = ? ORDER BY round", (session_id,)
         ).fetchall()
-        return [dict(r) for r in rows]
+        points = [dict(r) for r in rows]
+        for point in points:
+            point.pop("stop_predictions", None)
+        return points
+
+    def session_stop_predictions(self, session_id: int, before_round: int) -> list[int] | None:
+        """The stop-set classes predicted by the model of the latest round before
+        ``before_round`` that stored them, or None."""
+        row = self.conn.execute(
+            "SELECT stop_predictions FROM session_rounds WHERE session_id = ? AND round < ? "
+            "AND stop_predictions IS NOT NULL ORDER BY round DESC LIMIT 1",
+            (session_id, before_round),
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
 
     def add_skip(
         self, session_id: int, round_index: int, item: str, annotator: str = DEFAULT_ANNOTATOR
