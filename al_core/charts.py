@@ -466,12 +466,29 @@ def censored_points(configs: pd.DataFrame) -> pd.DataFrame:
 
 
 def labeling_curve_figure(
-    human: Sequence[Mapping[str, Any]], simulated: Sequence[Mapping[str, Any]] = ()
+    human: Sequence[Mapping[str, Any]],
+    simulated: Sequence[Mapping[str, Any]] = (),
+    *,
+    extrapolated: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> go.Figure:
     """A labeling session's curve: held-out accuracy vs the labels trained on, one
     point per retrain (``labeled``, ``test_accuracy`` of each row); with the audit's
-    simulated run of the same configuration (true labels) dashed over it."""
+    simulated run of the same configuration (true labels) dashed over it. Rows with
+    ``low`` / ``high`` (the 95 % interval) draw a shaded band; ``extrapolated``
+    ``(labels, accuracy)`` draws the fitted curve beyond the last point, dotted, named
+    "extrapolated — not measured"."""
     figure = go.Figure()
+    banded = [r for r in human if r.get("low") is not None]
+    if banded:
+        figure.add_scatter(
+            x=[r["labeled"] for r in banded] + [r["labeled"] for r in reversed(banded)],
+            y=[r["high"] for r in banded] + [r["low"] for r in reversed(banded)],
+            fill="toself",
+            fillcolor=_rgba(HUMAN_COLOR, 0.15),
+            line={"width": 0},
+            hoverinfo="skip",
+            name="95 % interval",
+        )
     figure.add_scatter(
         x=[r["labeled"] for r in human],
         y=[r["test_accuracy"] for r in human],
@@ -479,6 +496,14 @@ def labeling_curve_figure(
         name="your labels",
         line={"color": HUMAN_COLOR},
     )
+    if extrapolated is not None and len(extrapolated[0]):
+        figure.add_scatter(
+            x=list(extrapolated[0]),
+            y=list(extrapolated[1]),
+            mode="lines",
+            line={"color": HUMAN_COLOR, "dash": EXPECTED_DASH},
+            name="extrapolated — not measured",
+        )
     if simulated:
         figure.add_scatter(
             x=[r["labeled"] for r in simulated],
@@ -488,6 +513,8 @@ def labeling_curve_figure(
             name="simulated (true labels)",
         )
     counts = [r["labeled"] for r in (*human, *simulated)]
+    if extrapolated is not None:
+        counts += [float(x) for x in extrapolated[0]]
     figure.update_layout(
         xaxis_title="labels trained on",
         # From 0 with whole-number ticks: a single point at 10 labels must not get an

@@ -18,7 +18,7 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from al_core import charts, forms, labeling, uploads, user_datasets
+from al_core import charts, forms, labeling, stopping, uploads, user_datasets
 from al_core.datasets import BUILTIN_DATASETS
 from al_core.errors import ALError
 from al_core.loop import MC_DROPOUT_DEFAULT, TrialConfig, needs_mc_dropout
@@ -644,6 +644,59 @@ def _status_view(session_id: int) -> None:
         st.caption("Background retraining: idle.")
 
 
+def _default_target(accuracy: float) -> int:
+    """The next multiple of 5 % above the last accuracy (at most 99 %), in percent."""
+    return min(99, (int(accuracy * 100) // 5 + 1) * 5)
+
+
+def _stopping_section(
+    session_id: int, config: labeling.SessionConfig, audit: labeling.Audit | None
+) -> None:
+    """The curve with its 95 % band and extrapolation, the kappa per retrain and the
+    rule's verdict, with what the rules did when they were checked."""
+    window_col, threshold_col, target_col = st.columns(3)
+    window = window_col.number_input(
+        "Stable over (retrains)", min_value=1, max_value=20, value=stopping.KAPPA_WINDOW,
+        key="stop_window",
+        help="How many consecutive retrains the kappa must stay at the threshold.",
+    )  # fmt: skip
+    threshold = threshold_col.number_input(
+        "Kappa threshold", min_value=0.5, max_value=1.0, step=0.005,
+        value=stopping.KAPPA_THRESHOLD, format="%.3f", key="stop_threshold",
+        help="Cohen's kappa between consecutive models' predictions on a fixed set of "
+        "pool images that is never shown for labeling (Bloodgood & Vijay-Shanker 2009).",
+    )  # fmt: skip
+    with Store() as store:
+        last = store.session_rounds(session_id)[-1]["test_accuracy"] or 0.0
+        target = target_col.number_input(
+            "Target accuracy (%)", min_value=1, max_value=100, value=_default_target(last),
+            key="stop_target",
+            help="How many more labels the fitted curve needs to reach it.",
+        )  # fmt: skip
+        advice = labeling.stopping_advice(
+            store, session_id, config, window=int(window), threshold=float(threshold),
+            target=target / 100,
+        )  # fmt: skip
+    extrapolation = advice.extrapolation
+    st.plotly_chart(
+        charts.labeling_curve_figure(
+            advice.points,
+            audit.simulated if audit else [],
+            extrapolated=None if extrapolation is None or extrapolation.reason else
+            extrapolation.curve(),
+        ),
+        key="label_curve",
+    )  # fmt: skip
+    st.caption(advice.interval_note)
+    verdict = advice.rule.message()
+    (st.success if advice.rule.stable_now else st.info)(verdict)
+    if extrapolation is not None:
+        st.markdown(extrapolation.message())
+    st.caption(labeling.validation_note())
+    with st.expander("Per retrain: accuracy, interval and kappa"):
+        st.dataframe(advice.table(), hide_index=True)
+
+
 # --------------------------------------------------------------------------- page
 
 with Store() as store:
@@ -686,12 +739,10 @@ _annotator_box(session_id)
 _labeling_view(session_id, config)
 _status_view(session_id)
 
-st.subheader("Learning curve")
+st.subheader("Learning curve · when can I stop?")
 st.caption(labeling.evaluation_note(config))
 if curve:
-    st.plotly_chart(
-        charts.labeling_curve_figure(curve, audit.simulated if audit else []), key="label_curve"
-    )
+    _stopping_section(session_id, config, audit)
 else:
     st.caption("The first point appears after the first batch is labeled and the model retrained.")
 st.button("Retrain now", on_click=_retrain, args=(session_id,), help="with the labels so far")

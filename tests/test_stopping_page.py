@@ -1,0 +1,86 @@
+"""The Label page's "when can I stop?" block under AppTest over a real store: every
+number it shows is the one al_core.stopping computes from the stored curve, and the
+validation it quotes is the benchmark's file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from al_core import labeling, stopping
+from al_core.store import Store
+from tests.app_helpers import page_texts
+
+LABEL = str(Path(__file__).resolve().parent.parent / "pages" / "label.py")
+# A stored curve: 8 retrains on a 360-image test split, kappa settling at the end.
+LABELS = [10, 20, 30, 40, 50, 60, 70, 80]
+ACCURACY = [0.400, 0.550, 0.625, 0.675, 0.711, 0.736, 0.758, 0.775]
+KAPPAS = [None, 0.62, 0.85, 0.93, 0.97, 0.991, 0.995, 0.993]
+
+
+def test_band_kappa_rule_and_extrapolation_are_the_stored_curves(data_dir: Path) -> None:
+    with Store(data_dir / "al.sqlite3") as store:
+        session_id = labeling.create_session(
+            store, "stop", dataset="digits", batch=10, model="mlp"
+        ).session_id
+        for i, (n, accuracy, kappa) in enumerate(zip(LABELS, ACCURACY, KAPPAS, strict=True)):
+            store.add_session_round(
+                session_id,
+                {"round": i, "labeled": n, "pseudo_labeled": 0, "held_out": 0,
+                 "test_accuracy": accuracy, "kappa": kappa, "evaluated": 360},
+            )  # fmt: skip
+    app = AppTest.from_file(LABEL, default_timeout=60)
+    app.query_params["session"] = str(session_id)
+    app.run()
+    assert not app.exception, app.exception
+    texts = page_texts(app)
+
+    table = next(t.value for t in app.dataframe if "kappa vs previous model" in t.value)
+    for row, accuracy in zip(table.itertuples(index=False), ACCURACY, strict=True):
+        low, high = stopping.accuracy_interval(accuracy, 360)
+        assert row[3] == f"{low:.1%} – {high:.1%}" and row[4] == 360
+    assert list(table["kappa vs previous model"]) == [
+        "—" if k is None else f"{k:.3f}" for k in KAPPAS
+    ]
+    # 0.991, 0.995, 0.993: the last three retrains reach 0.99.
+    assert "Predictions have stabilised" in texts and "(0.991, 0.995, 0.993)" in texts
+    # The target defaults to the next 5 % above 77.5 %: 80 %.
+    expected = stopping.extrapolate(LABELS, ACCURACY, 0.80)
+    assert expected.reason is None
+    assert expected.message() in texts
+    assert "extrapolated — not measured" in {trace.get("name") for trace in _figure(app)["data"]}
+    assert labeling.validation_note() in texts
+
+    # Asking the rule for 4 stable retrains: not yet (0.97 is among the last four).
+    app.number_input(key="stop_window").set_value(4).run()
+    assert "Predictions are still changing" in page_texts(app)
+
+
+def _figure(app: AppTest) -> dict:
+    import json
+
+    chart = next(c for c in app.get("plotly_chart") if "label_curve" in c.proto.id)
+    return json.loads(chart.proto.spec)
+
+
+def test_too_few_points_say_why_nothing_is_extrapolated(data_dir: Path) -> None:
+    with Store(data_dir / "al.sqlite3") as store:
+        session_id = labeling.create_session(
+            store, "short", dataset="digits", batch=10, model="mlp"
+        ).session_id
+        for i in range(3):
+            store.add_session_round(
+                session_id,
+                {"round": i, "labeled": 10 * (i + 1), "pseudo_labeled": 0, "held_out": 0,
+                 "test_accuracy": float(np.linspace(0.4, 0.6, 3)[i]), "evaluated": 360},
+            )  # fmt: skip
+    app = AppTest.from_file(LABEL, default_timeout=60)
+    app.query_params["session"] = str(session_id)
+    app.run()
+    assert not app.exception, app.exception
+    assert (
+        "Cannot tell how many labels 65% needs: the fit needs at least 5 points, the curve "
+        "has 3." in page_texts(app)
+    )
