@@ -114,8 +114,8 @@ def curves_figure(
     expected : frame from :func:`al_core.results.expected_frame`, or None
     target : draws a horizontal target line when given
     labeled_range : (first, last) labeled count of the plan: the x axis spans it
-        (and the y axis 0–100 %) even before anything is measured; logarithmic when
-        measured rounds reach past :data:`LOG_AXIS_REACH` × ``last``
+        even before anything is measured (the y axis 0–100 % until a curve is drawn);
+        logarithmic when measured rounds reach past :data:`LOG_AXIS_REACH` × ``last``
     height : figure height in pixels (default: Plotly's)
     colors : a colour per measured curve's label, replacing its fraction's colour
         (e.g. :data:`STORY_COLORS`: strategies that share a fraction told apart);
@@ -129,7 +129,8 @@ def curves_figure(
     (``"exp N · …"`` with several experiments) that starts at its last point
     within the budget; per expected curve a dotted line named by its "… — not
     measured" label, in its fraction's colour. The legend is always shown, even
-    with a single curve.
+    with a single curve. The accuracy axis spans the drawn values and the target
+    (:func:`accuracy_range`), not 0–100 %.
     """
     figure = go.Figure()
     labels = list(dict.fromkeys(bands["label"])) if bands is not None else []
@@ -230,6 +231,11 @@ def curves_figure(
     elif not figure.data:
         yaxis["range"] = [0.0, 1.02]
         xaxis["range"] = [0, 100]
+    # The accuracy axis spans what is drawn (bands, curves, the target line), not
+    # 0-100 %: on a projector the part where the curves differ must fill the chart.
+    shown = accuracy_range(_drawn_accuracies(figure), target)
+    if shown is not None:
+        yaxis["range"] = shown
     figure.update_layout(
         title=title,
         xaxis=xaxis,
@@ -241,6 +247,36 @@ def curves_figure(
         height=height,
     )
     return figure
+
+
+ACCURACY_PAD = 0.06
+"""Margin above and below the drawn accuracies, as a share of their span."""
+MIN_ACCURACY_SPAN = 0.05
+"""The accuracy axis spans at least this much (5 points), so that a flat curve is not
+blown up into a cliff."""
+
+
+def accuracy_range(values: Sequence[float], target: float | None = None) -> list[float] | None:
+    """The accuracy axis' ``[low, high]`` for ``values`` (accuracies in [0, 1]) and the
+    target line: from the lowest to the highest of them, with :data:`ACCURACY_PAD` of
+    their span (at least :data:`MIN_ACCURACY_SPAN`) on either side, within
+    [0, 1.02]. ``None`` when there is nothing finite to span."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if target is not None and math.isfinite(target) and finite:
+        finite.append(float(target))
+    if not finite:
+        return None
+    low, high = min(finite), max(finite)
+    span = max(high - low, MIN_ACCURACY_SPAN)
+    middle = (low + high) / 2
+    low, high = min(low, middle - span / 2), max(high, middle + span / 2)
+    pad = ACCURACY_PAD * span
+    return [max(low - pad, 0.0), min(high + pad, 1.02)]
+
+
+def _drawn_accuracies(figure: go.Figure) -> list[float]:
+    """Every y value of the figure's traces (bands' edges included)."""
+    return [y for trace in figure.data if trace.y is not None for y in trace.y if y is not None]
 
 
 def _add_handover_marker(
@@ -352,8 +388,8 @@ def fraction_figure(configs: pd.DataFrame) -> go.Figure:
     are the table's medians; error bars span the fastest to the slowest trial, up
     to the top of the axis when a trial never reached the target. A configuration
     whose median is "not reached" (censored: it needs more labels than its trials
-    ran) is drawn as what is known of it, an upward triangle at the most labels its
-    trials ran with the table's "> N" beside it (:func:`censored_points`), in its
+    ran) is drawn as what is known of it, an arrow up from a bar at the most labels
+    its trials ran, with the table's "> N" beside it (:func:`censored_points`), in its
     line's colour, never left out.
     """
     figure = go.Figure()
@@ -420,7 +456,7 @@ def fraction_figure(configs: pd.DataFrame) -> go.Figure:
                         mode="markers+text",
                         textposition="top center",
                         textfont={"color": color},
-                        marker={"color": color, "size": 12, "symbol": "triangle-up-open"},
+                        marker={"color": color, "size": 14, "symbol": "arrow-bar-up"},
                         name=name,
                         hovertemplate="u = %{x:.0f}%: not reached, needs %{text} labels"
                         "<extra>" + name + "</extra>",
@@ -428,7 +464,7 @@ def fraction_figure(configs: pd.DataFrame) -> go.Figure:
                 )
     figure.update_layout(
         xaxis_title="uncertainty fraction of each batch (%)",
-        yaxis_title="labels to reach the target (median; ▵ not reached: more than shown)",
+        yaxis_title="labels to reach the target (median)",
         yaxis_rangemode="tozero",  # differences of a few labels must not look huge
         xaxis={"range": [-5, 105]},
         showlegend=True,

@@ -177,9 +177,9 @@ if not configs.empty:
         st.plotly_chart(charts.fraction_figure(configs), key="fraction_chart")
         if configs["labels_to_target"].isna().any():
             st.caption(
-                f'▵ with "> N": half or more of that configuration\'s trials did not reach '
-                f'{target:.0%} within the N labels they ran (the table\'s "not reached"); '
-                "its median needs more than N."
+                f'An arrow up from a bar, labelled "> N": half or more of that '
+                f"configuration's trials did not reach {target:.0%} within the N labels they "
+                'ran (the table\'s "not reached"), so its median needs more than N.'
             )
         if configs["labels_to_target"].isna().all():
             st.info(
