@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 #: Two-sided 95 % quantile of the standard normal distribution.
 Z_95 = 1.959963984540054
@@ -345,3 +346,100 @@ def validation() -> dict[str, Any] | None:
     if not VALIDATION_FILE.is_file():
         return None
     return json.loads(VALIDATION_FILE.read_text())
+
+
+def validation_note() -> str:
+    """What ``benchmarks/stopping.py`` measured, in one paragraph for the page (the
+    numbers of ``al_core/stopping_validation.json``); the rule's wording follows
+    what was measured."""
+    measured = validation()
+    if measured is None:
+        return "These rules have not been checked on stored runs here yet."
+    parts = []
+    summary = measured["summary"]
+    names = [k for k in summary if "/" not in k]
+    for name in names:
+        s = summary[name]
+        stops = (
+            f"the kappa rule stopped {s['stopped']} of {s['runs']} runs (margin and random, "
+            f"{len(measured['seeds'])} seeds each, up to {s['final_labels']} labels); "
+            f"in {s['stopped_within_98pct']} of {s['runs']} the accuracy there was at "
+            "least 98 % of the best reached later"
+        )
+        if s["median_gap_points"] is not None:
+            stops += f" (median gap {s['median_gap_points']:.1f} points)"
+        extrapolation = (
+            f"the extrapolation from the first half of each curve missed the accuracy "
+            f"at the full budget by {s['median_abs_error_points']:.1f} points (median; "
+            f"worst {s['max_abs_error_points']:.1f}; refused {s['extrapolations_refused']})"
+            if s["median_abs_error_points"] is not None
+            else "the extrapolation from the first half of each curve was refused every time"
+        )
+        parts.append(f"On {name}, {stops}; {extrapolation}.")
+    return (
+        f"Checked on simulated runs ({measured['measured']}, "
+        f"`{measured['command']}`): " + " ".join(parts)
+    )
+
+
+# --------------------------------------------------------------------- experiments
+def experiment_stopping(
+    rounds: pd.DataFrame,
+    target: float,
+    window: int = KAPPA_WINDOW,
+    threshold: float = KAPPA_THRESHOLD,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two rules over an experiment's trials (a ``results.rounds_frame``: one row
+    per round with experiment_id, trial_id, strategy, fraction, phase, labeled,
+    test_accuracy, kappa), active rounds only.
+
+    Returns ``(table, kappas)``. ``table``, one row per configuration: its label,
+    trials, how many the kappa rule stopped, the median labels and accuracy where
+    it stopped, the median best accuracy from there on, and the extrapolation of the
+    configuration's median curve (median accuracy per label count over its trials)
+    to ``target`` (:func:`extrapolate`'s message). ``kappas``: the median kappa per
+    label count (rows) and configuration (columns).
+    """
+    from al_core.results.display import config_label
+
+    active = rounds[rounds["phase"] == "active"]
+    if "kappa" not in active:
+        active = active.assign(kappa=np.nan)
+    rows, series = [], {}
+    for (experiment_id, strategy, fraction), config in active.groupby(
+        ["experiment_id", "strategy", "fraction"], sort=True
+    ):
+        label = config_label(strategy, float(fraction))
+        if active["experiment_id"].nunique() > 1:
+            label = f"exp {experiment_id} · {label}"
+        stops = []
+        for _, trial in config.groupby("trial_id"):
+            trial = trial.sort_values("round")
+            accuracy = trial["test_accuracy"].to_numpy(dtype=np.float64)
+            kappas = [None if pd.isna(k) else float(k) for k in trial["kappa"]]
+            at = stability(kappas, window, threshold).stable_at
+            if at is not None:
+                stops.append((int(trial["labeled"].iloc[at]), accuracy[at], accuracy[at:].max()))
+        median = config.groupby("labeled")["test_accuracy"].median()
+        answer = extrapolate(median.index.to_numpy(), median.to_numpy(), target)
+        rows.append(
+            {
+                "configuration": label,
+                "trials": config["trial_id"].nunique(),
+                "kappa rule stopped": f"{len(stops)} of {config['trial_id'].nunique()}",
+                "labels at the stop (median)": (
+                    f"{np.median([s[0] for s in stops]):.0f}" if stops else "—"
+                ),
+                "accuracy there (median)": (
+                    f"{np.median([s[1] for s in stops]):.1%}" if stops else "—"
+                ),
+                "best from there on (median)": (
+                    f"{np.median([s[2] for s in stops]):.1%}" if stops else "—"
+                ),
+                f"to {target:.0%} (extrapolated — not measured)": answer.message(),
+            }
+        )
+        series[label] = config.groupby("labeled")["kappa"].median()
+    kappa_frame = pd.DataFrame(series).sort_index()
+    kappa_frame.index.name = "labels"
+    return pd.DataFrame(rows), kappa_frame

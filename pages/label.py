@@ -692,7 +692,7 @@ def _stopping_section(
     (st.success if advice.rule.stable_now else st.info)(verdict)
     if extrapolation is not None:
         st.markdown(extrapolation.message())
-    st.caption(labeling.validation_note())
+    st.caption(stopping.validation_note())
     with st.expander("Per retrain: accuracy, interval and kappa"):
         st.dataframe(advice.table(), hide_index=True)
 

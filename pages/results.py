@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from al_core import charts, results
+from al_core import charts, results, stopping
 from al_core.store import Store
 from pages import require_app_navigation
 
@@ -270,6 +270,22 @@ if not redundancy.empty:
         "embeddings of the two have cosine similarity at or above the trial's threshold "
         "(0.99 by default). Summed over the same trials as the curves."
     )
+
+if not rounds.empty:
+    st.subheader("When can I stop? Prediction stability and extrapolation")
+    stop_table, kappas = stopping.experiment_stopping(rounds, target)
+    st.dataframe(stop_table, hide_index=True, width="stretch")
+    if kappas.notna().any().any():
+        st.caption(
+            "Cohen's kappa between consecutive models' predictions on a fixed set of pool "
+            "images that is never queried (median over the trials, per label count); the "
+            f"rule stops once it stays at or above {stopping.KAPPA_THRESHOLD:g} over "
+            f"{stopping.KAPPA_WINDOW} retrains (Bloodgood & Vijay-Shanker 2009)."
+        )
+        st.line_chart(kappas, x_label="labels", y_label="kappa vs previous model")
+    else:
+        st.caption("No kappa was recorded for these trials (run before it was).")
+    st.caption(stopping.validation_note())
 
 left, right = st.columns(2)
 left.download_button(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from al_core import labeling, stopping
@@ -51,7 +52,7 @@ def test_band_kappa_rule_and_extrapolation_are_the_stored_curves(data_dir: Path)
     assert expected.reason is None
     assert expected.message() in texts
     assert "extrapolated — not measured" in {trace.get("name") for trace in _figure(app)["data"]}
-    assert labeling.validation_note() in texts
+    assert stopping.validation_note() in texts
 
     # Asking the rule for 4 stable retrains: not yet (0.97 is among the last four).
     app.number_input(key="stop_window").set_value(4).run()
@@ -84,3 +85,38 @@ def test_too_few_points_say_why_nothing_is_extrapolated(data_dir: Path) -> None:
         "Cannot tell how many labels 65% needs: the fit needs at least 5 points, the curve "
         "has 3." in page_texts(app)
     )
+
+
+def test_results_page_table_is_the_stored_trials_rules(data_dir: Path) -> None:
+    """A real tiny sweep (digits, softmax, random and margin, one seed, 6 retrains):
+    the Results page's stopping table is experiment_stopping over the stored rounds,
+    and its kappas are the stored ones."""
+    from al_core import results, runner
+    from al_core.loop import TrialConfig
+
+    base = TrialConfig(
+        model="softmax", epochs=5, min_steps=25, learning_rate=0.05, initial=20,
+        batch=20, rounds=5, agreement_size=300, seed=0,
+    )  # fmt: skip
+    with Store(data_dir / "al.sqlite3") as store:
+        experiment_id = runner.create_experiment(
+            store, base, ["margin"], [0.0, 1.0], 1, baseline=False, name="stop sweep"
+        )
+        for trial in store.trials(experiment_id):
+            runner.run_trial(store, trial["id"])
+        runner.finish_experiment(store, experiment_id)
+        rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))
+    stored = rounds[rounds["round"] > 0]["kappa"]
+    assert stored.notna().all() and rounds[rounds["round"] == 0]["kappa"].isna().all()
+
+    app = AppTest.from_file(str(Path(LABEL).with_name("results.py")), default_timeout=60).run()
+    assert not app.exception, app.exception
+    target = app.number_input[0].value / 100
+    shown = next(t.value for t in app.dataframe if "kappa rule stopped" in t.value)
+    expected, kappas = stopping.experiment_stopping(rounds, target)
+    assert shown.equals(expected)
+    margin = rounds[rounds["fraction"] == 1.0].groupby("labeled")["kappa"].median()
+    pd.testing.assert_series_equal(
+        kappas["margin · u = 100 %"], margin, check_names=False, check_index_type=False
+    )
+    assert "extrapolated — not measured" in " ".join(shown.columns)

@@ -76,7 +76,7 @@ current one is labeled), :mod:`~al_core.labeling.worker` (the background worker 
 package re-exports their public names, so callers use ``al_core.labeling.X``.
 """
 
-from al_core.labeling.advice import StoppingAdvice, stopping_advice, validation_note
+from al_core.labeling.advice import StoppingAdvice, stopping_advice
 from al_core.labeling.agreement import Agreement, agreement, cohen_kappa, session_agreement
 from al_core.labeling.answers import (
     AnswerResult,
@@ -166,7 +166,6 @@ from al_core.labeling.worker import (
 __all__ = [
     "StoppingAdvice",
     "stopping_advice",
-    "validation_note",
     "Agreement",
     "AnswerResult",
     "Assignment",

@@ -103,37 +103,3 @@ def stopping_advice(
             [p["labeled"] for p in points], [p["test_accuracy"] for p in points], target
         )
     return StoppingAdvice(points, note, rule, extrapolation)
-
-
-def validation_note() -> str:
-    """What ``benchmarks/stopping.py`` measured, in one paragraph for the page (the
-    numbers of ``al_core/stopping_validation.json``); the rule's wording follows
-    what was measured."""
-    measured = stopping.validation()
-    if measured is None:
-        return "These rules have not been checked on stored runs here yet."
-    parts = []
-    summary = measured["summary"]
-    names = [k for k in summary if "/" not in k]
-    for name in names:
-        s = summary[name]
-        stops = (
-            f"the kappa rule stopped {s['stopped']} of {s['runs']} runs (margin and random, "
-            f"{len(measured['seeds'])} seeds each, up to {s['final_labels']} labels); "
-            f"in {s['stopped_within_98pct']} of {s['runs']} the accuracy there was at "
-            "least 98 % of the best reached later"
-        )
-        if s["median_gap_points"] is not None:
-            stops += f" (median gap {s['median_gap_points']:.1f} points)"
-        extrapolation = (
-            f"the extrapolation from the first half of each curve missed the accuracy "
-            f"at the full budget by {s['median_abs_error_points']:.1f} points (median; "
-            f"worst {s['max_abs_error_points']:.1f}; refused {s['extrapolations_refused']})"
-            if s["median_abs_error_points"] is not None
-            else "the extrapolation from the first half of each curve was refused every time"
-        )
-        parts.append(f"On {name}, {stops}; {extrapolation}.")
-    return (
-        f"Checked on simulated runs ({measured['measured']}, "
-        f"`{measured['command']}`): " + " ".join(parts)
-    )
