@@ -351,20 +351,12 @@ def check_dataset(
     )
 
 
-def _digests(x: np.ndarray) -> list[bytes]:
-    """A content hash per image of ``x`` ``(n, H, W, C)``."""
-    import hashlib
-
-    return [
-        hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
-        for image in x
-    ]
-
-
 def _test_in_pool(x_pool: np.ndarray, x_test: np.ndarray) -> int:
     """How many test images ``(m, H, W, C)`` have the same pixels as a pool image."""
-    pool = set(_digests(x_pool))
-    return sum(digest in pool for digest in _digests(x_test))
+    from al_core.datasets.images import image_digest
+
+    pool = {image_digest(image) for image in x_pool}
+    return sum(image_digest(image) in pool for image in x_test)
 
 
 def _thumbnails(x: np.ndarray, side: int = 8) -> np.ndarray:

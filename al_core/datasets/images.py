@@ -146,13 +146,10 @@ def exact_duplicates(
     before the split is what keeps one picture out of both the pool and the test
     split.
     """
-    import hashlib
-
     first: dict[bytes, int] = {}
     kept, duplicates = [], []
     for i in range(len(x)):
-        digest = hashlib.blake2b(np.ascontiguousarray(x[i]).tobytes(), digest_size=16).digest()
-        j = first.setdefault(digest, i)
+        j = first.setdefault(image_digest(x[i]), i)
         if j == i:
             kept.append(i)
             continue
@@ -164,6 +161,13 @@ def exact_duplicates(
             )
         duplicates.append(text)
     return np.asarray(kept, dtype=np.int64), duplicates
+
+
+def image_digest(image: np.ndarray) -> bytes:
+    """A 16-byte hash of one image's pixels ``(H, W, C)``: equal for equal pixels."""
+    import hashlib
+
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
 
 
 def _some(names: Sequence[str], limit: int = 5) -> str:
@@ -393,14 +397,18 @@ def common_image_size(paths: Sequence[Path]) -> tuple[int, int] | None:
             counts[size] += 1
     if not counts:
         return None
-    width, height = max(counts, key=lambda size: (counts[size], size[0] * size[1], size))
+    width, height = _most_frequent(counts)
     return height, width
+
+
+def _most_frequent(counts: Counter[tuple[int, int]]) -> tuple[int, int]:
+    """The most frequent Pillow ``(width, height)``; ties go to the larger image."""
+    return max(counts, key=lambda size: (counts[size], size[0] * size[1], size))
 
 
 def _common_size(images: Sequence[PILImage]) -> tuple[int, int]:
     """Most frequent Pillow ``(width, height)``; ties go to the larger image."""
-    counts = Counter(img.size for img in images)
-    return max(counts, key=lambda size: (counts[size], size[0] * size[1], size))
+    return _most_frequent(Counter(img.size for img in images))
 
 
 def _stack(
