@@ -244,3 +244,17 @@ def test_a_censored_configuration_is_drawn_at_its_budget() -> None:
     )
     (random,) = [t for t in figure.data if t.name == "random (baseline)"]
     assert math.isfinite(random.y[0])  # random reached 74 % past the budget
+
+
+def test_the_check_reports_its_progress_reading_then_fitting(messy: Path) -> None:
+    seen: list[tuple[float, str]] = []
+    check = check_dataset(f"folder:{messy}", progress=lambda f, text: seen.append((f, text)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    files = len(messy_export()) - len(MESSY["loose"])  # every file in the class folders
+    reads = [t for _, t in seen if t.startswith("Reading images:")]
+    assert reads[-1] == f"Reading images: {files} of {files}"
+    fits = [t for _, t in seen if t.startswith("Linear floor:")]
+    # 3 orders x each point below the pool's size, 1 x the last point (all of the pool)
+    total = 3 * (len(check.floor) - 1) + 1
+    assert fits[-1] == f"Linear floor: fit {total} of {total}"
