@@ -560,11 +560,13 @@ def monitor() -> None:
                     cancel(experiment_id)
                     st.rerun(scope="app")
                 eta = state["eta_seconds"]
-                left = (
-                    "time left: estimated once a trial has finished"
-                    if eta is None
-                    else f"about {eta / 60:.1f} min left"
-                )
+                rough = state["eta_rough_seconds"]
+                if eta is not None:
+                    left = f"about {eta / 60:.1f} min left"
+                elif rough is not None:
+                    left = f"roughly {rough / 60:.1f} min left (from the pace so far)"
+                else:
+                    left = "time left: estimated once a trial is half done"
                 st.progress(state["percent"] / 100, text=f"{_counts(state)} · {left}")
             elif status == "cancelled":
                 st.warning(f"Cancelled: {_counts(state)}. Rounds already measured are kept.")

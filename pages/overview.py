@@ -185,9 +185,13 @@ def show_progress(progress: dict, live: bool) -> None:
                 f"trial{'s' if progress['extending'] != 1 else ''} left)"
             )
         else:
-            left = f"{progress['running']} running, " + (
-                "estimating time left…" if eta is None else f"about {eta / 60:.0f} min left"
-            )
+            rough = progress["eta_rough_seconds"]
+            if eta is not None:
+                left = f"{progress['running']} running, about {eta / 60:.0f} min left"
+            elif rough is not None:
+                left = f"{progress['running']} running, roughly {rough / 60:.0f} min left"
+            else:
+                left = f"{progress['running']} running, time left once a trial is half done"
         st.progress(
             progress["percent"] / 100,
             text=f"{progress['status']}: {progress['done']} of {progress['trials']} trials "

@@ -298,3 +298,26 @@ def test_runner_refuses_bad_worker_settings(store):
     with pytest.raises(ConfigError, match="max attempts must be >= 1"):
         runner.Runner(store, max_attempts=0)
     assert runner.runner_health(store) is None  # nothing registered
+
+
+def test_a_rough_time_left_before_any_trial_has_finished(store):
+    """Issue 32: "estimating time left…" stayed 250 s of an 8.5-minute run; once a
+    running trial is half done its pace gives a rough figure until one finishes."""
+    experiment_id = runner.submit_experiment(store, BASE, ["margin"], [1.0], 2)  # 4 trials
+    _register(store, "me", os.getpid(), workers=2)
+    first = store.claim_trial("me")
+    store.add_claimed_rounds(first["id"], "me", 1, [_round(0)])  # 1 of 4 rounds
+    assert runner.experiment_progress(store, experiment_id)["eta_rough_seconds"] is None
+    store.add_claimed_rounds(first["id"], "me", 1, [_round(1), _round(2)])  # 3 of 4
+    _set_times(store, first["id"], time.time() - 30.0, None)  # 30 s for 3/4: 40 s a trial
+    progress = runner.experiment_progress(store, experiment_id)
+    assert progress["eta_seconds"] is None
+    # work left: 1/4 of the running trial and 3 queued ones, at 40 s each, one running
+    assert progress["eta_rough_seconds"] == pytest.approx(3.25 * 40.0, rel=0.05)
+    store.add_claimed_rounds(first["id"], "me", 1, [_round(3)])
+    store.finish_claimed_trial(first["id"], "me", 1, "done", stop_reason="rounds")
+    _set_times(store, first["id"], 1000.0, 1040.0)
+    store.claim_trial("me")
+    progress = runner.experiment_progress(store, experiment_id)
+    assert progress["eta_seconds"] == pytest.approx(3 * 40.0)
+    assert progress["eta_rough_seconds"] is None  # the measured figure takes over

@@ -8,6 +8,8 @@ time left, per-trial detail) from one query; :func:`cancel_experiment` stops it.
 from __future__ import annotations
 
 import math
+import statistics
+import time
 from collections import Counter
 from typing import Any
 
@@ -60,6 +62,14 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
     remaining work (queued trials whole, running ones by the share of rounds
     left) × the mean seconds a finished trial took (``finished_at -
     started_at``) ÷ the trials running at once (at least one).
+
+    ``eta_rough_seconds`` fills the wait before that (a first trial can take half
+    the run): once a running trial has stored at least half of its planned rounds,
+    the same remaining work × the seconds such trials would take at their pace so
+    far (time since they started ÷ their share of rounds done, the median over them)
+    ÷ the trials running. Rough, and said so on the page: the start-up the first
+    rounds include makes it high, the slower later rounds make it low. ``None`` once
+    ``eta_seconds`` is known, and when no trial is half done.
     """
     experiment = store.experiment(experiment_id)
     rows = store.trial_progress(experiment_id)
@@ -70,7 +80,8 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
     )
     finished_lengths = [r["rounds_done"] for r in rows if r["status"] == "done"]
     fallback_total = max(finished_lengths) if finished_lengths else None
-    details, trial_seconds = [], []
+    details, trial_seconds, paces = [], [], []
+    now = time.time()
     work_done, work_left = 0.0, 0.0
     for row in rows:
         points = row["rounds_done"] if row["status"] == "done" else planned_rounds(row["config"])
@@ -83,6 +94,8 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
         elif row["status"] == "running":
             work_done += share
             work_left += 1.0 - share
+            if share >= 0.5 and row["started_at"]:
+                paces.append((now - row["started_at"]) / share)
         else:
             work_left += 1.0
         if row["status"] == "done" and row["started_at"] and row["finished_at"]:
@@ -104,6 +117,9 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
     if open_trials and trial_seconds and work_left:
         per_trial = sum(trial_seconds) / len(trial_seconds)
         eta = work_left * per_trial / max(counts["running"], 1)
+    rough: float | None = None
+    if open_trials and eta is None and not trial_seconds and paces and work_left:
+        rough = work_left * statistics.median(paces) / max(counts["running"], 1)
     running_extension = sum(
         row["status"] == "running" and row["config"].get("baseline_target") is not None
         for row in rows
@@ -120,6 +136,7 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
         "finished": open_trials == 0,
         "percent": 100.0 * work_done / len(rows) if rows else 100.0,
         "eta_seconds": eta,
+        "eta_rough_seconds": rough,
         "trials_detail": details,
     }
 
