@@ -544,6 +544,7 @@ def format_check(check: DataCheck) -> str:
         f"size: {check.size}",
         f"colour: {check.colour}",
         f"test split: {check.test_split}",
+        f"duplicates: {check.duplicates_text()}",
         "",
         "classes (pool / test images):",
     ]
@@ -554,17 +555,25 @@ def format_check(check: DataCheck) -> str:
     lines += [
         "",
         f"logistic-regression floor (flattened pixels, random labels, mean of {FLOOR_SEEDS} "
-        f"orders, scored on {check.floor_test_images} test images):",
+        f"orders, the last point one, scored on {check.floor_test_images} test images):",
     ]
     lines += [
         f"  {p.labels:>6} labels: {p.accuracy:6.1%}  (range {p.low:.1%}–{p.high:.1%})"
         for p in check.floor
     ]
     lines.append("  a network's curve should clear this on the same labels")
+    if check.suggestion_text():
+        lines.append(f"suggested target: {check.suggestion_text()}")
     if check.skipped:
         lines += ["", f"{len(check.skipped)} file(s) skipped:", format_skipped(check.skipped)]
     else:
         lines += ["", "no file skipped"]
+    if check.duplicates:
+        lines += [
+            "",
+            f"{len(check.duplicates)} duplicate(s) dropped:",
+            format_skipped(check.duplicates),
+        ]
     notes = check.warnings()
     if notes:
         lines += ["", *(f"note: {n}" for n in notes)]
