@@ -258,3 +258,17 @@ def test_the_check_reports_its_progress_reading_then_fitting(messy: Path) -> Non
     # 3 orders x each point below the pool's size, 1 x the last point (all of the pool)
     total = 3 * (len(check.floor) - 1) + 1
     assert fits[-1] == f"Linear floor: fit {total} of {total}"
+
+
+def test_an_npz_overlap_between_train_and_test_is_counted(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    x_train = rng.integers(0, 256, (30, 6, 6), dtype=np.uint8)
+    x_test = rng.integers(0, 256, (9, 6, 6), dtype=np.uint8)
+    x_test[4] = x_train[17]
+    np.savez(
+        tmp_path / "set.npz",
+        x_train=x_train, y_train=np.arange(30) % 3, x_test=x_test, y_test=np.arange(9) % 3,
+    )  # fmt: skip
+    check = check_dataset(f"npz:{tmp_path / 'set.npz'}")
+    assert check.test_in_pool == 1
+    assert "1 test image(s) are also in the pool" in check.duplicates_text()
