@@ -289,7 +289,7 @@ def _read_one(path: Path) -> tuple[PILImage, tuple[int, int], str] | str:
                     if "exif" in img.info or img.format == "TIFF"
                     else img
                 )
-                return _normalise_mode(oriented), img.size, img.mode
+                return _normalise_mode(oriented), oriented.size, img.mode
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         return _bomb_reason(exc)
     except UnidentifiedImageError:
@@ -303,7 +303,7 @@ def _read_one(path: Path) -> tuple[PILImage, tuple[int, int], str] | str:
 
 MAX_DECODED_PIXELS = 40_000_000
 """Images with more pixels are skipped before decoding: one 8,000x8,000 PNG decodes to
-192 MB as RGB and took the server to about 700 MB while being converted. 40 million
+183 MiB as RGB and took the server to about 700 MB while being converted. 40 million
 pixels keeps a 48-megapixel-class phone photo (8,000x6,000 is 48 M) out too; shrink
 such photos before uploading. Pillow's own decompression-bomb limit is higher."""
 
@@ -316,7 +316,7 @@ def _over_pixel_limit(size: tuple[int, int]) -> str | None:
     return (
         f"{width}x{height} pixels ({width * height / 1e6:.0f} megapixels) is over the limit of "
         f"{MAX_DECODED_PIXELS / 1e6:.0f} megapixels, not decoded (it would take "
-        f"{width * height * 3 / 2**20:.0f} MB of memory as RGB): shrink it first, e.g. to "
+        f"{width * height * 3 / 2**20:.0f} MiB of memory as RGB): shrink it first, e.g. to "
         "2,000 pixels on its longest side"
     )
 
