@@ -519,6 +519,7 @@ def labeling_curve_figure(
         figure.add_scatter(
             x=[r["labeled"] for r in banded] + [r["labeled"] for r in reversed(banded)],
             y=[r["high"] for r in banded] + [r["low"] for r in reversed(banded)],
+            mode="lines",
             fill="toself",
             fillcolor=_rgba(HUMAN_COLOR, 0.15),
             line={"width": 0},

@@ -350,36 +350,53 @@ def validation() -> dict[str, Any] | None:
 
 def validation_note() -> str:
     """What ``benchmarks/stopping.py`` measured, in one paragraph for the page (the
-    numbers of ``al_core/stopping_validation.json``); the rule's wording follows
-    what was measured."""
+    numbers of ``al_core/stopping_validation.json``, nothing else): the advice is
+    worded by what was measured, not by what the rules promise."""
     measured = validation()
     if measured is None:
         return "These rules have not been checked on stored runs here yet."
-    parts = []
+    rule = measured["rule"]
+    models = sorted({c["model"] for c in measured["configs"].values()})
+    parts = [
+        f"Checked on stored simulated runs ({measured['measured']}, "
+        f"`{measured['command']}`; model {', '.join(models)} retrained each round, "
+        f"{' and '.join(measured['strategies'])}, {len(measured['seeds'])} seeds each)."
+    ]
     summary = measured["summary"]
-    names = [k for k in summary if "/" not in k]
-    for name in names:
+    for name in (k for k in summary if "/" not in k):
         s = summary[name]
-        stops = (
-            f"the kappa rule stopped {s['stopped']} of {s['runs']} runs (margin and random, "
-            f"{len(measured['seeds'])} seeds each, up to {s['final_labels']} labels); "
-            f"in {s['stopped_within_98pct']} of {s['runs']} the accuracy there was at "
-            "least 98 % of the best reached later"
+        text = (
+            f"On {name} (up to {s['final_labels']} labels), kappa ≥ {rule['threshold']:g} "
+            f"over {rule['window']} retrains stopped {s['stopped']} of {s['runs']} runs"
         )
-        if s["median_gap_points"] is not None:
-            stops += f" (median gap {s['median_gap_points']:.1f} points)"
-        extrapolation = (
-            f"the extrapolation from the first half of each curve missed the accuracy "
-            f"at the full budget by {s['median_abs_error_points']:.1f} points (median; "
-            f"worst {s['max_abs_error_points']:.1f}; refused {s['extrapolations_refused']})"
-            if s["median_abs_error_points"] is not None
-            else "the extrapolation from the first half of each curve was refused every time"
-        )
-        parts.append(f"On {name}, {stops}; {extrapolation}.")
-    return (
-        f"Checked on simulated runs ({measured['measured']}, "
-        f"`{measured['command']}`): " + " ".join(parts)
-    )
+        if s["stopped"]:
+            text += (
+                f", {s['stopped_within_98pct']} of them at ≥ 98 % of the best accuracy "
+                f"reached later (median gap {s['median_gap_points']:.1f} points)"
+            )
+        if s["stopped"] < s["runs"]:
+            text += f"; {s['runs'] - s['stopped']} never stabilised that far"
+        lower = [
+            f"{threshold} → {other[name]['stopped_within_98pct']} of {other[name]['runs']}"
+            for threshold, other in measured.get("other_thresholds", {}).items()
+            if name in other
+        ]
+        if lower:
+            text += (
+                ". Runs stopped at ≥ 98 % of the best later with a lower threshold: "
+                + ", ".join(lower)
+            )
+        if s["median_abs_error_points"] is not None:
+            text += (
+                f". The extrapolation from the first half of each curve missed the accuracy "
+                f"at the full budget by {s['median_abs_error_points']:.1f} points (median; "
+                f"worst {s['max_abs_error_points']:.1f}; {s['extrapolations_refused']} "
+                "refused)."
+            )
+        else:
+            text += ". The extrapolation from the first half of each curve was always refused."
+        parts.append(text)
+    return " ".join(parts)
 
 
 # --------------------------------------------------------------------- experiments

@@ -19,7 +19,7 @@ replays what is stored. Configurations (small on purpose: 2 shared CPU cores):
   20 random initial labels, batches of 10 to 400 labels (39 retrains), a 500-image
   stop set;
 - ``mnist``: a 4,000-image MNIST pool and 1,000 test images, the ``mlp``, 20 initial
-  labels, batches of 20 to 600 labels (30 retrains), a 1,000-image stop set;
+  labels, batches of 20 to 1,000 labels (49 retrains), a 1,000-image stop set;
 
 each with ``margin`` and ``random``, seeds 0-4 (``--seeds``).
 
@@ -62,7 +62,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "model": "mlp",
         "initial": 20,
         "batch": 20,
-        "budget": 600,
+        "budget": 1000,
         "agreement_size": 1000,
     },
 }
@@ -70,6 +70,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 STOP_SHARE_GOAL = 0.98  # of the best later accuracy ...
 STOP_RUNS_GOAL = 0.80  # ... in this share of runs
 EXTRAPOLATION_ERROR_GOAL = 0.02  # median absolute error at the full budget
+#: Lower thresholds replayed beside the rule's own (the page lets a person set one).
+OTHER_THRESHOLDS = (0.98, 0.97, 0.95)
 
 
 def run_missing(db: Path, datasets: Sequence[str], seeds: Sequence[int]) -> None:
@@ -80,7 +82,7 @@ def run_missing(db: Path, datasets: Sequence[str], seeds: Sequence[int]) -> None
 
     with Store(db) as store:
         done = {
-            (e["name"], t["strategy"], t["seed"])
+            (e["name"], t["strategy"], t["seed"], t["config"].get("budget"))
             for e in store.experiments()
             for t in store.trials(e["id"])
             if t["status"] == "done"
@@ -88,7 +90,7 @@ def run_missing(db: Path, datasets: Sequence[str], seeds: Sequence[int]) -> None
         for name in datasets:
             for strategy in STRATEGIES:
                 for seed in seeds:
-                    if (f"stopping {name}", strategy, seed) in done:
+                    if (f"stopping {name}", strategy, seed, CONFIGS[name]["budget"]) in done:
                         continue
                     config = TrialConfig(**CONFIGS[name], strategy=strategy, seed=seed)
                     start = time.perf_counter()
@@ -140,8 +142,11 @@ def replay_run(
     return out
 
 
-def replay(db: Path, datasets: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    """Every stored run of ``datasets``, replayed: ``{"digits/margin": [run, ...]}``."""
+def replay(
+    db: Path, datasets: Sequence[str], threshold: float = stopping.KAPPA_THRESHOLD
+) -> dict[str, list[dict[str, Any]]]:
+    """Every stored run of ``datasets``, replayed with the kappa rule at ``threshold``
+    (window :data:`al_core.stopping.KAPPA_WINDOW`): ``{"digits/margin": [run, ...]}``."""
     from al_core.store import Store
 
     runs: dict[str, list[dict[str, Any]]] = {}
@@ -151,15 +156,24 @@ def replay(db: Path, datasets: Sequence[str]) -> dict[str, list[dict[str, Any]]]
             if name not in datasets:
                 continue
             for trial in store.trials(experiment["id"]):
-                if trial["status"] != "done":
+                # Only the runs of the configuration as it stands (an older budget's stay).
+                if (
+                    trial["status"] != "done"
+                    or trial["config"].get("budget") != (CONFIGS[name]["budget"])
+                ):
                     continue
                 rounds = [r for r in store.rounds(trial["id"]) if r["phase"] == "active"]
                 labels = np.array([r["labeled"] for r in rounds], dtype=np.float64)
                 accuracy = np.array([r["test_accuracy"] for r in rounds], dtype=np.float64)
-                result = replay_run(labels, accuracy, [r["kappa"] for r in rounds])
+                kappas = [r["kappa"] for r in rounds]
+                result = replay_run(labels, accuracy, kappas, threshold=threshold)
                 result["seed"] = trial["seed"]
                 runs.setdefault(f"{name}/{trial['strategy']}", []).append(result)
     return runs
+
+
+#: The figures of the kappa rule alone (the lower thresholds' summary).
+STOP_KEYS = ("runs", "stopped", "stopped_within_98pct", "median_stop_labels", "median_gap_points")
 
 
 def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -223,6 +237,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.replay_only:
         run_missing(args.db, args.datasets, args.seeds)
     summary = report(replay(args.db, args.datasets))
+    thresholds = {}
+    for threshold in OTHER_THRESHOLDS:
+        print(f"\nthe kappa rule at {threshold} (window {stopping.KAPPA_WINDOW}):")
+        other = report(replay(args.db, args.datasets, threshold))
+        thresholds[str(threshold)] = {
+            name: {key: other[name][key] for key in STOP_KEYS} for name in other if "/" not in name
+        }
     if args.write:
         payload = {
             "measured": dt.date.today().isoformat(),
@@ -232,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "strategies": list(STRATEGIES),
             "seeds": list(args.seeds),
             "summary": summary,
+            "other_thresholds": thresholds,
         }
         stopping.VALIDATION_FILE.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"wrote {stopping.VALIDATION_FILE}")
