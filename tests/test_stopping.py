@@ -140,3 +140,33 @@ def test_replay_finds_the_rules_stop_and_the_half_curve_error() -> None:
     assert run["extrapolation_error"] == pytest.approx(0.0, abs=1e-4)  # an exact power law
     summary = summarise([run])
     assert summary["stopped_within_98pct"] == int(accuracy[5] >= 0.98 * accuracy[-1])
+
+
+def test_own_data_band_is_the_held_out_labels_interval_and_says_it_is_wide(
+    data_store: Store,
+) -> None:
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for k, shade in enumerate((40, 200)):
+            for i in range(6):
+                png = io.BytesIO()
+                Image.new("L", (16, 16), shade + i).save(png, "PNG")
+                archive.writestr(f"class{k}/{i}.png", png.getvalue())
+    sid = labeling.create_session(data_store, "own", upload=buffer.getvalue()).session_id
+    data_store.add_session_round(
+        sid,
+        {"round": 0, "labeled": 16, "pseudo_labeled": 0, "held_out": 4,
+         "test_accuracy": 0.75, "evaluated": 4, "kappa": None},
+    )  # fmt: skip
+    config = labeling.session_config(data_store, sid)
+    advice = labeling.stopping_advice(data_store, sid, config)
+    (point,) = advice.points
+    expected = binomtest(3, 4).proportion_ci(confidence_level=0.95, method="wilson")
+    assert (point["low"], point["high"]) == pytest.approx((expected.low, expected.high))
+    assert "It is wide" in advice.interval_note and "every 5th" in advice.interval_note
+    assert advice.table()["95 % interval"][0] == f"{expected.low:.1%} – {expected.high:.1%}"

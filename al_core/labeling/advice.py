@@ -85,16 +85,16 @@ def stopping_advice(
         )
     else:
         last = sizes[-1] if sizes else 0
-        half = (
-            f" with {last} of them it spans about ±{100 * 1.96 * math.sqrt(0.25 / last):.0f} "
-            "points at 50 %"
+        now = (
+            f" ({last} images now: at 50 % that is about "
+            f"±{100 * stopping.Z_95 * math.sqrt(0.25 / last):.0f} points)"
             if last
             else ""
         )
         note = (
-            f"The band is the 95 % interval of each accuracy (Wilson). It is wide: the "
-            f"accuracy is measured on the held-out every {HELD_OUT_EVERY}th of your own "
-            f"labels, a few images{half}. More labels narrow it."
+            "The band is the 95 % interval of each accuracy (Wilson). It is wide: the "
+            f"accuracy is measured only on every {HELD_OUT_EVERY}th of your own labels, "
+            f"held out from training{now}. More labels narrow it."
         )
     rule = stopping.stability([p["kappa"] for p in points], window, threshold)
     extrapolation = None
