@@ -22,6 +22,7 @@ import streamlit as st
 from al_core import access
 from al_core.runner import runner_health
 from al_core.store import Store
+from pages import presenting
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 # A bundled file: Streamlit serves it itself (a ":material/…:" page icon would make the
@@ -167,7 +168,9 @@ if _cookie(access.TOKEN_COOKIE) is not None:  # used up, whatever opened the app
     with st.sidebar:
         _run_in_page(_TOKEN_COOKIE_DELETED)
 
-page = st.navigation(pages)
+# The presentation view (?present=1, the Overview's switch): no navigation, no sidebar.
+present = presenting()
+page = st.navigation(pages, position="hidden" if present else "sidebar")
 
 
 @st.fragment(run_every=2.0)
@@ -185,7 +188,8 @@ def runner_status() -> None:
         st.caption(":gray[○] no runner: one starts when you launch an experiment")
 
 
-with st.sidebar:
-    runner_status()
+if not present:
+    with st.sidebar:
+        runner_status()
 
 page.run()

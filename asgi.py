@@ -10,6 +10,13 @@ from __future__ import annotations
 import streamlit as st
 from starlette.middleware import Middleware
 
+# The first view's engine imports (results, charts, the runner's presets), done at
+# server start instead of on the first visitor's clock: the first look is instant
+# (benchmarks/first_look.py). Its expected curves' anchor is kept on disk.
+import al_core.charts  # noqa: F401
+import al_core.forms  # noqa: F401
+import al_core.results  # noqa: F401
+import al_core.runner  # noqa: F401
 from al_core import access
 from al_core.http_guard import HttpGuard
 

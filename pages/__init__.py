@@ -112,3 +112,41 @@ def queued_keys(key: str = "label_keys") -> list[dict[str, object]]:
     state = st.session_state.get(key)
     events = state.get("events") if isinstance(state, Mapping) else getattr(state, "events", None)
     return [e for e in events or [] if isinstance(e, dict)]
+
+
+#: ``?present=1`` opens the Overview as a presentation view (no sidebar, no controls
+#: a room does not need).
+PRESENT_PARAM = "present"
+
+
+def presenting() -> bool:
+    """Whether this page was opened (or switched) into the presentation view."""
+    import streamlit as st
+
+    return st.query_params.get(PRESENT_PARAM, "").lower() in ("1", "true", "yes")
+
+
+def report_button(experiment_id: int, target: float | None, key: str) -> None:
+    """The "Download report" button: the experiment's self-contained HTML report at ``target``
+    (:func:`al_core.results.report.report_html`), built when clicked."""
+    import streamlit as st
+
+    from al_core.results.report import report_file_name, report_html
+    from al_core.store import Store
+
+    def build() -> str:
+        with Store() as store:
+            return report_html(store, experiment_id, target)
+
+    st.download_button(
+        "Download report",
+        data=build,
+        file_name=report_file_name(experiment_id),
+        mime="text/html",
+        on_click="ignore",
+        key=key,
+        icon=":material/download:",
+        help="One HTML file that opens offline in any browser: the headline and verdict at "
+        "this target, the curves, savings across targets, the tables, what was compared, "
+        "how to rerun it and the caveats.",
+    )

@@ -26,11 +26,18 @@ from al_core.errors import ALError
 from al_core.forms import check_preset_data, preset_overrides
 from al_core.runner import PRESETS, ensure_runner, experiment_progress, submit_preset
 from al_core.store import Store
-from pages import require_app_navigation
+from pages import PRESENT_PARAM, presenting, report_button, require_app_navigation
 
 require_app_navigation()
 
 REFRESH_SECONDS = 2.0
+#: The presentation view (``?present=1``): no sidebar, no controls a room does not need
+#: (experiment picker, target, expected-curves switch, buttons, fine print); the story's
+#: chart, slider and headline stay, the chart sized to fit 1024×768 with them.
+PRESENT = presenting()
+PRESENT_CHART_HEIGHT = 300
+PRESENT_FONT_SIZE = 15
+HEADLINE_LABEL = "Labels saved vs random to reach {:.0%} (best fraction)"
 LABELS_STORY, DIVERSITY_STORY = "labels", "diversity"
 STORIES = {
     LABELS_STORY: "Does active learning save labels?",
@@ -126,11 +133,18 @@ def _touch_slider() -> None:
 def target_control(key: str, start: float | None) -> float | None:
     """The headline's target, a whole-percent input starting at ``start`` (which it
     follows until the person changes it); ``None`` when there is none to start at."""
-    touched = f"{key}_touched"
-    if start is None and key not in st.session_state:
+    touched, kept = f"{key}_touched", f"{key}_kept"
+    if PRESENT:  # no control: the target chosen before, else the start
+        percent = st.session_state.get(kept) if st.session_state.get(touched) else None
+        if percent is None:
+            return start
+        return percent / 100
+    if start is None and key not in st.session_state and kept not in st.session_state:
         return None
     if start is not None and not st.session_state.get(touched):
         st.session_state[key] = round(start * 100)
+    elif key not in st.session_state and kept in st.session_state:
+        st.session_state[key] = st.session_state[kept]  # back from the presentation view
     percent = st.number_input(
         "Target accuracy (%)",
         min_value=1,
@@ -140,6 +154,7 @@ def target_control(key: str, start: float | None) -> float | None:
         on_change=lambda: st.session_state.__setitem__(touched, True),
         help=results.DEFAULT_TARGET_RULE,
     )
+    st.session_state[kept] = percent
     return percent / 100
 
 
@@ -228,7 +243,12 @@ def demo_measured(experiment_id: int, live: bool) -> None:
         st.session_state.get(key) not in options
     ):
         st.session_state[key] = round(default * 100)
-    percent = st.select_slider(
+    # Presented, the headline card sits beside the slider: both stay on the first
+    # screen of a 1024x768 projector with the chart below them.
+    card, control = st.columns([2, 3]) if PRESENT else (st.container(), st.container())
+    if PRESENT and best is not None:
+        card.metric(HEADLINE_LABEL.format(best.target), best.claim, border=True)
+    percent = control.select_slider(
         "Uncertainty fraction of each batch",
         options=options,
         format_func=lambda p: f"{p} %",
@@ -236,7 +256,9 @@ def demo_measured(experiment_id: int, live: bool) -> None:
         on_change=_touch_slider,
     )
     chosen = bands[bands["fraction"].isin([0.0, percent / 100])]
-    show_expected_curves = st.toggle("Show expected curves (not measured)", value=False)
+    show_expected_curves = not PRESENT and st.toggle(
+        "Show expected curves (not measured)", value=False
+    )
     expected = None
     if show_expected_curves:
         plan = results.expected_plan(
@@ -251,16 +273,20 @@ def demo_measured(experiment_id: int, live: bool) -> None:
     # Strategies sharing the fraction (cold start: auto, margin, typiclust) get the
     # savings chart's colours on their curves too.
     views = results.savings_views(rounds, configs, target, fraction=percent / 100)
-    st.plotly_chart(
-        charts.curves_figure(
-            chosen,
-            expected,
-            target,
-            labeled_range=_plan_range(experiment["config"]["base"]),
-            colors=charts.other_colors([v.name for v in views[1:]]),
-        ),
-        key="overview_chart",
+    figure = charts.curves_figure(
+        chosen,
+        expected,
+        target,
+        labeled_range=_plan_range(experiment["config"]["base"]),
+        colors=charts.other_colors([v.name for v in views[1:]]),
+        height=PRESENT_CHART_HEIGHT if PRESENT else None,
     )
+    if PRESENT:  # read from the back of the room (Streamlit's theme sets the axes' own)
+        size = {"size": PRESENT_FONT_SIZE}
+        figure.update_layout(font=size, legend_font=size, legend_y=-0.33)
+        figure.update_xaxes(tickfont=size, title_font=size)
+        figure.update_yaxes(tickfont=size, title_font=size)
+    st.plotly_chart(figure, key="overview_chart")
     if not chosen.empty and bands[bands["fraction"] == percent / 100].empty:
         st.caption(f"No measured rounds at {percent} % yet.")
     if done.preliminary:
@@ -269,13 +295,15 @@ def demo_measured(experiment_id: int, live: bool) -> None:
             "the figures and the verdict appear when every trial has finished."
         )
     if best is not None:
-        st.metric(
-            f"Labels saved vs random to reach {best.target:.0%} (best fraction)",
-            best.claim,
-            border=True,
-        )
+        if not PRESENT:
+            st.metric(HEADLINE_LABEL.format(best.target), best.claim, border=True)
         st.markdown(f"**{results.headline_sentence(best, configs)}**")
     st.markdown(results.verdict(configs, target, done))
+    if PRESENT:
+        if not done.preliminary:
+            show_savings(views, target, f"overview_savings_{experiment_id}")
+        return
+    report_button(experiment_id, target, key=f"overview_report_{experiment_id}")
     st.caption(
         "Markers: measured mean over trials (seeds), uncertainty sampling solid and "
         "coloured by fraction (strategies sharing a fraction: as in the chart of labels "
@@ -301,18 +329,29 @@ def show_chosen_experiment(
     ``measured`` view (a fragment that refreshes while it runs), and, once it has
     finished, the ``again`` button (label, on-click, key)."""
     by_id = {int(e["id"]): e for e in choices}
-    experiment_id = st.selectbox(
-        "Experiment",
-        list(by_id),
-        index=list(by_id).index(int(shown["id"])),
-        # No status in the label: it is read once per page run and would go stale.
-        format_func=lambda i: f"{i} · {by_id[i]['name']}",
-        key=key,
-        help=help_text,
-    )
+    # The picked experiment, kept while the presentation view hides the picker (a
+    # widget's own state goes when it is not drawn) and picked again after it.
+    picked, presented = f"{key}_picked", f"{key}_presented"
+    if PRESENT:
+        experiment_id = st.session_state.get(picked)
+        if experiment_id not in by_id:
+            experiment_id = int(shown["id"])
+        st.session_state[presented] = experiment_id
+    else:
+        back = st.session_state.pop(presented, None)
+        experiment_id = st.selectbox(
+            "Experiment",
+            list(by_id),
+            index=list(by_id).index(back if back in by_id else int(shown["id"])),
+            # No status in the label: it is read once per page run and would go stale.
+            format_func=lambda i: f"{i} · {by_id[i]['name']}",
+            key=key,
+            help=help_text,
+        )
+        st.session_state[picked] = experiment_id
     live = by_id[experiment_id]["status"] in ("queued", "running")
     st.fragment(measured, run_every=REFRESH_SECONDS if live else None)(experiment_id, live)
-    if not live:
+    if not live and not PRESENT:
         label, on_click, button_key = again
         st.button(label, on_click=on_click, key=button_key)
 
@@ -320,14 +359,15 @@ def show_chosen_experiment(
 def demo_story() -> None:
     """The demo preset's story: the uncertainty-fraction sweep against random."""
     st.title(STORIES[LABELS_STORY])
-    st.markdown(
-        "Labeling images costs money. **Active learning** lets the model pick which images "
-        "to label next: those it is least sure about (*uncertainty sampling*). "
-        "We compare it with the **random baseline**, labeling images picked at random, by "
-        "training the same classifier on more and more labels and measuring its test "
-        "accuracy. Each batch mixes both: the *uncertainty fraction* is the share of the "
-        "batch picked by uncertainty (0 % = random, 100 % = pure uncertainty sampling)."
-    )
+    if not PRESENT:
+        st.markdown(
+            "Labeling images costs money. **Active learning** lets the model pick which images "
+            "to label next: those it is least sure about (*uncertainty sampling*). "
+            "We compare it with the **random baseline**, labeling images picked at random, by "
+            "training the same classifier on more and more labels and measuring its test "
+            "accuracy. Each batch mixes both: the *uncertainty fraction* is the share of the "
+            "batch picked by uncertainty (0 % = random, 100 % = pure uncertainty sampling)."
+        )
     with Store() as store:
         experiments = store.experiments()
     # Every sweep but the diversity story's: custom sweeps keep their home here.
@@ -467,7 +507,8 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
 def show_diversity_story() -> None:
     """The diversity presets' story: why batches need diversity, on the chosen data set."""
     st.title(STORIES[DIVERSITY_STORY])
-    st.markdown(DIVERSITY_INTRO)
+    if not PRESENT:
+        st.markdown(DIVERSITY_INTRO)
     preset = st.segmented_control(
         "Data set",
         list(diversity_story.DIVERSITY_PRESETS),
@@ -498,3 +539,22 @@ if story == DIVERSITY_STORY:
     show_diversity_story()
 else:
     demo_story()
+
+
+def _present(on: bool) -> None:
+    if on:
+        st.query_params[PRESENT_PARAM] = "1"
+    else:
+        st.query_params.pop(PRESENT_PARAM, None)
+
+
+st.divider()
+st.button(
+    "Leave the presentation view" if PRESENT else "Presentation view",
+    on_click=_present,
+    args=(not PRESENT,),
+    key="presentation_switch",
+    icon=":material/slideshow:",
+    help="Hides the sidebar and the controls a room does not need, keeping the story's "
+    f"chart, slider and headline; the same as opening the page with ?{PRESENT_PARAM}=1.",
+)

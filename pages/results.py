@@ -6,7 +6,7 @@ import streamlit as st
 
 from al_core import charts, results, stopping
 from al_core.store import Store
-from pages import require_app_navigation
+from pages import report_button, require_app_navigation
 
 require_app_navigation()
 
@@ -157,6 +157,10 @@ best_headline = results.headline(configs, target, done)
 if best_headline is not None and configs["experiment_id"].nunique() == 1:
     st.markdown(f"**{results.headline_sentence(best_headline, configs)}**")
 st.markdown(f"**{results.verdict(configs, target, done)}**")
+if len(chosen) == 1:
+    report_button(chosen[0], target, key="results_report")
+else:
+    st.caption("Pick one experiment to download its report.")
 
 if not configs.empty:
     st.subheader("Labels to reach the target, savings vs random, final accuracy")

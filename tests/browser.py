@@ -18,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,13 +88,20 @@ class StreamlitServer:
     """``streamlit run app.py`` on one loopback port over one data folder; restartable.
 
     ``env`` adds environment variables (e.g. ``AL_DEMO_OVERRIDES``); the server's
-    output is appended to ``test-artifacts/<log_name>``.
+    output is appended to ``test-artifacts/<log_name>``. ``script``: ``app.py``, or
+    ``asgi.py`` as ``python -m al_core.serve`` starts it.
     """
 
     def __init__(
-        self, data_dir: Path, *, env: Mapping[str, str] | None = None, log_name: str
+        self,
+        data_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        log_name: str,
+        script: str = "app.py",
     ) -> None:
         self.data_dir = data_dir
+        self.script = script
         self.env = dict(env or {})
         self.log_path = ARTIFACTS / log_name
         self.port = free_port()
@@ -103,7 +111,7 @@ class StreamlitServer:
     def start(self) -> None:
         env = {**os.environ, **self.env, "AL_DATA_DIR": str(self.data_dir)}
         command = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
+            sys.executable, "-m", "streamlit", "run", self.script,
             "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={self.port}",
             "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
         ]  # fmt: skip
@@ -120,3 +128,23 @@ class StreamlitServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def assert_accuracy_axis(axis: list[float], bands: Any, target: float | None) -> None:
+    """The chart's accuracy axis ``[low, high]`` spans the drawn curves (``bands``: the
+    plotted rows of :func:`al_core.results.curve_bands`, their ±1 std band within the
+    budget, the random baseline's mean past it) and the target line, with no more
+    than :func:`al_core.charts.accuracy_range`'s margin: not 0–100 %."""
+    from al_core import charts
+
+    within = bands[bands["phase"] != "baseline"]
+    past = bands[bands["phase"] == "baseline"]["mean"]
+    values = [*within["lower"], *within["upper"], *past]
+    if target is not None:
+        values.append(target)
+    bottom, top = min(values), max(values)
+    low, high = axis
+    assert low <= max(bottom, 0.0) and high >= min(top, 1.02), (axis, bottom, top)
+    span = max(top - bottom, charts.MIN_ACCURACY_SPAN)
+    assert high - low <= span * (1 + 2 * charts.ACCURACY_PAD) + 1e-9, (axis, bottom, top)
+    assert (low, high) != (0.0, 1.02)

@@ -4,8 +4,10 @@ Debian's headless Chromium through Playwright (no browser download).
 Opens the overview on an empty store, launches the demo as shipped (the preset's
 30 trials, then the random baseline run on past the budget), watches progress
 advance and measured points appear, reads the saving at the default target and at
-the preset's, moves the slider, then opens Results and downloads the rounds CSV. Screenshots,
-the server log and the CSV are kept under ``test-artifacts/`` (git-ignored).
+the preset's, moves the slider, then opens Results and downloads the rounds CSV and the
+report (opened offline: its figures are the store's), then opens the presentation view
+at 1024×768. Screenshots, the server log, the CSV and the report are kept under
+``test-artifacts/`` (git-ignored).
 In CI a missing Chromium or Playwright fails the test instead of skipping it.
 """
 
@@ -16,6 +18,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +32,7 @@ from tests.browser import (
     CHROMIUM_ARGS,
     REPO,
     StreamlitServer,
+    assert_accuracy_axis,
     require_browser,
 )
 
@@ -190,6 +194,10 @@ def test_demo_end_to_end_in_chromium(server: tuple[str, Path]) -> None:
                 stored = bands[(bands["label"] == trace["name"]) & (bands["phase"] == "active")]
                 assert trace["x"] == stored["labeled"].tolist(), trace["name"]
                 assert trace["y"] == pytest.approx(stored["mean"].tolist()), trace["name"]
+            # The accuracy axis spans the drawn curves and the target line, not 0-100 %.
+            axis = chart.evaluate("el => Array.from(el.layout.yaxis.range)")
+            drawn = bands[bands["label"].isin([t["name"] for t in plotted])]
+            assert_accuracy_axis(axis, drawn, expected["start"])
             # The target starts at the best median final accuracy, rounded down: the
             # accuracy that matters. Random got there only past the active budget (the
             # extension), or not at all: the page says which, word for word.
@@ -274,6 +282,15 @@ def test_demo_end_to_end_in_chromium(server: tuple[str, Path]) -> None:
             download = download_info.value
             target = ARTIFACTS / "rounds.csv"
             download.save_as(target)
+
+            # The report at this target, as a file: every figure the store's.
+            with page.expect_download() as download_info:
+                page.get_by_role("button", name="Download report").click()
+            report_file = ARTIFACTS / "report.html"
+            download_info.value.save_as(report_file)
+            _check_report_offline(browser, report_file, expected)
+
+            _check_presentation_view(browser, url, data_dir)
         finally:
             browser.close()
 
@@ -285,6 +302,91 @@ def test_demo_end_to_end_in_chromium(server: tuple[str, Path]) -> None:
     assert experiment["status"] == "done"
     assert len(rows) == len(stored) > 0
     assert {"strategy", "fraction", "seed", "labeled", "test_accuracy"} <= set(rows[0])
+
+
+def _check_report_offline(browser: Any, report_file: Path, expected: dict) -> None:
+    """Open the downloaded report with every request but the file itself refused: it
+    asks nothing of any host, draws its charts, and says the store's headline, verdict,
+    savings table and per-configuration table, cell for cell."""
+    from playwright.sync_api import expect
+
+    from al_core.results import report
+
+    requested: list[str] = []
+
+    def offline(route: Any) -> None:
+        requested.append(route.request.url)
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            route.abort()
+
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    try:
+        context.route("**/*", offline)
+        page = context.new_page()
+        page.goto(report_file.as_uri())
+        # plotly.js is inlined: the charts draw with the network blocked.
+        for chart in (report.CURVES_ID, report.SAVINGS_CHART_ID):
+            expect(page.locator(f"#{chart} .scatterlayer .trace").first).to_be_attached()
+        expect(page.locator(f"#{report.HEADLINE_ID}")).to_have_text(expected["sentence"])
+        expect(page.locator(f"#{report.VERDICT_ID}")).to_have_text(expected["verdict"])
+        savings = page.locator(f"#{report.SAVINGS_TABLE_ID}")
+        want = expected["savings"].astype(str).values.tolist()
+        assert savings.evaluate(_TABLE_CELLS, len(expected["savings"].columns)) == want
+        table = results.display_table(expected["configs"]).astype(str)
+        cells = page.locator(f"#{report.CONFIG_TABLE_ID}").evaluate(_TABLE_CELLS, table.shape[1])
+        assert cells == table.values.tolist()
+        assert page.get_by_text("Preliminary").count() == 0
+        page.screenshot(path=ARTIFACTS / "7-report-first-screen.png")
+        page.screenshot(path=ARTIFACTS / "7-report.png", full_page=True)
+    finally:
+        context.close()
+    outside = [u for u in requested if not u.startswith(("file:", "data:", "blob:"))]
+    assert outside == [], f"the report asked other hosts: {outside}"
+    assert requested[0] == report_file.as_uri()
+
+
+def _check_presentation_view(browser: Any, url: str, data_dir: Path) -> None:
+    """``?present=1`` at 1024×768: no sidebar and none of the controls a room does not
+    need; the story's chart, slider and headline (or the verdict) on the first screen,
+    the chart's accuracy axis spanning its curves."""
+    from playwright.sync_api import expect
+
+    expected = _expected_figures(data_dir)
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    try:
+        page.goto(f"{url}/?present=1")
+        heading = page.get_by_role("heading", name="Does active learning save labels?")
+        expect(heading).to_be_visible()
+        chart = page.locator(".js-plotly-plot").first
+        expect(chart.locator(".scatterlayer .trace").first).to_be_attached()
+        expect(page.get_by_role("slider")).to_be_visible()
+        expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+        for control in ("Experiment", "Target accuracy (%)", "Show expected curves (not measured)"):
+            expect(page.get_by_label(control, exact=True)).to_have_count(0)
+        for button in ("Download report", "Run the demo again"):
+            expect(page.get_by_role("button", name=button)).to_have_count(0)
+        if expected["headline"] is not None:
+            shown = page.get_by_test_id("stMetric")
+            expect(shown.get_by_test_id("stMetricValue")).to_have_text(expected["headline"].claim)
+        else:
+            shown = page.get_by_text(expected["verdict"], exact=True)
+            expect(shown).to_be_visible()
+        page.wait_for_timeout(1000)  # let the chart settle before measuring and the picture
+        for element in (chart, page.get_by_role("slider"), shown):
+            box = element.bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 768, box
+        plotted = chart.evaluate("el => el.data.map(t => t.name)")
+        bands = expected["bands"]
+        drawn = bands[bands["label"].isin(plotted)]
+        axis = chart.evaluate("el => Array.from(el.layout.yaxis.range)")
+        assert_accuracy_axis(axis, drawn, expected["start"])
+        page.screenshot(path=ARTIFACTS / "8-presentation-1024x768.png")
+        page.get_by_role("button", name="Leave the presentation view").click()
+        expect(page.get_by_test_id("stSidebar")).to_be_visible()
+    finally:
+        page.close()
 
 
 NAV_LINKS = ["Overview", "Experiments", "Results", "Label"]

@@ -443,7 +443,14 @@ def test_diversity_story_in_chromium(tiny_experiment: tuple[Path, int], tmp_path
     Screenshots: test-artifacts/diversity-*.png."""
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, StreamlitServer, require_browser
+    from tests.browser import (
+        ARTIFACTS,
+        CHROMIUM,
+        CHROMIUM_ARGS,
+        StreamlitServer,
+        assert_accuracy_axis,
+        require_browser,
+    )
 
     require_browser()
     folder, experiment_id = tiny_experiment
@@ -478,6 +485,9 @@ def test_diversity_story_in_chromium(tiny_experiment: tuple[Path, int], tmp_path
             bands = diversity_story.story_bands(results.curve_bands(rounds))
             extension = [charts.EXTENSION_NAME] if (bands["phase"] == "baseline").any() else []
             assert curves == ["random (baseline)", "BALD top-k", "BatchBALD", *extension]
+            # The accuracy axis spans the curves, their bands and the target, not 0-100 %.
+            axis = charts_drawn.nth(0).evaluate("el => Array.from(el.layout.yaxis.range)")
+            assert_accuracy_axis(axis, bands, TINY_TARGET)
             bars = charts_drawn.nth(1).evaluate(
                 "el => ({x: Array.from(el.data[0].x), text: Array.from(el.data[0].text)})"
             )

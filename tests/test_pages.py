@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from al_core import results
+from al_core import charts, results
 from al_core.runner import PRESETS, experiment_progress, runner_health
 from al_core.store import Store
 from tests.app_helpers import page_texts, stop_background_work
@@ -162,7 +162,19 @@ def test_overview_populated_shows_measured_curves_and_headline(swept: Path) -> N
         stored = results.curve_bands(results.rounds_frame(store.experiment_rounds([1])))
     plotted = stored[stored["fraction"] == 1.0]
     assert measured["y"] == pytest.approx(plotted["mean"].tolist())  # the plotted values
-    assert _figure(app)["layout"]["yaxis"]["range"] == [0.0, 1.02]
+    # The accuracy axis spans the drawn curves, their bands and the target, not 0-100 %.
+    low, high = _figure(app)["layout"]["yaxis"]["range"]
+    drawn = stored[stored["fraction"].isin([0.0, 1.0])]
+    bands = drawn[drawn["phase"] == "active"]
+    past = drawn[drawn["phase"] == "baseline"]["mean"]  # the extension: its line only
+    top = max(bands["upper"].max(), past.max() if len(past) else 0.0, SWEEP_TARGET)
+    bottom = min(bands["lower"].min(), past.min() if len(past) else 1.0, SWEEP_TARGET)
+    assert low <= bottom and high >= top
+    assert (
+        high - low
+        <= max(top - bottom, charts.MIN_ACCURACY_SPAN) * (1 + 2 * charts.ACCURACY_PAD) + 1e-9
+    )
+    assert low > 0.0 or high < 1.0
     app.select_slider(key=f"overview_fraction_{experiment['id']}").set_value(0).run()
     # Random alone (and, when it ran on past the budget, that part of it).
     shown = [n for n in _trace_names(app) if not n.endswith("band")]
@@ -309,7 +321,12 @@ def test_results_populated_curves_table_verdict_and_csv(swept: Path) -> None:
     curve = next(t for t in _figure(app, 0)["data"] if t.get("name") == "margin · u = 100 %")
     compared = next(t for t in _figure(app, 2)["data"] if t.get("name") == "margin · u = 100 %")
     assert compared["line"]["color"] == curve["line"]["color"]  # one colour in both charts
-    assert app.get("download_button")[0].proto.label == "Download rounds (CSV)"
+    labels = [button.proto.label for button in app.get("download_button")]
+    assert labels == [
+        "Download report",
+        "Download rounds (CSV)",
+        "Download the summary table (CSV)",
+    ]
     app.toggle[0].set_value(True).run()
     assert "expected (u = 100 %) — not measured" in _trace_names(app, 0)
     app.number_input[0].set_value(99).run()

@@ -214,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--csv", metavar="PATH", help="also export every round to a CSV file")
     report.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write one experiment's report as a self-contained HTML file (opens offline: "
+        "headline, verdict, curves, savings across targets, tables, what was compared, "
+        "how to rerun it, caveats): the file the app's Download report button gives",
+    )
+    report.add_argument(
         "--json",
         action="store_true",
         help="print the verdict, the table and every trial (with the CPU, threads and "

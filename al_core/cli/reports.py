@@ -1,6 +1,7 @@
 """``python -m al_core report``: the experiments listed, or per configuration the
 labels to reach the target, savings against random, final accuracy and the verdict
-(a table, ``--json`` or a ``--csv`` of every round)."""
+(a table, ``--json`` or a ``--csv`` of every round), or one experiment's
+self-contained HTML report (``--html``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     targets_text = getattr(args, "targets", None)
     several = results.parse_targets(targets_text) if targets_text is not None else None
     with _open_store(args) as store:
+        if getattr(args, "html", None):
+            return _write_html(store, args)
         if not args.experiments:
             rows = store.experiments()
             if args.json:  # the listing as data: one object per experiment ([] when none)
@@ -128,3 +131,24 @@ def _print_targets(results: Any, across: Any, preliminary: bool) -> None:
         "needing more; fastest – slowest trial; saving ± its spread across seed pairs"
         + ("; preliminary: no verdict while trials run)" if preliminary else ")")
     )
+
+
+def _write_html(store: Any, args: argparse.Namespace) -> int:
+    """``report EXP --html FILE``: :func:`al_core.results.report.report_html` of one
+    experiment, at ``--target`` (default: the pages' starting target)."""
+    from pathlib import Path
+
+    from al_core.results.report import report_html
+
+    if len(args.experiments) != 1:
+        raise ConfigError(
+            f"--html writes the report of one experiment, got {len(args.experiments)}: "
+            "give one id, e.g. `python -m al_core report 3 --html report.html`"
+        )
+    if args.target is not None and not 0.0 < args.target <= 1.0:
+        raise ConfigError(f"target accuracy must be in (0, 1], got {args.target}")
+    store.experiment(args.experiments[0])  # an unknown id is refused before writing
+    text = report_html(store, args.experiments[0], args.target)
+    Path(args.html).write_text(text, encoding="utf-8")
+    print(f"wrote the report of experiment {args.experiments[0]} to {args.html}", file=sys.stderr)
+    return 0

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from al_core import expected, metrics
+from al_core import expected, expected_anchors, metrics
 from al_core.results.display import config_label
 from al_core.results.tables import CONFIG_KEYS
 
@@ -170,12 +170,17 @@ def expected_frame(
     label, labeled, accuracy, synthetic; ``(len(fractions) * (rounds + 1))`` rows.
     With the stored base config ``base`` whose data set loads quickly, random
     follows a logistic-regression curve on that data
-    (:func:`~al_core.expected.anchor_for_config`); otherwise the generic formula.
+    (:func:`~al_core.expected_anchors.anchor_for_config`: kept, else measured); otherwise the
+    generic formula.
     ``frame.attrs["caption"]`` says which (:func:`~al_core.expected.describe_expected`).
     """
     labeled = initial + batch * np.arange(rounds + 1, dtype=np.float64)
     params = expected.params_for(initial, batch, rounds)
-    anchor = None if base is None else expected.anchor_for_config(base, initial, batch, rounds)
+    # Kept anchors first (the presets' on digits: measured ahead of time, so the first
+    # look is instant), else measured now.
+    anchor = (
+        None if base is None else expected_anchors.anchor_for_config(base, initial, batch, rounds)
+    )
     curves = (
         expected.expected_curves(labeled, fractions, params)
         if anchor is None
