@@ -405,24 +405,24 @@ def experiment_stopping(
     target: float,
     window: int = KAPPA_WINDOW,
     threshold: float = KAPPA_THRESHOLD,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Extrapolation]]:
     """The two rules over an experiment's trials (a ``results.rounds_frame``: one row
     per round with experiment_id, trial_id, strategy, fraction, phase, labeled,
     test_accuracy, kappa), active rounds only.
 
-    Returns ``(table, kappas)``. ``table``, one row per configuration: its label,
-    trials, how many the kappa rule stopped, the median labels and accuracy where
-    it stopped, the median best accuracy from there on, and the extrapolation of the
-    configuration's median curve (median accuracy per label count over its trials)
-    to ``target`` (:func:`extrapolate`'s message). ``kappas``: the median kappa per
-    label count (rows) and configuration (columns).
+    Returns ``(table, kappas, extrapolations)``. ``table``, one row per
+    configuration: its label, trials, how many the kappa rule stopped, the median
+    labels and accuracy where it stopped and the median best accuracy from there on.
+    ``kappas``: the median kappa per label count (rows) and configuration (columns).
+    ``extrapolations``: per configuration label, :func:`extrapolate` of its median
+    curve (median accuracy per label count over its trials) to ``target``.
     """
     from al_core.results.display import config_label
 
     active = rounds[rounds["phase"] == "active"]
     if "kappa" not in active:
         active = active.assign(kappa=np.nan)
-    rows, series = [], {}
+    rows, series, answers = [], {}, {}
     for (experiment_id, strategy, fraction), config in active.groupby(
         ["experiment_id", "strategy", "fraction"], sort=True
     ):
@@ -453,10 +453,10 @@ def experiment_stopping(
                 "best from there on (median)": (
                     f"{np.median([s[2] for s in stops]):.1%}" if stops else "—"
                 ),
-                f"to {target:.0%} (extrapolated — not measured)": answer.message(),
             }
         )
+        answers[label] = answer
         series[label] = config.groupby("labeled")["kappa"].median()
     kappa_frame = pd.DataFrame(series).sort_index()
     kappa_frame.index.name = "labels"
-    return pd.DataFrame(rows), kappa_frame
+    return pd.DataFrame(rows), kappa_frame, answers

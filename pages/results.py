@@ -277,8 +277,11 @@ if not redundancy.empty:
 
 if not rounds.empty:
     st.subheader("When can I stop? Prediction stability and extrapolation")
-    stop_table, kappas = stopping.experiment_stopping(rounds, target)
+    stop_table, kappas, extrapolations = stopping.experiment_stopping(rounds, target)
     st.dataframe(stop_table, hide_index=True, width="stretch")
+    st.markdown(
+        "\n".join(f"- **{name}**: {answer.message()}" for name, answer in extrapolations.items())
+    )
     if kappas.notna().any().any():
         st.caption(
             "Cohen's kappa between consecutive models' predictions on a fixed set of pool "
