@@ -216,14 +216,16 @@ ABLATION_SIZES: tuple[int, ...] = (20, 60, 100, 200)
 
 def _ablation_trial(config: dict[str, Any], threads: int) -> dict[str, Any]:
     """Worker: one (arm, seed): fits on nested random label sets, both test measures."""
+    from sklearn.linear_model import LogisticRegression
+
     from al_core import models
     from al_core.datasets import load_dataset
     from al_core.loop import TrialConfig, initial_indices, mc_mean_metrics
 
     models.configure_runtime(threads)
-    dataset = load_dataset("mnist")
+    dataset = load_dataset(config.get("dataset", "mnist"))
     seed = config["seed"]
-    trial = TrialConfig(dataset="mnist", initial=20, initial_mode="balanced", seed=seed)
+    trial = TrialConfig(initial=20, initial_mode="balanced", seed=seed)
     first = initial_indices(trial, dataset.y_pool)
     rest = np.setdiff1d(np.arange(len(dataset.x_pool)), first)
     order = np.concatenate([first, np.random.default_rng(seed).permutation(rest)])
@@ -240,17 +242,38 @@ def _ablation_trial(config: dict[str, Any], threads: int) -> dict[str, Any]:
         off, _ = classifier.evaluate(dataset.x_test, dataset.y_test)
         passes = classifier.predict_mc(dataset.x_test, config["test_passes"], seed=(seed, 5, n))
         mc_mean, _ = mc_mean_metrics(passes, dataset.y_test)
-        rows.append({"labels": n, "dropout_off": off, "mc_mean": mc_mean, "fit_s": fit_seconds})
+        # The linear floor on the same labels (a network below it is undertrained).
+        flat = dataset.x_pool[chosen].reshape(n, -1)
+        linear = LogisticRegression(max_iter=1000).fit(flat, dataset.y_pool[chosen])
+        logreg = float(
+            linear.score(dataset.x_test.reshape(len(dataset.x_test), -1), dataset.y_test)
+        )
+        rows.append(
+            {
+                "labels": n,
+                "dropout_off": off,
+                "mc_mean": mc_mean,
+                "logreg": logreg,
+                "fit_s": fit_seconds,
+            }
+        )
     return {**config, "rows": rows}
+
+
+def _ablation_prefix(dataset: str) -> str:
+    """Keys of one data set's ablation trials (MNIST's carry no data set name)."""
+    return "ablation/" if dataset == "mnist" else f"ablation-{dataset}/"
 
 
 def run_ablation(args: argparse.Namespace, data: dict[str, Any]) -> None:
     todo = []
+    arms = ABLATION_ARMS if args.ablation_dataset == "mnist" else ABLATION_ARMS[:2]
     for seed in args.seeds:
-        for arm, (_label, model, dropout, steps) in enumerate(ABLATION_ARMS):
-            key = f"ablation/{arm}/{seed}"
+        for arm, (_label, model, dropout, steps) in enumerate(arms):
+            key = f"{_ablation_prefix(args.ablation_dataset)}{arm}/{seed}"
             if key not in data["trials"]:
                 config = {
+                    "dataset": args.ablation_dataset,
                     "arm": arm,
                     "model": model,
                     "dropout": dropout,
@@ -271,20 +294,22 @@ def run_ablation(args: argparse.Namespace, data: dict[str, Any]) -> None:
     )
 
 
-def ablation_table(data: dict[str, Any]) -> list[str]:
+def ablation_table(data: dict[str, Any], dataset: str = "mnist") -> list[str]:
+    """Median test accuracy per arm and measure (and the logistic-regression floor)."""
     lines = [
         "| arm | measure | " + " | ".join(f"{n} labels" for n in ABLATION_SIZES) + " | seeds |",
         "|---|---|" + "---:|" * (len(ABLATION_SIZES) + 1),
     ]
+    prefix = _ablation_prefix(dataset)
     for arm, (label, *_rest) in enumerate(ABLATION_ARMS):
-        trials = [t for k, t in data["trials"].items() if k.startswith(f"ablation/{arm}/")]
+        trials = [t for k, t in data["trials"].items() if k.startswith(f"{prefix}{arm}/")]
         if not trials:
             continue
-        for measure in ("dropout_off", "mc_mean"):
+        for measure in ("dropout_off", "mc_mean", "logreg"):
             cells = []
             for i, _n in enumerate(ABLATION_SIZES):
-                values = [t["rows"][i][measure] for t in trials]
-                cells.append(f"{100 * np.median(values):.1f} %")
+                values = [t["rows"][i][measure] for t in trials if measure in t["rows"][i]]
+                cells.append(f"{100 * np.median(values):.1f} %" if values else "–")
             lines.append(f"| {label} | {measure} | " + " | ".join(cells) + f" | {len(trials)} |")
     return lines
 
@@ -328,16 +353,43 @@ def curve_config(dataset: str, strategy: str, seed: int, pool_size: int) -> dict
     return config.to_dict()
 
 
+#: Each running curve's rounds so far, rewritten after every round: a trial cut short (a
+#: session's end) still leaves its partial curve, which the report shows as partial.
+PARTIAL_DIR = Path("benchmarks/out/paper_curves_partial")
+
+
+def _curve_key(config: Any) -> str:
+    dataset = "repeated_mnist" if config.repeat > 1 else "mnist"
+    return f"curve/{dataset}/{config.strategy}/{config.seed}"
+
+
 def _curve_trial(config_dict: dict[str, Any], threads: int) -> dict[str, Any]:
-    """Worker: one curve through the loop."""
+    """Worker: one curve through the loop, its rounds saved to :data:`PARTIAL_DIR` as
+    they come."""
     from al_core import models
     from al_core.loop import TrialConfig, run_loop
     from al_core.runner import dataset_for
 
     models.configure_runtime(threads)
     config = TrialConfig.from_dict(config_dict)
+    partial = PARTIAL_DIR / (_curve_key(config).replace("/", "_") + ".json")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    rounds: list[dict[str, Any]] = []
+
+    def save_round(record: Any) -> None:
+        rounds.append(
+            {
+                "labeled": record.labeled,
+                "accuracy": record.test_accuracy,
+                "redundant": record.redundant,
+                "train_seconds": record.train_seconds,
+                "score_seconds": record.score_seconds,
+            }
+        )
+        partial.write_text(json.dumps({"config": config.to_dict(), "rounds": rounds}))
+
     start = time.perf_counter()
-    result = run_loop(dataset_for(config), config)
+    result = run_loop(dataset_for(config), config, on_round=save_round)
     labeled, accuracy = result.curve()
     return {
         "config": config.to_dict(),
@@ -366,7 +418,25 @@ def run_curves(args: argparse.Namespace, data: dict[str, Any]) -> None:
     )
 
 
-def curves_table(data: dict[str, Any], reference: dict[str, Any]) -> list[str]:
+def partial_curves(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Curves of trials cut short (in :data:`PARTIAL_DIR`, not in ``data``), by key."""
+    out = {}
+    for path in sorted(PARTIAL_DIR.glob("curve_*.json")):
+        stored = json.loads(path.read_text())
+        key = "curve/" + "/".join(path.stem.split("_", 1)[1].rsplit("_", 2))
+        if key in data["trials"] or not stored["rounds"]:
+            continue
+        out[key] = {
+            "labeled": [r["labeled"] for r in stored["rounds"]],
+            "accuracy": [r["accuracy"] for r in stored["rounds"]],
+            "redundant": [r["redundant"] for r in stored["rounds"]],
+        }
+    return out
+
+
+def curves_table(
+    data: dict[str, Any], reference: dict[str, Any], partial: dict[str, dict[str, Any]]
+) -> list[str]:
     head = " | ".join(str(n) for n in CHECKPOINTS)
     lines = [
         f"| data set | strategy | source | {head} | to 90 % | to 95 % |",
@@ -385,6 +455,17 @@ def curves_table(data: dict[str, Any], reference: dict[str, Any]) -> list[str]:
                 rows.append((f"paper ({paper['runs']} runs)", paper, 300))
             if ours:
                 rows.append((f"ours ({len(ours)} seeds)", summarize_curves(ours), 300))
+            for key, curve in sorted(partial.items()):
+                if key.startswith(f"curve/{dataset}/{strategy}/"):
+                    seed = key.rsplit("/", 1)[1]
+                    source = f"ours, seed {seed} cut short at {curve['labeled'][-1]} labels"
+                    rows.append(
+                        (
+                            source,
+                            summarize_curves([(curve["labeled"], curve["accuracy"])]),
+                            curve["labeled"][-1],
+                        )
+                    )
             for source, summary, cap in rows:
                 cells = [
                     "–" if v is None else f"{100 * v:.1f}"
@@ -437,6 +518,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reference", type=Path, metavar="LOGDIR")
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument("--ablation-dataset", default="mnist", choices=("mnist", "digits"))
     parser.add_argument("--curves", action="store_true")
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--scoring", action="store_true", help="only the scoring times")
@@ -476,9 +558,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_curves(args, curves)
         save_results(args.curves_out, curves)
     reference = json.loads(REFERENCE_FILE.read_text()) if REFERENCE_FILE.is_file() else {}
-    print("\n".join(ablation_table(data)))
+    for dataset in ("mnist", "digits"):
+        print(f"ablation on {dataset}:")
+        print("\n".join(ablation_table(data, dataset)))
     print()
-    print("\n".join(curves_table(curves, reference)))
+    print("\n".join(curves_table(curves, reference, partial_curves(curves))))
     print()
     print("\n".join(copies_table(curves)))
     return 0

@@ -166,4 +166,3 @@ def accuracy_measure_text(base: dict[str, Any]) -> str:
     if base.get("dropout"):
         return "Test accuracy: the network with dropout off (one deterministic pass)."
     return "Test accuracy: the trained network on the test images."
-
