@@ -366,7 +366,7 @@ def validation_note() -> str:
     for name in (k for k in summary if "/" not in k):
         s = summary[name]
         text = (
-            f"On {name} (up to {s['final_labels']} labels), kappa ≥ {rule['threshold']:g} "
+            f"On {name} (up to {s['final_labels']:,} labels), kappa ≥ {rule['threshold']:g} "
             f"over {rule['window']} retrains stopped {s['stopped']} of {s['runs']} runs"
         )
         if s["stopped"]:
