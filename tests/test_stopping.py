@@ -170,3 +170,25 @@ def test_own_data_band_is_the_held_out_labels_interval_and_says_it_is_wide(
     assert (point["low"], point["high"]) == pytest.approx((expected.low, expected.high))
     assert "It is wide" in advice.interval_note and "every 5th" in advice.interval_note
     assert advice.table()["95 % interval"][0] == f"{expected.low:.1%} – {expected.high:.1%}"
+
+
+def test_the_quoted_validation_is_the_benchmarks_file_and_its_docs_table() -> None:
+    """The pages' note and docs/benchmarks.md quote al_core/stopping_validation.json."""
+    from pathlib import Path
+
+    measured = stopping.validation()
+    assert measured is not None, "run: python -m benchmarks.stopping --write"
+    note = stopping.validation_note()
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md").read_text()
+    for name, label in (("digits", "digits"), ("mnist", "MNIST")):
+        s = measured["summary"][name]
+        assert f"stopped {s['stopped']} of {s['runs']} runs" in note
+        assert f"by {s['median_abs_error_points']:.1f} points (median" in note
+        share = f"{s['stopped_within_98pct']} ({100 * s['share_within_98pct']:.0f} %)"
+        gap = "—" if s["median_gap_points"] is None else f"{s['median_gap_points']:.1f} pt"
+        stop = "—" if s["median_stop_labels"] is None else f"{s['median_stop_labels']:.0f}"
+        row = (
+            f"| {label} | {s['runs']} | {s['stopped']} | {share} | {stop} | {gap} "
+            f"| {s['median_abs_error_points']:.1f} pt ({s['max_abs_error_points']:.1f}) |"
+        )
+        assert row in docs
