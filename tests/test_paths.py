@@ -202,7 +202,9 @@ def test_links_that_stay_inside_the_root_are_read(image_folders: tuple[Path, Pat
     root, _ = image_folders
     _images(root / "shared" / "bird", 6, 120)
     (root / "imgs" / "bird").symlink_to(root / "shared" / "bird", target_is_directory=True)
-    (root / "imgs" / "dog" / "extra.png").symlink_to(root / "shared" / "bird" / "0.png")
+    # A linked image of its own (a link to a bird image would be a duplicate, kept once).
+    _images(root / "shared" / "dog", 1, 250)
+    (root / "imgs" / "dog" / "extra.png").symlink_to(root / "shared" / "dog" / "0.png")
     data = load_dataset(confine_dataset_source("folder:imgs"), test_size=3)
     assert data.class_names == ("bird", "cat", "dog")
     assert len(data.x_pool) + len(data.x_test) == 6 + 6 + 7
