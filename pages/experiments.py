@@ -26,6 +26,7 @@ from al_core.runner import (
     experiment_progress,
     runner_health,
     submit_experiment,
+    time_left_text,
 )
 from al_core.store import Store
 from al_core.strategies import COLD_START_STRATEGIES, MC_STRATEGIES, SCORERS
@@ -559,14 +560,7 @@ def monitor() -> None:
                 if action.button("Cancel", key=f"cancel_{experiment_id}"):
                     cancel(experiment_id)
                     st.rerun(scope="app")
-                eta = state["eta_seconds"]
-                rough = state["eta_rough_seconds"]
-                if eta is not None:
-                    left = f"about {eta / 60:.1f} min left"
-                elif rough is not None:
-                    left = f"roughly {rough / 60:.1f} min left (from the pace so far)"
-                else:
-                    left = "time left: estimated once a trial is half done"
+                left = time_left_text(state)
                 st.progress(state["percent"] / 100, text=f"{_counts(state)} · {left}")
             elif status == "cancelled":
                 st.warning(f"Cancelled: {_counts(state)}. Rounds already measured are kept.")

@@ -24,7 +24,13 @@ import streamlit as st
 from al_core import charts, diversity_story, results
 from al_core.errors import ALError
 from al_core.forms import check_preset_data, preset_overrides
-from al_core.runner import PRESETS, ensure_runner, experiment_progress, submit_preset
+from al_core.runner import (
+    PRESETS,
+    ensure_runner,
+    experiment_progress,
+    submit_preset,
+    time_left_text,
+)
 from al_core.store import Store
 from pages import PRESENT_PARAM, presenting, report_button, require_app_navigation
 
@@ -193,20 +199,13 @@ def show_savings(views: list[results.SavingsView], target: float | None, key: st
 def show_progress(progress: dict, live: bool) -> None:
     """A progress bar while the experiment runs; a full rerun once it has finished."""
     if progress["status"] in ("queued", "running"):
-        eta = progress["eta_seconds"]
         if progress["extending"] and not progress["running"] and not progress["queued"]:
             left = (
                 f"the random baseline runs on past the budget ({progress['extending']} "
                 f"trial{'s' if progress['extending'] != 1 else ''} left)"
             )
         else:
-            rough = progress["eta_rough_seconds"]
-            if eta is not None:
-                left = f"{progress['running']} running, about {eta / 60:.0f} min left"
-            elif rough is not None:
-                left = f"{progress['running']} running, roughly {rough / 60:.0f} min left"
-            else:
-                left = f"{progress['running']} running, time left once a trial is half done"
+            left = f"{progress['running']} running, {time_left_text(progress, digits=0)}"
         st.progress(
             progress["percent"] / 100,
             text=f"{progress['status']}: {progress['done']} of {progress['trials']} trials "

@@ -92,6 +92,7 @@ from al_core.runner.progress import (
     cancel_experiment,
     experiment_progress,
     planned_rounds,
+    time_left_text,
 )
 from al_core.runner.service import HEARTBEAT_SECONDS, RECOVERY_SECONDS, Runner
 from al_core.runner.trials import (
@@ -131,6 +132,7 @@ __all__ = [
     "ensure_runner",
     "execute_trial",
     "experiment_progress",
+    "time_left_text",
     "finish_experiment",
     "get_preset",
     "plan_baseline_extension",

@@ -141,6 +141,18 @@ def experiment_progress(store: Store, experiment_id: int) -> dict[str, Any]:
     }
 
 
+def time_left_text(progress: dict[str, Any], digits: int = 1) -> str:
+    """How long an experiment still runs, as the monitors word it, from
+    :func:`experiment_progress`'s ``eta_seconds`` (measured from finished trials) or,
+    before one finished, ``eta_rough_seconds`` (the running trials' pace)."""
+    eta, rough = progress["eta_seconds"], progress["eta_rough_seconds"]
+    if eta is not None:
+        return f"about {eta / 60:.{digits}f} min left"
+    if rough is not None:
+        return f"roughly {rough / 60:.{digits}f} min left (from the pace so far)"
+    return "time left: estimated once a trial is half done"
+
+
 def cancel_experiment(store: Store, experiment_id: int) -> None:
     """Cancel an experiment: queued trials never start, running ones stop at their
     next round boundary, rounds already stored are kept. Idempotent."""
