@@ -76,7 +76,9 @@ PARTIAL_CAVEAT = (
 
 @dataclass(frozen=True)
 class TargetChoice:
-    """The report's target accuracy and how it was chosen (a sentence)."""
+    """The report's target accuracy, how it was chosen (a sentence), and whether it was
+    chosen from the results (the default rule, or a reader's pick): then the report
+    carries :data:`CHOSEN_TARGET_CAVEAT`."""
 
     target: float | None
     how: str
@@ -101,12 +103,13 @@ def choose_target(
         return TargetChoice(target, f"The default target. {DEFAULT_TARGET_RULE}", True)
     if stored is not None and round(target, 6) == round(float(stored), 6):
         return TargetChoice(target, "The experiment's own target, set when it was launched.", False)
+    # Picked while reading the results: the same caveat as the default's.
     return TargetChoice(
-        target, "Chosen by the reader of the results (on the page or with --target).", False
+        target, "Chosen by the reader of the results (on the page or with --target).", True
     )
 
 
-def rerun_command(config: dict[str, Any], db: str | None = None) -> str:
+def rerun_command(config: dict[str, Any]) -> str:
     """The ``python -m al_core sweep`` command that reruns a stored experiment config:
     every trial-config flag with its stored value, the grid and the baseline options
     (same seeds: the trials' seeds start at the stored ``seed``)."""
@@ -129,8 +132,6 @@ def rerun_command(config: dict[str, Any], db: str | None = None) -> str:
         words.append("--no-extend-baseline")
     elif base.get("baseline_cap") is not None:
         words += ["--baseline-cap", str(base["baseline_cap"])]
-    if db:
-        words += ["--db", db]
     return shlex.join(words)
 
 
