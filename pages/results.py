@@ -252,6 +252,25 @@ if not configs.empty:
         else:
             st.caption("No environment was recorded for these trials (run before it was).")
 
+if not rounds.empty:
+    st.subheader("When can I stop? Prediction stability and extrapolation")
+    stop_table, kappas, extrapolations = stopping.experiment_stopping(rounds, target)
+    st.dataframe(stop_table, hide_index=True, width="stretch")
+    st.markdown(
+        "\n".join(f"- **{name}**: {answer.message()}" for name, answer in extrapolations.items())
+    )
+    if kappas.notna().any().any():
+        st.caption(
+            "Cohen's kappa between consecutive models' predictions on a fixed set of pool "
+            "images that is never queried (median over the trials, per label count); the "
+            f"rule stops once it stays at or above {stopping.KAPPA_THRESHOLD:g} over "
+            f"{stopping.KAPPA_WINDOW} retrains (Bloodgood & Vijay-Shanker 2009)."
+        )
+        st.line_chart(kappas, x_label="labels", y_label="kappa vs previous model")
+    else:
+        st.caption("No kappa was recorded for these trials (run before it was).")
+    st.caption(stopping.validation_note())
+
 redundancy = results.redundancy_table(rounds)
 redundancy = redundancy[redundancy["fraction"].isin(shown_fractions)]
 if not redundancy.empty:
@@ -274,25 +293,6 @@ if not redundancy.empty:
         "embeddings of the two have cosine similarity at or above the trial's threshold "
         "(0.99 by default). Summed over the same trials as the curves."
     )
-
-if not rounds.empty:
-    st.subheader("When can I stop? Prediction stability and extrapolation")
-    stop_table, kappas, extrapolations = stopping.experiment_stopping(rounds, target)
-    st.dataframe(stop_table, hide_index=True, width="stretch")
-    st.markdown(
-        "\n".join(f"- **{name}**: {answer.message()}" for name, answer in extrapolations.items())
-    )
-    if kappas.notna().any().any():
-        st.caption(
-            "Cohen's kappa between consecutive models' predictions on a fixed set of pool "
-            "images that is never queried (median over the trials, per label count); the "
-            f"rule stops once it stays at or above {stopping.KAPPA_THRESHOLD:g} over "
-            f"{stopping.KAPPA_WINDOW} retrains (Bloodgood & Vijay-Shanker 2009)."
-        )
-        st.line_chart(kappas, x_label="labels", y_label="kappa vs previous model")
-    else:
-        st.caption("No kappa was recorded for these trials (run before it was).")
-    st.caption(stopping.validation_note())
 
 left, right = st.columns(2)
 left.download_button(

@@ -273,11 +273,8 @@ class ActiveLearner:
         classes (:func:`al_core.stopping.prediction_kappa`); (None, None) at first."""
         if self.config.agreement_size == 0:
             return None, None
-        if self._agreement_rows is None:
-            unlabeled = self.unlabeled_indices()
-            size = min(self.config.agreement_size, len(unlabeled))
-            rng = _rng(self.config.seed, _STREAM_AGREEMENT, 0)
-            self._agreement_rows = np.sort(rng.choice(unlabeled, size=size, replace=False))
+        self.draw_agreement_rows()
+        assert self._agreement_rows is not None
         if len(self._agreement_rows) == 0:
             return None, None
         images = self.dataset.x_pool[self._agreement_rows]
@@ -287,6 +284,16 @@ class ActiveLearner:
             return None, None
         kappa = prediction_kappa(previous, predicted, self.dataset.num_classes)
         return float(np.mean(previous == predicted)), kappa
+
+    def draw_agreement_rows(self) -> None:
+        """Draw the agreement subset once, from the images unlabeled now (the loop calls
+        it after the initial labels, so that a replayed run excludes the same rows from
+        its queries as the run it replays); later calls keep it."""
+        if self._agreement_rows is None and self.config.agreement_size > 0:
+            unlabeled = self.unlabeled_indices()
+            size = min(self.config.agreement_size, len(unlabeled))
+            rng = _rng(self.config.seed, _STREAM_AGREEMENT, 0)
+            self._agreement_rows = np.sort(rng.choice(unlabeled, size=size, replace=False))
 
     def queryable_indices(self) -> np.ndarray:
         """:meth:`unlabeled_indices` less the agreement subset, (n,) int64: the stop set

@@ -127,6 +127,7 @@ def run_loop(
     learner = ActiveLearner(dataset, config)
     first = initial_indices(config, dataset.y_pool, dataset.x_pool)
     learner.teach(first, oracle(first), "oracle")
+    learner.draw_agreement_rows()  # before any replay: the rows its queries left out
     records: list[RoundRecord] = list(replay)
     if replay:
         if any(r.phase != "active" for r in replay):
