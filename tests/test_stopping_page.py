@@ -41,7 +41,7 @@ def test_band_kappa_rule_and_extrapolation_are_the_stored_curves(data_dir: Path)
     table = next(t.value for t in app.dataframe if "kappa vs previous model" in t.value)
     for row, accuracy in zip(table.itertuples(index=False), ACCURACY, strict=True):
         low, high = stopping.accuracy_interval(accuracy, 360)
-        assert row[3] == f"{low:.1%} – {high:.1%}" and row[4] == 360
+        assert row[3] == f"{low:.1%} – {high:.1%}" and row[4] == "360 images"
     assert list(table["kappa vs previous model"]) == [
         "—" if k is None else f"{k:.3f}" for k in KAPPAS
     ]

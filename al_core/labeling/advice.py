@@ -41,7 +41,9 @@ class StoppingAdvice:
                     "—" if p["low"] is None else f"{p['low']:.1%} – {p['high']:.1%}"
                     for p in self.points
                 ],
-                "measured on": [p["evaluated"] or "—" for p in self.points],
+                "measured on": [
+                    f"{p['evaluated']} images" if p["evaluated"] else "—" for p in self.points
+                ],
                 "kappa vs previous model": [
                     "—" if p["kappa"] is None else f"{p['kappa']:.3f}" for p in self.points
                 ],
