@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -244,9 +245,11 @@ def demo_measured(experiment_id: int, live: bool) -> None:
         st.session_state[key] = round(default * 100)
     # Presented, the headline card sits beside the slider: both stay on the first
     # screen of a 1024x768 projector with the chart below them.
-    card, control = st.columns([2, 3]) if PRESENT else (st.container(), st.container())
-    if PRESENT and best is not None:
-        card.metric(HEADLINE_LABEL.format(best.target), best.claim, border=True)
+    control: Any = st  # the page itself, as before, unless presented
+    if PRESENT:
+        card, control = st.columns([2, 3])
+        if best is not None:
+            card.metric(HEADLINE_LABEL.format(best.target), best.claim, border=True)
     percent = control.select_slider(
         "Uncertainty fraction of each batch",
         options=options,
