@@ -104,7 +104,7 @@ def test_bald_picks_what_the_scores_say(digits) -> None:
         return out
 
     learner.classifier.predict_mc = recording_predict_mc
-    unlabeled = learner.unlabeled_indices()
+    unlabeled = learner.queryable_indices()  # the unlabeled images less the stop set
     selection = learner.query(10)
     assert selection.n_uncertain == 10
     (mc,) = recorded

@@ -194,9 +194,9 @@ def _add_trial_options(parser: argparse.ArgumentParser, *, single: bool) -> None
     loop.add_argument(
         "--agreement-size",
         type=int,
-        default=1000,
         help="pool images whose predictions are compared between rounds, the stopping "
-        "advice (1000; 0 = off)",
+        "advice's stop set, never queried (default: 1000, at most a fifth of the pool; "
+        "0 = off)",
     )
 
 

@@ -37,6 +37,7 @@ from al_core.labeling.sessions import (
 )
 from al_core.labeling.team import item_labels
 from al_core.loop import ActiveLearner
+from al_core.loop.config import STOP_SET_SHARE, stop_set_size
 from al_core.processes import start_background
 from al_core.stopping import prediction_kappa
 from al_core.store import Store
@@ -53,8 +54,6 @@ WORKER_IDLE_SECONDS = 300.0
 _STREAM_COLD = 7  # random stream of cold-start draws (apart from the loop's streams)
 _STREAM_STOP = 8  # random stream of the stop set's draw
 _STOP_FILE = "stop_set.npy"  # the session's stop set: pool rows never queried
-#: Largest share of a session's pool kept in its stop set (a person's own pool is small).
-STOP_SET_SHARE = 0.2
 # Workers started by this process, by (database, session): polled so that none
 # stays a zombie, and so that a worker still starting is not started twice.
 _workers: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
@@ -331,7 +330,8 @@ def stop_set(store: Store, session_id: int, config: SessionConfig, pool_size: in
     shown = {int(i) for b in store.session_batches(session_id) for i in b["items"]}
     shown |= {int(r["item"]) for r in store.labels(session_id)}
     unseen = np.setdiff1d(np.arange(pool_size), np.fromiter(shown, np.int64, len(shown)))
-    size = min(config.trial_config().agreement_size, int(pool_size * STOP_SET_SHARE), len(unseen))
+    wanted = stop_set_size(config.trial_config().agreement_size, pool_size)
+    size = min(wanted, int(pool_size * STOP_SET_SHARE), len(unseen))
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, _STREAM_STOP]))
     rows = np.sort(rng.choice(unseen, size=size, replace=False)).astype(np.int64)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,22 @@ of ``mc_samples`` consistent Monte-Carlo passes, as the BatchBALD paper measures
 stored before the measure was recorded)."""
 
 
+AGREEMENT_SIZE = 1000
+"""The stop set's size by default (see :func:`stop_set_size`)."""
+STOP_SET_SHARE = 0.2
+"""Largest share of the pool a default stop set takes: its images are never queried, so a
+larger share would take them from the strategies (a fifth of the 1,437 digits, not 1,000)."""
+
+
+def stop_set_size(agreement_size: int | None, pool_size: int) -> int:
+    """Images in the stop set of a pool of ``pool_size``: ``agreement_size`` when given
+    (capped by the pool), else :data:`AGREEMENT_SIZE` capped at :data:`STOP_SET_SHARE` of
+    the pool."""
+    if agreement_size is not None:
+        return min(agreement_size, pool_size)
+    return min(AGREEMENT_SIZE, int(pool_size * STOP_SET_SHARE))
+
+
 def needs_mc_dropout(strategy_names: Sequence[str], base_score: str = "margin") -> bool:
     """Whether any of the strategies (or the base score they build on) scores with
     Monte-Carlo dropout samples, so that the model needs dropout layers."""
@@ -122,8 +138,9 @@ class TrialConfig:
     hybrid_top_m: int | None = None  # hybrid short-list; None: 10 x the strategy's picks
     density_beta: float = 1.0
     weights: str | None = None  # weights file of the transfer model's base
-    # Stopping advice: pool images whose predictions are compared between rounds.
-    agreement_size: int = 1000
+    # Stopping advice: pool images whose predictions are compared between rounds (the
+    # stop set, never queried). None: stop_set_size's default, at most a fifth of the pool.
+    agreement_size: int | None = None
     # Redundancy per round: a queried image counts as a near-copy when its embedding's
     # cosine similarity to a labeled or earlier-queried one is at least this (None: by
     # source image only). See ActiveLearner.redundant_count.
@@ -311,7 +328,7 @@ class TrialConfig:
                 f"handover_per_class must be a whole number of labels per class >= 1, got "
                 f"{per_class!r}; e.g. {HANDOVER_PER_CLASS}"
             )
-        if self.agreement_size < 0:
+        if self.agreement_size is not None and self.agreement_size < 0:
             raise ConfigError(
                 f"agreement_size must be >= 0 (0 turns the stopping advice off), "
                 f"got {self.agreement_size}"

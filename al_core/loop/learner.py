@@ -13,7 +13,7 @@ import numpy as np
 from al_core import strategies
 from al_core.datasets import Dataset
 from al_core.errors import ConfigError
-from al_core.loop.config import SOURCES, TrialConfig
+from al_core.loop.config import SOURCES, TrialConfig, stop_set_size
 from al_core.models import Classifier
 from al_core.stopping import prediction_kappa
 
@@ -289,9 +289,10 @@ class ActiveLearner:
         """Draw the agreement subset once, from the images unlabeled now (the loop calls
         it after the initial labels, so that a replayed run excludes the same rows from
         its queries as the run it replays); later calls keep it."""
-        if self._agreement_rows is None and self.config.agreement_size > 0:
+        if self._agreement_rows is None and self.config.agreement_size != 0:
             unlabeled = self.unlabeled_indices()
-            size = min(self.config.agreement_size, len(unlabeled))
+            pool_size = len(self.dataset.x_pool)
+            size = min(stop_set_size(self.config.agreement_size, pool_size), len(unlabeled))
             rng = _rng(self.config.seed, _STREAM_AGREEMENT, 0)
             self._agreement_rows = np.sort(rng.choice(unlabeled, size=size, replace=False))
 
