@@ -14,7 +14,7 @@ DAY_S = 24 * 3600
 def _signed_in_days() -> int:
     """The days a browser stays signed in, as the README states them."""
     text = " ".join((REPO_ROOT / "README.md").read_text(encoding="utf-8").split())
-    found = re.search(r"stays signed in across reloads for (\d+) days", text)
+    found = re.search(r"[Aa] browser stays signed in (?:across reloads )?for (\d+) days", text)
     assert found, "the README no longer says how long a browser stays signed in"
     return int(found.group(1))
 

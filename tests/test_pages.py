@@ -337,8 +337,18 @@ def test_results_populated_curves_table_verdict_and_csv(swept: Path) -> None:
     assert ran["100%"] == "not reached (> 100)"
     assert ran["0%"].startswith("not reached (> ")
     assert "No configuration reached 99%" in page_texts(app)
-    # No empty labels-to-target chart; the chart across targets stays.
-    assert len(app.get("plotly_chart")) == 2
+    # The labels-to-target chart draws each censored median as "> N", the most labels
+    # its trials ran (the table's figure); the chart across targets stays.
+    assert len(app.get("plotly_chart")) == 3
+    drawn = {
+        text
+        for trace in _figure(app, 1)["data"]
+        if trace.get("name", "").endswith("not reached")
+        for text in trace["text"]
+    }
+    assert drawn == {
+        value.removeprefix("not reached (").removesuffix(")") for value in (ran["100%"], ran["0%"])
+    }
 
 
 def test_app_navigation_reaches_every_page(swept: Path) -> None:
