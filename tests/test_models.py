@@ -10,7 +10,7 @@ import pytest
 
 from al_core.datasets import Dataset, load_dataset
 from al_core.errors import ConfigError
-from al_core.labeling import SessionConfig
+from al_core.labeling import DEFAULT_SESSION_MODEL
 from al_core.loop import TrialConfig
 from al_core.models import (
     MODEL_DEFAULTS,
@@ -208,7 +208,11 @@ def test_training_settings_that_cannot_work_are_refused(settings, message):
         TrainingConfig(**settings)
 
 
-@pytest.mark.parametrize("model", [TrialConfig().model, SessionConfig.model])
+@pytest.mark.parametrize(
+    "model",
+    # The simulations' and the sessions' defaults, and the Monte-Carlo strategies' one.
+    [TrialConfig().model, DEFAULT_SESSION_MODEL, TrialConfig(strategy="bald").model],
+)
 def test_the_default_models_learn_digits_from_100_random_labels(digits, model):
     """The line issue 10 holds: defaults reach >= 85 % at 100 random digits labels
     (logistic regression: about 88 %). 3 seeds; the mean must clear the line."""

@@ -296,16 +296,17 @@ class ActiveLearner:
             rng = _rng(self.config.seed, _STREAM_AGREEMENT, 0)
             self._agreement_rows = np.sort(rng.choice(unlabeled, size=size, replace=False))
 
-    def queryable_indices(self) -> np.ndarray:
+    def queryable_indices(self, needed: int = 1) -> np.ndarray:
         """:meth:`unlabeled_indices` less the agreement subset, (n,) int64: the stop set
         of the stabilizing-predictions rule is never queried (nor auto-labeled), or
-        its kappa would measure images the model was taught. Once nothing else is
-        left, the subset is queryable too, so that a run can use up its pool."""
+        its kappa would measure images the model was taught. Once fewer than
+        ``needed`` others are left (a batch's worth), the subset is queryable too, so
+        that a run fills its batches and can use up its pool."""
         unlabeled = self.unlabeled_indices()
         if self._agreement_rows is None or len(self._agreement_rows) == 0:
             return unlabeled
         others = np.setdiff1d(unlabeled, self._agreement_rows, assume_unique=True)
-        return others if len(others) else unlabeled
+        return others if len(others) >= max(needed, 1) else unlabeled
 
     def pool_probabilities(self) -> np.ndarray:
         """Current model's probabilities for the whole pool, (n_pool, K) float32.
@@ -361,7 +362,7 @@ class ActiveLearner:
         """
         config = self.config
         rng = _rng(config.seed, _STREAM_SELECT, self.round)
-        unlabeled = self.queryable_indices()
+        unlabeled = self.queryable_indices(n)
         if len(unlabeled) == 0:
             raise ConfigError("the pool is empty: every item is labeled or set aside")
         n = min(n, len(unlabeled))

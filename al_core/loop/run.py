@@ -189,7 +189,7 @@ def run_loop(
     for _ in range(config.auto_label_steps):
         if should_stop is not None and should_stop():
             return LoopResult(config, records, "cancelled")
-        unlabeled = learner.queryable_indices()
+        unlabeled = learner.queryable_indices(config.auto_label_k)
         if len(unlabeled) == 0:
             break
         start = time.perf_counter()
