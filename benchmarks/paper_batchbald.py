@@ -310,6 +310,8 @@ def ablation_table(data: dict[str, Any], dataset: str = "mnist") -> list[str]:
             for i, _n in enumerate(ABLATION_SIZES):
                 values = [t["rows"][i][measure] for t in trials if measure in t["rows"][i]]
                 cells.append(f"{100 * np.median(values):.1f} %" if values else "–")
+            if set(cells) == {"–"}:
+                continue  # not measured by that run (the logistic floor came later)
             lines.append(f"| {label} | {measure} | " + " | ".join(cells) + f" | {len(trials)} |")
     return lines
 
