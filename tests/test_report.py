@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from al_core import results, user_datasets
-from al_core.cli.common import _default_dropout, _trial_config
+from al_core.cli.common import _default_model_and_dropout, _trial_config
 from al_core.cli.options import _TRIAL_FLAGS
 from al_core.cli.parser import build_parser
 from al_core.cli.sweeps import _resolve_sweep_flags
@@ -168,7 +168,7 @@ def test_rerun_command_parses_back_to_the_stored_config(finished: tuple[Path, in
     args = build_parser().parse_args(words[3:])
     given_dropout = args.dropout  # as cmd_sweep builds its base config
     _resolve_sweep_flags(args)
-    _default_dropout(args, given_dropout, args.strategies)
+    _default_model_and_dropout(args, given_dropout, args.strategies)
     rebuilt = _trial_config(args).to_dict()
     assert {k: rebuilt[k] for k in _TRIAL_FLAGS} == {k: config["base"][k] for k in _TRIAL_FLAGS}
     assert args.strategies == config["strategies"] and args.trials == config["trials"]
@@ -218,6 +218,7 @@ def test_report_of_a_running_experiment_on_an_uploaded_set(
     assert done.preliminary and done.finished == 1
     parsed = _read(text)
     check = check_dataset(uploaded.source, test_size=12, seed=0)
+
     def untimed(text: str) -> str:  # the check's own duration ("checked in 0.3 s")
         return re.sub(r"checked in [\d.]+ s", "checked in N s", text)
 

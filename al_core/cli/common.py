@@ -19,7 +19,9 @@ from al_core.cli.options import _TRIAL_FLAGS
 log = logging.getLogger("al_core")
 
 
-def _default_dropout(args: argparse.Namespace, given: float | None, names: Sequence[str]) -> None:
+def _default_model_and_dropout(
+    args: argparse.Namespace, given: float | None, names: Sequence[str]
+) -> None:
     """Pick the model and dropout a grid of ``names`` gets when no --model or --dropout
     was given: the Bayesian CNN with dropout 0.5 when a strategy scores with Monte-Carlo
     dropout (the whole grid gets them, so that its random baseline trains the same

@@ -10,7 +10,7 @@ from typing import Any
 
 from al_core.cli.common import (
     _check_against_dataset,
-    _default_dropout,
+    _default_model_and_dropout,
     _nan_to_none,
     _open_store,
     _print_skipped,
@@ -23,7 +23,7 @@ from al_core.cli.common import (
 def cmd_run(args: argparse.Namespace) -> int:
     from al_core import metrics, models, runner
 
-    _default_dropout(args, args.dropout, [args.strategy])
+    _default_model_and_dropout(args, args.dropout, [args.strategy])
     config = _trial_config(args, strategy=args.strategy, fraction=args.fraction)
     models.configure_runtime(args.threads)
     dataset = runner.dataset_for(config)

@@ -10,7 +10,7 @@ from typing import Any
 
 from al_core.cli.common import (
     _check_against_dataset,
-    _default_dropout,
+    _default_model_and_dropout,
     _open_store,
     _print_skipped,
     _trial_config,
@@ -46,7 +46,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     given_dropout = args.dropout  # None unless on the command line
     _resolve_sweep_flags(args)
-    _default_dropout(args, given_dropout, args.strategies or [])
+    _default_model_and_dropout(args, given_dropout, args.strategies or [])
     if not args.strategies or not args.fractions:
         raise ConfigError(
             "the grid is empty: give at least one strategy (--strategies margin) and one "

@@ -71,6 +71,12 @@ def needs_mc_dropout(strategy_names: Sequence[str], base_score: str = "margin") 
     )
 
 
+def default_test_measure(dropout: float | None) -> str:
+    """How a model's test accuracy is measured unless set: ``mc_mean`` with dropout,
+    else ``dropout_off`` (:data:`TEST_MEASURES`)."""
+    return "mc_mean" if dropout else "dropout_off"
+
+
 def default_model(strategy_names: Sequence[str], base_score: str = "margin") -> str:
     """The model a grid trains when none is chosen: the Bayesian CNN (the BatchBALD
     paper's network, ``bayesian_cnn``) when any strategy scores with Monte-Carlo
@@ -178,8 +184,7 @@ class TrialConfig:
             bayesian = needed or self.model == BAYESIAN_MODEL
             object.__setattr__(self, "dropout", MC_DROPOUT_DEFAULT if bayesian else 0.0)
         if self.test_measure is None:
-            measure = "mc_mean" if self.dropout else "dropout_off"
-            object.__setattr__(self, "test_measure", measure)
+            object.__setattr__(self, "test_measure", default_test_measure(self.dropout))
         if self.initial_indices is not None:
             object.__setattr__(self, "initial_indices", tuple(int(i) for i in self.initial_indices))
         check_model_name(self.model)
@@ -386,11 +391,10 @@ class TrialConfig:
             for name in ("epochs", "min_steps", "learning_rate"):
                 if name not in changes and getattr(self, name) == getattr(old, name):
                     changes[name] = None
-        default_measure = "mc_mean" if self.dropout else "dropout_off"
         if (
             "dropout" in changes
             and "test_measure" not in changes
-            and (self.test_measure == default_measure)
+            and self.test_measure == default_test_measure(self.dropout)
         ):
             changes["test_measure"] = None
         return dataclasses.replace(self, **changes)
