@@ -360,9 +360,10 @@ def curve_config(dataset: str, strategy: str, seed: int, pool_size: int) -> dict
 PARTIAL_DIR = Path("benchmarks/out/paper_curves_partial")
 
 
-def _curve_key(config: Any) -> str:
-    dataset = "repeated_mnist" if config.repeat > 1 else "mnist"
-    return f"curve/{dataset}/{config.strategy}/{config.seed}"
+def _curve_key(config: dict[str, Any]) -> str:
+    """A curve trial's key in the results, from its config dict."""
+    dataset = "repeated_mnist" if config["repeat"] > 1 else "mnist"
+    return f"curve/{dataset}/{config['strategy']}/{config['seed']}"
 
 
 def _curve_trial(config_dict: dict[str, Any], threads: int) -> dict[str, Any]:
@@ -374,7 +375,7 @@ def _curve_trial(config_dict: dict[str, Any], threads: int) -> dict[str, Any]:
 
     models.configure_runtime(threads)
     config = TrialConfig.from_dict(config_dict)
-    partial = PARTIAL_DIR / (_curve_key(config).replace("/", "_") + ".json")
+    partial = PARTIAL_DIR / (_curve_key(config_dict).replace("/", "_") + ".json")
     partial.parent.mkdir(parents=True, exist_ok=True)
     rounds: list[dict[str, Any]] = []
 
@@ -425,7 +426,7 @@ def partial_curves(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for path in sorted(PARTIAL_DIR.glob("curve_*.json")):
         stored = json.loads(path.read_text())
-        key = "curve/" + "/".join(path.stem.split("_", 1)[1].rsplit("_", 2))
+        key = _curve_key(stored["config"])
         if key in data["trials"] or not stored["rounds"]:
             continue
         out[key] = {
