@@ -1,13 +1,16 @@
 """The browser-test harness: a real ``streamlit run app.py`` on a loopback port and
 Debian's headless Chromium driven through Playwright (no browser download).
 
-Shared by tests/test_browser.py, tests/test_label_browser.py and
-benchmarks/labeling_latency.py. Logs and screenshots go to ``test-artifacts/``
-(git-ignored).
+Shared by the browser tests (``tests/test_*browser*.py`` and the others that open
+Chromium) and benchmarks/labeling_latency.py: :func:`streamlit_server` starts and
+stops a server, :func:`chromium_page` opens a page in a fresh headless Chromium, and
+tests/conftest.py's ``label_server`` is one server that the Label page's browser
+tests share. Logs and screenshots go to ``test-artifacts/`` (git-ignored).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -16,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +131,63 @@ class StreamlitServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@contextlib.contextmanager
+def streamlit_server(
+    data_dir: Path,
+    *,
+    log_name: str,
+    env: Mapping[str, str] | None = None,
+    script: str = "app.py",
+    fresh_log: bool = False,
+) -> Iterator[StreamlitServer]:
+    """A started :class:`StreamlitServer` over ``data_dir``, stopped on leaving.
+
+    Skips (fails in CI) without Playwright or Chromium, like :func:`require_browser`.
+    ``fresh_log``: delete ``test-artifacts/<log_name>`` first, so the log holds this
+    server's output only.
+    """
+    require_browser()
+    server = StreamlitServer(data_dir, env=env, log_name=log_name, script=script)
+    if fresh_log:
+        server.log_path.unlink(missing_ok=True)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """A freshly launched headless Chromium (Debian's, :data:`CHROMIUM`, through
+    Playwright), closed on leaving; skips (fails in CI) without either."""
+    from playwright.sync_api import sync_playwright
+
+    require_browser()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def chromium_page(
+    width: int = 1280, height: int = 1100, *, timeout_ms: float = 30_000, **options: Any
+) -> Iterator[Any]:
+    """A ``width`` x ``height`` page in a fresh :func:`chromium`, closed on leaving.
+
+    ``timeout_ms`` is the page's default for actions and locators; ``options`` go to
+    ``browser.new_page`` (e.g. ``accept_downloads=True``). ``page.context.browser`` is
+    the browser, for more contexts or pages.
+    """
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": height}, **options)
+        page.set_default_timeout(timeout_ms)
+        yield page
 
 
 def assert_accuracy_axis(axis: list[float], bands: Any, target: float | None) -> None:

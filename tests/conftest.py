@@ -117,3 +117,59 @@ def keras_datasets_dir() -> Path:
     path = Path(os.environ["KERAS_HOME"]) / "datasets"
     require_or_skip((path / "mnist.npz").is_file(), f"MNIST under {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def _shared_label_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One ``streamlit run app.py`` for every Label page browser test of the session,
+    over one data folder: each test makes its own labeling sessions there and opens
+    only those (``/label?session=ID``), so none needs a folder or server of its own,
+    and the server's start and its first page (which imports TensorFlow) are paid once.
+    """
+    from tests.browser import streamlit_server
+
+    folder = tmp_path_factory.mktemp("label-server")
+    with streamlit_server(folder, log_name="streamlit-label.log", fresh_log=True) as server:
+        yield server
+
+
+@pytest.fixture
+def label_server(_shared_label_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The shared Label page server (a :class:`tests.browser.StreamlitServer`), running;
+    ``$AL_DATA_DIR`` is its folder for the test's own store calls. A test may stop and
+    start it (it is started again for the next test if one left it down); at the end
+    the label workers the server started for this test's sessions are ended."""
+    server = _shared_label_server
+    monkeypatch.setenv("AL_DATA_DIR", str(server.data_dir))
+    if server.process is None or server.process.poll() is not None:
+        server.start()
+    db = server.data_dir / "al.sqlite3"
+    earlier = _session_workers(db)
+    yield server
+    _stop_label_workers({s: pid for s, pid in _session_workers(db).items() if s not in earlier})
+
+
+def _session_workers(db: Path) -> dict[int, int | None]:
+    """Every labeling session in ``db``: its id and its worker's pid (None: none yet)."""
+    from al_core.store import Store
+
+    if not db.exists():
+        return {}
+    with Store(db) as store:
+        return {s["id"]: s["worker_pid"] for s in store.sessions()}
+
+
+def _stop_label_workers(workers: dict[int, int | None]) -> None:
+    """End these sessions' label workers (the server started them); a pid that is no
+    longer a label worker is left alone."""
+    import psutil
+
+    for pid in workers.values():
+        if not pid:
+            continue
+        try:
+            process = psutil.Process(pid)
+            if "label-worker" in " ".join(process.cmdline()):
+                process.terminate()
+        except psutil.NoSuchProcess:
+            continue

@@ -1,55 +1,22 @@
 """The Label page in real headless Chromium against a real Streamlit server
-(the harness in tests/browser.py): label a batch with keyboard shortcuts,
+(the harness in tests/browser.py; the server is tests/conftest.py's ``label_server``,
+shared by the Label page's browser tests): label a batch with keyboard shortcuts,
 reload the page and find the labels, then stop and restart the server and find
 the session intact. In CI a missing Chromium or Playwright fails the test.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from al_core import labeling
 from al_core.store import Store
-from tests.browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    CURRENT,
-    StreamlitServer,
-    require_browser,
-)
+from tests.browser import ARTIFACTS, CURRENT, StreamlitServer, chromium_page
 
 BATCH = 5
-
-
-def _stop_label_workers(db: Path) -> None:
-    """The server started these workers (their pids are in the store); end them."""
-    with Store(db) as store:
-        pids = [s["worker_pid"] for s in store.sessions() if s["worker_pid"]]
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-
-
-@pytest.fixture
-def label_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[StreamlitServer]:
-    require_browser()
-    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
-    server = StreamlitServer(tmp_path, log_name="streamlit-label.log")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        _stop_label_workers(tmp_path / "al.sqlite3")
 
 
 def prepared_session(
@@ -73,62 +40,56 @@ def prepared_session(
 
 
 def test_label_with_keys_reload_and_restart(label_server: StreamlitServer) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     session_id, items = prepared_session(label_server.data_dir)
     with Store(label_server.data_dir / "al.sqlite3") as store:
         truth = np.load(labeling.session_dir(store, session_id) / "truth.npy")
     keys = [str(truth[int(item)]) for item in items]  # digits: key k labels class k
     page_url = f"{label_server.url}/label?session={session_id}"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.set_default_timeout(30_000)
-        try:
-            page.goto(page_url)
-            # Not the previous run's copy that a redraw leaves on the page for a moment.
-            progress = page.locator(CURRENT).get_by_text(re.compile(r"Batch 1: \d of 5 answered"))
-            # The first run of a fresh server imports TensorFlow: more than 5 s when busy.
-            expect(progress).to_have_text("Batch 1: 0 of 5 answered")
-            expect(page.get_by_text(f"item {items[0]}", exact=True)).to_be_visible()
-            page.screenshot(path=ARTIFACTS / "label-1-batch.png", full_page=True)
-            # The digits' buttons read "0" … "9", each with its shortcut key beside it.
-            for k in range(10):
-                button = page.locator(f".st-key-class_{k} button")
-                expect(button.get_by_test_id("stMarkdownContainer")).to_have_text(str(k))
-                expect(button.locator("kbd")).to_have_text(str(k))
-            for done, key in enumerate(keys[:-1], start=1):
-                page.locator("body").press(key)
-                expect(progress).to_have_text(f"Batch 1: {done} of 5 answered")
-                expect(page.get_by_text(f"item {items[done]}", exact=True)).to_be_visible()
-            page.locator("body").press("U")  # undo the fourth label …
-            expect(progress).to_have_text("Batch 1: 3 of 5 answered")
-            # The undone image is shown again once the undo's rerun has drawn the page;
-            # a key pressed before that rerun settles can be lost (seen once in a
-            # full-suite run), so wait for the image, as a person would look first.
-            expect(page.get_by_text(f"item {items[3]}", exact=True)).to_be_visible()
-            page.wait_for_timeout(500)
-            page.locator("body").press(keys[3])  # … and give it again
-            expect(progress).to_have_text("Batch 1: 4 of 5 answered")
+    with chromium_page(1280, 1100) as page:
+        page.goto(page_url)
+        # Not the previous run's copy that a redraw leaves on the page for a moment.
+        progress = page.locator(CURRENT).get_by_text(re.compile(r"Batch 1: \d of 5 answered"))
+        # A fresh server's first page imports TensorFlow: more than 5 s when busy.
+        expect(progress).to_have_text("Batch 1: 0 of 5 answered")
+        expect(page.get_by_text(f"item {items[0]}", exact=True)).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "label-1-batch.png", full_page=True)
+        # The digits' buttons read "0" … "9", each with its shortcut key beside it.
+        for k in range(10):
+            button = page.locator(f".st-key-class_{k} button")
+            expect(button.get_by_test_id("stMarkdownContainer")).to_have_text(str(k))
+            expect(button.locator("kbd")).to_have_text(str(k))
+        for done, key in enumerate(keys[:-1], start=1):
+            page.locator("body").press(key)
+            expect(progress).to_have_text(f"Batch 1: {done} of 5 answered")
+            expect(page.get_by_text(f"item {items[done]}", exact=True)).to_be_visible()
+        page.locator("body").press("U")  # undo the fourth label …
+        expect(progress).to_have_text("Batch 1: 3 of 5 answered")
+        # The undone image is shown again once the undo's rerun has drawn the page;
+        # a key pressed before that rerun settles can be lost (seen once in a
+        # full-suite run), so wait for the image, as a person would look first.
+        expect(page.get_by_text(f"item {items[3]}", exact=True)).to_be_visible()
+        page.wait_for_timeout(500)
+        page.locator("body").press(keys[3])  # … and give it again
+        expect(progress).to_have_text("Batch 1: 4 of 5 answered")
 
-            page.reload()
-            expect(progress).to_have_text("Batch 1: 4 of 5 answered")
-            expect(page.get_by_text(f"item {items[4]}", exact=True)).to_be_visible()
-            page.locator("body").press(keys[4])
-            expect(page.get_by_text("Batch done")).to_be_visible()
-            # The worker retrains in the background and the next batch appears by itself.
-            expect(page.get_by_text("Batch 2: 0 of 5 answered")).to_be_visible(timeout=150_000)
-            page.screenshot(path=ARTIFACTS / "label-2-next-batch.png", full_page=True)
+        page.reload()
+        expect(progress).to_have_text("Batch 1: 4 of 5 answered")
+        expect(page.get_by_text(f"item {items[4]}", exact=True)).to_be_visible()
+        page.locator("body").press(keys[4])
+        expect(page.get_by_text("Batch done")).to_be_visible()
+        # The worker retrains in the background and the next batch appears by itself.
+        expect(page.get_by_text("Batch 2: 0 of 5 answered")).to_be_visible(timeout=150_000)
+        page.screenshot(path=ARTIFACTS / "label-2-next-batch.png", full_page=True)
 
-            label_server.stop()
-            label_server.start()
-            page.goto(page_url)
-            # A fresh server's first run also loads the app's modules: allow for a busy machine.
-            expect(page.get_by_text("Batch 2: 0 of 5 answered")).to_be_visible(timeout=60_000)
-            expect(page.get_by_text(re.compile(r"5 labels, 0 not sure"))).to_be_visible()
-            page.screenshot(path=ARTIFACTS / "label-3-after-restart.png", full_page=True)
-        finally:
-            browser.close()
+        label_server.stop()
+        label_server.start()
+        page.goto(page_url)
+        # A fresh server's first run also loads the app's modules: allow for a busy machine.
+        expect(page.get_by_text("Batch 2: 0 of 5 answered")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(re.compile(r"5 labels, 0 not sure"))).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "label-3-after-restart.png", full_page=True)
     with Store(label_server.data_dir / "al.sqlite3") as store:
         stored = {r["item"]: r["label"] for r in store.labels(session_id)}
         curve = store.session_rounds(session_id)

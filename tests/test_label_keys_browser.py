@@ -13,16 +13,16 @@ import numpy as np
 
 from al_core import labeling
 from al_core.store import Store
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, StreamlitServer
-from tests.test_label_browser import label_server, prepared_session  # noqa: F401
+from tests.browser import ARTIFACTS, StreamlitServer, chromium_page
+from tests.test_label_browser import prepared_session
 
 BATCH = 10
 
 
 def test_a_burst_of_keys_faster_than_the_redraw_is_stored_in_order(
-    label_server: StreamlitServer,  # noqa: F811
+    label_server: StreamlitServer,
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     session_id, items = prepared_session(label_server.data_dir, batch=BATCH)
     with Store(label_server.data_dir / "al.sqlite3") as store:
@@ -32,26 +32,20 @@ def test_a_burst_of_keys_faster_than_the_redraw_is_stored_in_order(
     # Items 0, 1, a wrong answer for item 2, undo it and give the right one, item 3,
     # skip item 4, not sure for item 5, items 6 to 8; item 9 stays open.
     burst = [answer[0], answer[1], wrong, "u", answer[2], answer[3], "s", "n", *answer[6:9]]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.set_default_timeout(60_000)
-        try:
-            page.goto(f"{label_server.url}/label?session={session_id}")
-            expect(page.get_by_text(f"item {items[0]}", exact=True)).to_be_visible()
-            expect(page.get_by_text(f"Batch 1: 0 of {BATCH} answered")).to_be_visible()
-            page.wait_for_function("() => window.__alLabelKeys && window.__alLabelKeys.listening")
-            start = time.perf_counter()
-            for key in burst:
-                page.keyboard.press(key)
-            typed = time.perf_counter() - start
-            # The whole burst is typed before the page has drawn its answer to the first key.
-            assert page.get_by_text(f"Batch 1: {BATCH - 1} of {BATCH} answered").count() == 0
-            expect(page.get_by_text(f"Batch 1: {BATCH - 1} of {BATCH} answered")).to_be_visible()
-            expect(page.get_by_text(f"item {items[9]}", exact=True)).to_be_visible()
-            page.screenshot(path=ARTIFACTS / "label-keys-burst.png", full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(1280, 1100, timeout_ms=60_000) as page:
+        page.goto(f"{label_server.url}/label?session={session_id}")
+        expect(page.get_by_text(f"item {items[0]}", exact=True)).to_be_visible()
+        expect(page.get_by_text(f"Batch 1: 0 of {BATCH} answered")).to_be_visible()
+        page.wait_for_function("() => window.__alLabelKeys && window.__alLabelKeys.listening")
+        start = time.perf_counter()
+        for key in burst:
+            page.keyboard.press(key)
+        typed = time.perf_counter() - start
+        # The whole burst is typed before the page has drawn its answer to the first key.
+        assert page.get_by_text(f"Batch 1: {BATCH - 1} of {BATCH} answered").count() == 0
+        expect(page.get_by_text(f"Batch 1: {BATCH - 1} of {BATCH} answered")).to_be_visible()
+        expect(page.get_by_text(f"item {items[9]}", exact=True)).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "label-keys-burst.png", full_page=True)
     with Store(label_server.data_dir / "al.sqlite3") as store:
         rows = store.labels(session_id)
         skipped = [s["item"] for s in store.skips(session_id, 0)]

@@ -28,8 +28,8 @@ from sklearn.metrics import cohen_kappa_score
 
 from al_core import labeling
 from al_core.store import Store
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, StreamlitServer
-from tests.test_label_browser import label_server, prepared_session  # noqa: F401
+from tests.browser import ARTIFACTS, StreamlitServer, chromium
+from tests.test_label_browser import prepared_session
 
 BATCH = 20
 OVERLAP = 0.3
@@ -38,9 +38,9 @@ ITEM = re.compile(r"^item \d+$")
 
 
 def test_two_annotators_label_one_session_side_by_side(
-    label_server: StreamlitServer,  # noqa: F811
+    label_server: StreamlitServer,
 ) -> None:
-    from playwright.sync_api import Page, expect, sync_playwright
+    from playwright.sync_api import Page, expect
 
     data_dir = label_server.data_dir
     session_id, items = prepared_session(data_dir, batch=BATCH)
@@ -122,8 +122,7 @@ def test_two_annotators_label_one_session_side_by_side(
                 labeling.peek_item(store, session_id, n) is None for n in NAMES
             )
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         contexts = [browser.new_context(viewport={"width": 1280, "height": 1400}) for _ in NAMES]
         pages = [context.new_page() for context in contexts]
         for page in pages:
@@ -202,6 +201,5 @@ def test_two_annotators_label_one_session_side_by_side(
             page.get_by_text("Team", exact=True).scroll_into_view_if_needed()
             page.screenshot(path=ARTIFACTS / "label-team-2-agreement.png", full_page=True)
         finally:
-            browser.close()
             stand_in.kill()
             stand_in.wait()

@@ -16,8 +16,7 @@ from PIL import Image
 
 from al_core import labeling
 from al_core.store import Store
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, CURRENT, StreamlitServer
-from tests.test_label_browser import label_server  # noqa: F401 (the fixture)
+from tests.browser import ARTIFACTS, CURRENT, StreamlitServer, chromium_page
 
 WIDTH, HEIGHT = 1280, 800
 
@@ -58,36 +57,28 @@ def _inside(page, locator, what: str) -> None:  # noqa: ANN001 (Playwright objec
     assert box["x"] + box["width"] <= WIDTH, f"{what} ends right of the screen: {box}"
 
 
-def test_the_task_fits_1280_by_800(label_server: StreamlitServer) -> None:  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+def test_the_task_fits_1280_by_800(label_server: StreamlitServer) -> None:
+    from playwright.sync_api import expect
 
     sessions = {
         "digits": _session(label_server.data_dir, dataset="digits"),
         "rgb12": _session(label_server.data_dir, upload=_rgb_zip(), image_size=(32, 32)),
     }
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
-        page.set_default_timeout(60_000)
-        try:
-            for name, (session_id, classes) in sessions.items():
-                page.goto(f"{label_server.url}/label?session={session_id}")
-                progress = page.locator(CURRENT).get_by_text(
-                    re.compile(r"Batch 1: \d of 5 answered")
-                )
-                expect(progress).to_be_visible(timeout=120_000)
-                image = page.locator(CURRENT).get_by_test_id("stImage").first
-                expect(image).to_be_visible()
-                page.wait_for_timeout(1000)  # the page settles (fonts, fragments)
-                page.screenshot(path=ARTIFACTS / f"label-viewport-{name}.png")
-                _inside(page, progress, "the batch progress")
-                _inside(page, image, "the image")
-                _inside(page, page.get_by_text("Why this image?"), "why this image")
-                for k in range(classes):
-                    _inside(page, page.locator(f".st-key-class_{k} button"), f"class {k}")
-                for label in ("Skip", "Not sure", "Undo"):
-                    named = re.compile(f"^{label}")
-                    button = page.locator(CURRENT).get_by_role("button", name=named)
-                    _inside(page, button.first, label)
-        finally:
-            browser.close()
+    with chromium_page(WIDTH, HEIGHT, timeout_ms=60_000) as page:
+        for name, (session_id, classes) in sessions.items():
+            page.goto(f"{label_server.url}/label?session={session_id}")
+            progress = page.locator(CURRENT).get_by_text(re.compile(r"Batch 1: \d of 5 answered"))
+            expect(progress).to_be_visible(timeout=120_000)
+            image = page.locator(CURRENT).get_by_test_id("stImage").first
+            expect(image).to_be_visible()
+            page.wait_for_timeout(1000)  # the page settles (fonts, fragments)
+            page.screenshot(path=ARTIFACTS / f"label-viewport-{name}.png")
+            _inside(page, progress, "the batch progress")
+            _inside(page, image, "the image")
+            _inside(page, page.get_by_text("Why this image?"), "why this image")
+            for k in range(classes):
+                _inside(page, page.locator(f".st-key-class_{k} button"), f"class {k}")
+            for label in ("Skip", "Not sure", "Undo"):
+                named = re.compile(f"^{label}")
+                button = page.locator(CURRENT).get_by_role("button", name=named)
+                _inside(page, button.first, label)
