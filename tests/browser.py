@@ -163,9 +163,9 @@ def streamlit_server(
 def chromium() -> Iterator[Any]:
     """A freshly launched headless Chromium (Debian's, :data:`CHROMIUM`, through
     Playwright), closed on leaving; skips (fails in CI) without either."""
+    require_browser()
     from playwright.sync_api import sync_playwright
 
-    require_browser()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

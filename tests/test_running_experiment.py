@@ -176,39 +176,32 @@ def test_running_experiment_in_chromium(running: Running) -> None:
     """The Overview and Results as a person opens them while the demo still runs: the
     preliminary line where the verdict goes, no headline card, no verdict.
     Screenshots: test-artifacts/running-*.png."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, StreamlitServer, require_browser
+    from tests.browser import ARTIFACTS, chromium_page, streamlit_server
 
-    require_browser()
-    server = StreamlitServer(running.folder, log_name="streamlit-running.log")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.set_default_timeout(30_000)
-        try:
-            server.start()
-            page.goto(server.url)
-            expect(page.get_by_text("running: 4 of 6 trials done, 1 running")).to_be_visible(
-                timeout=60_000
-            )
-            expect(page.get_by_text(PRELIMINARY, exact=True)).to_be_visible()
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
-            main = page.get_by_test_id("stMain")
-            expect(main).not_to_contain_text(running.final_verdict)
-            expect(main).not_to_contain_text("Labels needed to reach")
-            expect(page.get_by_test_id("stMetric")).to_have_count(0)
-            page.screenshot(path=ARTIFACTS / "running-1-overview.png", full_page=True)
-            page.get_by_text(PRELIMINARY, exact=True).scroll_into_view_if_needed()
-            page.screenshot(path=ARTIFACTS / "running-1b-overview-verdict.png")
+    with (
+        streamlit_server(running.folder, log_name="streamlit-running.log") as server,
+        chromium_page(1280, 1100) as page,
+    ):
+        page.goto(server.url)
+        expect(page.get_by_text("running: 4 of 6 trials done, 1 running")).to_be_visible(
+            timeout=60_000
+        )
+        expect(page.get_by_text(PRELIMINARY, exact=True)).to_be_visible()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        main = page.get_by_test_id("stMain")
+        expect(main).not_to_contain_text(running.final_verdict)
+        expect(main).not_to_contain_text("Labels needed to reach")
+        expect(page.get_by_test_id("stMetric")).to_have_count(0)
+        page.screenshot(path=ARTIFACTS / "running-1-overview.png", full_page=True)
+        page.get_by_text(PRELIMINARY, exact=True).scroll_into_view_if_needed()
+        page.screenshot(path=ARTIFACTS / "running-1b-overview-verdict.png")
 
-            page.get_by_role("link", name="Results").click()
-            expect(page.get_by_role("heading", name="Results", exact=True)).to_be_visible()
-            expect(page.get_by_text(PRELIMINARY, exact=True)).to_be_visible(timeout=60_000)
-            expect(page.get_by_test_id("stTable").first).to_be_visible()
-            expect(main).not_to_contain_text(running.final_verdict)
-            page.wait_for_timeout(1000)  # let the table paint
-            page.screenshot(path=ARTIFACTS / "running-2-results.png", full_page=True)
-        finally:
-            browser.close()
-            server.stop()
+        page.get_by_role("link", name="Results").click()
+        expect(page.get_by_role("heading", name="Results", exact=True)).to_be_visible()
+        expect(page.get_by_text(PRELIMINARY, exact=True)).to_be_visible(timeout=60_000)
+        expect(page.get_by_test_id("stTable").first).to_be_visible()
+        expect(main).not_to_contain_text(running.final_verdict)
+        page.wait_for_timeout(1000)  # let the table paint
+        page.screenshot(path=ARTIFACTS / "running-2-results.png", full_page=True)
