@@ -20,9 +20,8 @@ from urllib.parse import unquote
 import streamlit as st
 
 from al_core import access
-from al_core.runner import runner_health
-from al_core.store import Store
-from pages import presenting
+from al_core.store import default_db_path
+from pages import presenting, shared_runner_health
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 # A bundled file: Streamlit serves it itself (a ":material/…:" page icon would make the
@@ -175,10 +174,10 @@ page = st.navigation(pages, position="hidden" if present else "sidebar")
 
 @st.fragment(run_every=2.0)
 def runner_status() -> None:
-    """The sidebar's runner line, refreshed on the same 2 s timer as the monitor."""
-    with Store() as store:
-        st.caption(f"Results database: `{store.path}`")
-        health = runner_health(store)
+    """The sidebar's runner line, refreshed on the same 2 s timer as the monitor; the
+    runner's health is read once for every open page (:func:`pages.shared_runner_health`)."""
+    st.caption(f"Results database: `{default_db_path()}`")
+    health = shared_runner_health()
     if health is not None and health["alive"]:
         st.caption(
             f":green[●] runner alive: {health['workers']} {health['executor']} worker(s), "

@@ -13,6 +13,7 @@ alone, without ``app.py``'s sidebar, under a navigation listing the file names
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 
 def require_app_navigation() -> None:
@@ -150,3 +151,110 @@ def report_button(experiment_id: int, target: float | None, key: str) -> None:
         "this target, the curves, savings across targets, the tables, what was compared, "
         "how to rerun it and the caveats.",
     )
+
+
+# ------------------------------------------------------------------ live experiment views
+
+#: Set by :func:`watch_experiment` before the rerun it asks for: that drawing may use a
+#: snapshot up to :data:`al_core.live.LIVE_MAX_AGE` old (shared with the other viewers).
+_LIVE_REDRAW = "_live_redraw"
+
+
+def live_experiments() -> Any:
+    """The server's one :class:`al_core.live.LiveExperiments`, shared by every session."""
+    import streamlit as st
+
+    from al_core.live import LiveExperiments
+
+    @st.cache_resource(show_spinner=False)
+    def _shared() -> LiveExperiments:
+        return LiveExperiments()
+
+    return _shared()
+
+
+def live_snapshot(experiment_id: int, live: bool, key: str) -> Any:
+    """The experiment as the page draws it now (:meth:`al_core.live.LiveExperiments.snapshot`),
+    remembered under ``key`` as the version shown (read by :func:`watch_experiment`).
+
+    A redraw the live timer asked for shares a snapshot up to a second old with the
+    other viewers; a first drawing, a person's own action or a finished experiment
+    reads what is stored now."""
+    import time
+
+    import streamlit as st
+
+    from al_core.live import LIVE_MAX_AGE
+    from al_core.store import default_db_path
+
+    max_age = LIVE_MAX_AGE if st.session_state.pop(_LIVE_REDRAW, False) and live else 0.0
+    snapshot = live_experiments().snapshot(default_db_path(), experiment_id, max_age)
+    st.session_state[key] = (snapshot.version, time.monotonic())
+    return snapshot
+
+
+def live_derived(snapshot: Any, name: str, compute: Callable[..., Any], *args: Any) -> Any:
+    """``compute(snapshot, *args)`` once per version for every viewer (never mutate it)."""
+    from al_core.store import default_db_path
+
+    return live_experiments().derived(default_db_path(), snapshot, name, compute, *args)
+
+
+def watch_experiment(experiment_id: int, key: str) -> None:
+    """Poll a running experiment cheaply and redraw the page when it changed.
+
+    A fragment reruns every :data:`al_core.live.POLL_SECONDS`: one small query for the
+    experiment's version (:meth:`~al_core.store.Store.experiment_version`) against the
+    version last drawn under ``key`` (:func:`live_snapshot`). Nothing changed: nothing
+    is redrawn or sent. Changed: the page reruns, no sooner than
+    :data:`~al_core.live.MIN_REDRAW_SECONDS` after its last drawing (about every 2 s
+    while rounds keep arriving); the first change after a quiet spell is drawn at the
+    next poll, so a new round shows within 2 s.
+    """
+    import time
+
+    import streamlit as st
+
+    from al_core.live import MIN_REDRAW_SECONDS, POLL_SECONDS
+    from al_core.store import default_db_path
+
+    def poll() -> None:
+        shown, drawn_at = st.session_state.get(key, (None, 0.0))
+        if live_experiments().version(default_db_path(), experiment_id) == shown:
+            return
+        if time.monotonic() - drawn_at >= MIN_REDRAW_SECONDS or shown is None:
+            st.session_state[_LIVE_REDRAW] = True
+            st.rerun()
+
+    st.fragment(poll, run_every=POLL_SECONDS)()
+
+
+#: How long the runner's health and the monitor's progress are shared between sessions
+#: (seconds): every open page asks every 2 s; the store answers once per second.
+SHARED_SECONDS = 1.0
+
+
+def _runner_health_cache() -> Any:
+    import streamlit as st
+
+    from al_core.runner import runner_health
+    from al_core.store import Store
+
+    @st.cache_data(ttl=SHARED_SECONDS, show_spinner=False)
+    def _health(db_path: str) -> dict[str, Any] | None:
+        with Store(db_path) as store:
+            return runner_health(store)
+
+    return _health
+
+
+def shared_runner_health(*, fresh: bool = False) -> dict[str, Any] | None:
+    """:func:`al_core.runner.runner_health` of this app's store, read at most once per
+    :data:`SHARED_SECONDS` for all sessions (the sidebar's line and the monitor);
+    ``fresh`` reads it now (after a person started a runner)."""
+    from al_core.store import default_db_path
+
+    cache = _runner_health_cache()
+    if fresh:
+        cache.clear()
+    return cache(str(default_db_path()))  # type: ignore[no-any-return]

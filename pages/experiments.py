@@ -24,13 +24,12 @@ from al_core.runner import (
     cancel_experiment,
     ensure_runner,
     experiment_progress,
-    runner_health,
     submit_experiment,
     time_left_text,
 )
 from al_core.store import Store
 from al_core.strategies import COLD_START_STRATEGIES, MC_STRATEGIES, SCORERS
-from pages import require_app_navigation
+from pages import require_app_navigation, shared_runner_health
 
 require_app_navigation()
 
@@ -483,6 +482,7 @@ if submitted:
 def start_runner() -> None:
     with Store() as store:
         ensure_runner(store.path)
+    shared_runner_health(fresh=True)
 
 
 def cancel(experiment_id: int) -> None:
@@ -511,17 +511,31 @@ def _counts(state: dict) -> str:
     return " · ".join(parts)
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
-def monitor() -> None:
-    """Every experiment's progress, refreshed on a timer without rerunning the form."""
-    with Store() as store:
-        health = runner_health(store)
+@st.cache_data(max_entries=8, show_spinner=False)
+def _monitor_state(
+    db_path: str, version: tuple, runner_alive: bool
+) -> tuple[list[dict], list[dict], list[dict], dict[int, dict]]:
+    """Every experiment, the unfinished ones, those shown (unfinished first, then the
+    newest finished) and their progress: read once per ``version`` of the experiments
+    (:meth:`~al_core.store.Store.experiments_version`) for every open monitor. A runner
+    that died changes ``runner_alive``: reading progress again re-queues its trials."""
+    with Store(db_path) as store:
         experiments = store.experiments()
-        # Unfinished experiments first, then the newest finished ones.
         unfinished = [e for e in experiments if e["status"] in ("queued", "running")]
         finished = [e for e in experiments if e["status"] not in ("queued", "running")]
         shown = unfinished + finished[:MAX_FINISHED_SHOWN]
         progress = {e["id"]: experiment_progress(store, e["id"]) for e in shown}
+    return experiments, unfinished, shown, progress
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def monitor() -> None:
+    """Every experiment's progress, refreshed on a timer without rerunning the form."""
+    health = shared_runner_health()
+    with Store() as store:
+        version = store.experiments_version()
+    alive = health is not None and health["alive"]
+    experiments, unfinished, shown, progress = _monitor_state(str(store.path), version, alive)
     st.subheader("Monitor")
     launched = st.session_state.get("launched")
     if launched is not None:

@@ -20,24 +20,29 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from al_core import charts, diversity_story, results
 from al_core.errors import ALError
 from al_core.forms import check_preset_data, preset_overrides
-from al_core.runner import (
-    PRESETS,
-    ensure_runner,
-    experiment_progress,
-    submit_preset,
-    time_left_text,
-)
+from al_core.live import ExperimentSnapshot
+from al_core.runner import PRESETS, ensure_runner, submit_preset, time_left_text
 from al_core.store import Store
-from pages import PRESENT_PARAM, presenting, report_button, require_app_navigation
+from pages import (
+    PRESENT_PARAM,
+    live_derived,
+    live_snapshot,
+    presenting,
+    report_button,
+    require_app_navigation,
+    watch_experiment,
+)
 
 require_app_navigation()
 
-REFRESH_SECONDS = 2.0
+#: Where a session keeps the version of the experiment it shows (pages.live_snapshot).
+SHOWN_VERSION = "overview_shown_version"
 #: The presentation view (``?present=1``): no sidebar, no controls a room does not need
 #: (experiment picker, target, expected-curves switch, buttons, fine print); the story's
 #: chart, slider and headline stay, the chart sized to fit 1024×768 with them.
@@ -165,22 +170,31 @@ def target_control(key: str, start: float | None) -> float | None:
     return percent / 100
 
 
-def show_savings(views: list[results.SavingsView], target: float | None, key: str) -> None:
+def _savings_figure(snapshot: ExperimentSnapshot, target: float | None, percent: int) -> Any:
+    views = live_derived(snapshot, "savings_views", _savings_views, target, percent / 100)
+    first, others = views[0], views[1:]
+    return charts.savings_figure(
+        first.savings,
+        first.table,
+        first.name,
+        target,
+        others=[(v.savings, v.table, v.name) for v in others],
+    )
+
+
+def show_savings(
+    snapshot: ExperimentSnapshot, target: float | None, percent: int, key: str
+) -> None:
     """Labels needed against the target: the chart and the tables it is drawn from, the
     chosen configuration first, then any other strategy at the same fraction."""
+    views = live_derived(snapshot, "savings_views", _savings_views, target, percent / 100)
     if not views:
         return
-    first, others = views[0], views[1:]
+    others = views[1:]
     names = " vs ".join(v.name for v in views)
     st.subheader(f"Labels needed across targets: {names} vs random")
     st.plotly_chart(
-        charts.savings_figure(
-            first.savings,
-            first.table,
-            first.name,
-            target,
-            others=[(v.savings, v.table, v.name) for v in others],
-        ),
+        live_derived(snapshot, "savings_figure", _savings_figure, target, percent),
         key=f"{key}_chart",
     )
     # Static tables: every chart figure and hover is one of their cells.
@@ -216,20 +230,58 @@ def show_progress(progress: dict, live: bool) -> None:
         st.rerun()
 
 
+def _start_target(snapshot: ExperimentSnapshot) -> float | None:
+    return results.starting_target(
+        snapshot.rounds, results.experiment_target(snapshot.experiment), snapshot.done
+    )
+
+
+def _configs(snapshot: ExperimentSnapshot, target: float | None) -> pd.DataFrame:
+    return results.config_table(results.trial_table(snapshot.rounds, target))
+
+
+def _savings_views(
+    snapshot: ExperimentSnapshot, target: float | None, fraction: float
+) -> list[results.SavingsView]:
+    configs = live_derived(snapshot, "configs", _configs, target)
+    return results.savings_views(snapshot.rounds, configs, target, fraction=fraction)
+
+
+def _demo_figure(
+    snapshot: ExperimentSnapshot, target: float | None, percent: int, present: bool
+) -> Any:
+    """The demo story's curves at ``percent`` (random beside it), without expected curves."""
+    bands = snapshot.bands
+    views = live_derived(snapshot, "savings_views", _savings_views, target, percent / 100)
+    figure = charts.curves_figure(
+        bands[bands["fraction"].isin([0.0, percent / 100])],
+        None,
+        target,
+        labeled_range=_plan_range(snapshot.experiment["config"]["base"]),
+        colors=charts.other_colors([v.name for v in views[1:]]),
+        height=PRESENT_CHART_HEIGHT if present else None,
+    )
+    if present:  # read from the back of the room (Streamlit's theme sets the axes' own)
+        size = {"size": PRESENT_FONT_SIZE}
+        figure.update_layout(font=size, legend_font=size, legend_y=-0.33)
+        figure.update_xaxes(tickfont=size, title_font=size)
+        figure.update_yaxes(tickfont=size, title_font=size)
+    return figure
+
+
 def demo_measured(experiment_id: int, live: bool) -> None:
-    """The demo story's measured view of one experiment (a fragment while ``live``)."""
-    with Store() as store:
-        experiment = store.experiment(experiment_id)
-        progress = experiment_progress(store, experiment_id)
-        rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))
-    done = results.completion([t["status"] for t in progress["trials_detail"]])
+    """The demo story's measured view of one experiment (redrawn while ``live`` when it
+    changes: :func:`pages.watch_experiment`). What it shows is computed once per stored
+    version for every viewer (:func:`pages.live_derived`)."""
+    snapshot = live_snapshot(experiment_id, live, SHOWN_VERSION)
+    experiment, progress, done = snapshot.experiment, snapshot.progress, snapshot.done
     st.subheader(f"Experiment {experiment_id}: {experiment['name']}")
     show_progress(progress, live)
-    start = results.starting_target(rounds, results.experiment_target(experiment), done)
+    start = live_derived(snapshot, "start_target", _start_target)
     target = target_control(f"overview_target_{experiment_id}", start)
-    bands = results.curve_bands(rounds)
+    bands = snapshot.bands
     fractions = sorted({0.0, *(float(f) for f in experiment["config"].get("fractions", []))})
-    configs = results.config_table(results.trial_table(rounds, target))
+    configs = live_derived(snapshot, "configs", _configs, target)
     best = results.headline(configs, target, done)
     measured_fractions = set(bands["fraction"]) if len(bands) else set()
     # Start on a fraction that has data: the best one, else the largest measured.
@@ -272,22 +324,19 @@ def demo_measured(experiment_id: int, live: bool) -> None:
         st.caption(expected.attrs["caption"])
     if chosen.empty:
         st.info("No measured rounds yet: the first points appear as trials finish rounds.")
-    # Strategies sharing the fraction (cold start: auto, margin, typiclust) get the
-    # savings chart's colours on their curves too.
-    views = results.savings_views(rounds, configs, target, fraction=percent / 100)
-    figure = charts.curves_figure(
-        chosen,
-        expected,
-        target,
-        labeled_range=_plan_range(experiment["config"]["base"]),
-        colors=charts.other_colors([v.name for v in views[1:]]),
-        height=PRESENT_CHART_HEIGHT if PRESENT else None,
-    )
-    if PRESENT:  # read from the back of the room (Streamlit's theme sets the axes' own)
-        size = {"size": PRESENT_FONT_SIZE}
-        figure.update_layout(font=size, legend_font=size, legend_y=-0.33)
-        figure.update_xaxes(tickfont=size, title_font=size)
-        figure.update_yaxes(tickfont=size, title_font=size)
+    if expected is None:
+        figure = live_derived(snapshot, "demo_figure", _demo_figure, target, percent, PRESENT)
+    else:  # the person's own switch: drawn for them alone
+        # Strategies sharing the fraction (cold start: auto, margin, typiclust) get the
+        # savings chart's colours on their curves too.
+        views = live_derived(snapshot, "savings_views", _savings_views, target, percent / 100)
+        figure = charts.curves_figure(
+            chosen,
+            expected,
+            target,
+            labeled_range=_plan_range(experiment["config"]["base"]),
+            colors=charts.other_colors([v.name for v in views[1:]]),
+        )
     st.plotly_chart(figure, key="overview_chart")
     if not chosen.empty and bands[bands["fraction"] == percent / 100].empty:
         st.caption(f"No measured rounds at {percent} % yet.")
@@ -303,7 +352,7 @@ def demo_measured(experiment_id: int, live: bool) -> None:
     st.markdown(results.verdict(configs, target, done))
     if PRESENT:
         if not done.preliminary:
-            show_savings(views, target, f"overview_savings_{experiment_id}")
+            show_savings(snapshot, target, percent, f"overview_savings_{experiment_id}")
         return
     report_button(experiment_id, target, key=f"overview_report_{experiment_id}")
     st.caption(
@@ -315,7 +364,7 @@ def demo_measured(experiment_id: int, live: bool) -> None:
         "Open **Results** for every configuration and the tables."
     )
     if not done.preliminary:  # no figures while trials run
-        show_savings(views, target, f"overview_savings_{experiment_id}")
+        show_savings(snapshot, target, percent, f"overview_savings_{experiment_id}")
 
 
 def show_chosen_experiment(
@@ -352,7 +401,10 @@ def show_chosen_experiment(
         )
         st.session_state[picked] = experiment_id
     live = by_id[experiment_id]["status"] in ("queued", "running")
-    st.fragment(measured, run_every=REFRESH_SECONDS if live else None)(experiment_id, live)
+    # Drawn once; while it runs a cheap poll redraws it when a round or status changed.
+    st.fragment(measured)(experiment_id, live)
+    if live:
+        watch_experiment(experiment_id, SHOWN_VERSION)
     if not live and not PRESENT:
         label, on_click, button_key = again
         st.button(label, on_click=on_click, key=button_key)
@@ -426,29 +478,51 @@ def show_diversity_launcher(preset_name: str) -> None:
     )
 
 
+def _story_bands(snapshot: ExperimentSnapshot) -> pd.DataFrame:
+    return diversity_story.story_bands(snapshot.bands)
+
+
+def _story_figure(snapshot: ExperimentSnapshot) -> Any:
+    return charts.curves_figure(
+        live_derived(snapshot, "story_bands", _story_bands),
+        target=results.experiment_target(snapshot.experiment),
+        labeled_range=_plan_range(snapshot.experiment["config"]["base"]),
+        colors=charts.STORY_COLORS,
+    )
+
+
+def _story_redundancy(snapshot: ExperimentSnapshot) -> pd.DataFrame:
+    return diversity_story.story_redundancy_table(results.redundancy_table(snapshot.rounds))
+
+
+def _redundancy_figure(snapshot: ExperimentSnapshot) -> Any:
+    redundancy = live_derived(snapshot, "story_redundancy", _story_redundancy)
+    return charts.redundancy_figure(redundancy, snapshot.experiment["config"]["base"]["batch"])
+
+
+def _story_verdict(snapshot: ExperimentSnapshot) -> tuple[Any, pd.DataFrame]:
+    """The verdict at the experiment's target and the labels-to-target table."""
+    target = results.experiment_target(snapshot.experiment)
+    trials = results.trial_table(snapshot.rounds, target)
+    configs = results.config_table(trials)
+    verdict = diversity_story.diversity_verdict(trials, configs, target, snapshot.done)
+    return verdict, diversity_story.story_labels_table(configs)
+
+
 def diversity_measured(experiment_id: int, live: bool) -> None:
-    """The diversity story's measured view: curves, near-copies per batch, verdict."""
-    with Store() as store:
-        experiment = store.experiment(experiment_id)
-        progress = experiment_progress(store, experiment_id)
-        rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))
-    done = results.completion([t["status"] for t in progress["trials_detail"]])
+    """The diversity story's measured view: curves, near-copies per batch, verdict
+    (redrawn while ``live`` when it changes, computed once per stored version for every
+    viewer, as :func:`demo_measured`)."""
+    snapshot = live_snapshot(experiment_id, live, SHOWN_VERSION)
+    experiment, progress, done = snapshot.experiment, snapshot.progress, snapshot.done
     base = experiment["config"]["base"]
     st.subheader(f"Experiment {experiment_id}: {experiment['name']}")
     show_progress(progress, live)
     target = results.experiment_target(experiment)
-    bands = diversity_story.story_bands(results.curve_bands(rounds))
+    bands = live_derived(snapshot, "story_bands", _story_bands)
     if bands.empty:
         st.info("No measured rounds yet: the first points appear as trials finish rounds.")
-    st.plotly_chart(
-        charts.curves_figure(
-            bands,
-            target=target,
-            labeled_range=_plan_range(base),
-            colors=charts.STORY_COLORS,
-        ),
-        key="diversity_chart",
-    )
+    st.plotly_chart(live_derived(snapshot, "story_figure", _story_figure), key="diversity_chart")
     st.caption(
         "Test accuracy against the number of labeled images: mean over trials (seeds); "
         "shaded band ± 1 standard deviation across trials; the random baseline dashed grey. "
@@ -461,11 +535,14 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
         )
 
     st.subheader(f"Near-copies per batch of {base['batch']}")
-    redundancy = diversity_story.story_redundancy_table(results.redundancy_table(rounds))
+    redundancy = live_derived(snapshot, "story_redundancy", _story_redundancy)
     if redundancy.empty:
         st.caption("No batch has been queried yet.")
     else:
-        st.plotly_chart(charts.redundancy_figure(redundancy, base["batch"]), key="redundancy_chart")
+        st.plotly_chart(
+            live_derived(snapshot, "redundancy_figure", _redundancy_figure),
+            key="redundancy_chart",
+        )
         st.dataframe(redundancy, hide_index=True, key="redundancy_table")
         st.caption(
             "A queried image counts as a near-copy when another copy of the same source "
@@ -475,12 +552,9 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
 
     if done.preliminary:
         return
-    trials = results.trial_table(rounds, target)
-    configs = results.config_table(trials)
-    verdict = diversity_story.diversity_verdict(trials, configs, target, done)
+    verdict, table = live_derived(snapshot, "story_verdict", _story_verdict)
     goal = "the target" if target is None else f"{target:.0%}"
     st.subheader(f"Labels needed to reach {goal}")
-    table = diversity_story.story_labels_table(configs)
     if not table.empty:
         columns = st.columns(len(table))
         for column, (_, row) in zip(columns, table.iterrows(), strict=True):

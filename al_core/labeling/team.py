@@ -48,6 +48,7 @@ from al_core.store.annotations import Chooser
 
 __all__ = [
     "CLAIM_SECONDS",
+    "claim_renewal_seconds",
     "DEFAULT_ANNOTATOR",
     "DEFAULT_OVERLAP",
     "MAX_NAME_LENGTH",
@@ -118,6 +119,12 @@ def claim_seconds() -> float:
     except ValueError:
         return CLAIM_SECONDS
     return value if value > 0 and math.isfinite(value) else CLAIM_SECONDS
+
+
+def claim_renewal_seconds() -> float:
+    """How often an open Label page renews its claim: a quarter of :func:`claim_seconds`
+    (one small write; a claim outlives three missed renewals)."""
+    return claim_seconds() / 4
 
 
 def is_overlap(seed: int, item: str, overlap: float) -> bool:

@@ -270,6 +270,41 @@ class ExperimentsMixin(StoreBase):
         ).fetchall()
         return [_row(r) for r in rows]  # type: ignore[misc]
 
+    def experiment_version(self, experiment_id: int) -> tuple[Any, ...] | None:
+        """A cheap stamp of everything a page shows of an experiment: it changes whenever
+        a round is stored or deleted, a trial changes status (or is queued again) or the
+        experiment does; ``None`` for an unknown experiment.
+
+        One indexed query: the experiment's status and, per trial in id order, its
+        status, attempts and its rounds' count and newest write time (round ids are
+        reused after a delete, write times are not).
+        """
+        row = self.conn.execute(
+            """
+            SELECT e.status,
+                   (SELECT group_concat(stamp, ',') FROM (
+                        SELECT t.id || ':' || t.status || ':' || t.attempts || ':'
+                               || (SELECT COUNT(*) || ':' || COALESCE(MAX(r.created_at), 0)
+                                   FROM rounds r WHERE r.trial_id = t.id) AS stamp
+                        FROM trials t WHERE t.experiment_id = e.id ORDER BY t.id))
+            FROM experiments e WHERE e.id = ?
+            """,
+            (experiment_id,),
+        ).fetchone()
+        return None if row is None else (row[0], row[1] or "")
+
+    def experiments_version(self) -> tuple[Any, ...]:
+        """A cheap stamp of every experiment's status and, for the unfinished ones, of
+        their trials and rounds (:meth:`experiment_version`): what a monitor of all
+        experiments shows changes only when it does."""
+        statuses = tuple(
+            (int(i), str(s))
+            for i, s in self.conn.execute("SELECT id, status FROM experiments ORDER BY id")
+        )
+        return statuses, tuple(
+            self.experiment_version(i) for i, s in statuses if s in ("queued", "running")
+        )
+
     def experiment_rounds(self, experiment_ids: Iterable[int]) -> list[dict[str, Any]]:
         """Rounds of several experiments joined with their trial's coordinates.
 

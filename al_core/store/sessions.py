@@ -360,6 +360,25 @@ class SessionsMixin(StoreBase):
         ).fetchall()
         return [_batch_row(r) for r in rows]
 
+    def session_version(self, session_id: int) -> tuple[Any, ...]:
+        """A cheap stamp of what the labeling screen is drawn from: it changes whenever
+        a batch is added or refilled, an answer or skip is stored or undone. One query
+        over indexed rows (answers and skips by count and newest write time: their ids
+        are reused after an undo, write times are not)."""
+        row = self.conn.execute(
+            """
+            SELECT (SELECT COUNT(*) || ':' || COALESCE(MAX(round), -1) || ':'
+                           || COALESCE(SUM(length(items)), 0)
+                    FROM session_batches WHERE session_id = :s),
+                   (SELECT COUNT(*) || ':' || COALESCE(MAX(created_at), 0)
+                    FROM labels WHERE session_id = :s),
+                   (SELECT COUNT(*) || ':' || COALESCE(MAX(created_at), 0)
+                    FROM session_skips WHERE session_id = :s)
+            """,
+            {"s": session_id},
+        ).fetchone()
+        return tuple(row)
+
     def latest_session_batch(self, session_id: int) -> dict[str, Any] | None:
         """The batch being labeled now (highest round), or None before the first one."""
         row = self.conn.execute(

@@ -249,13 +249,27 @@ def _labeling_body(session_id: int, config: labeling.SessionConfig, shown: list[
 
 @st.fragment(run_every=1.0)
 def status_view(session_id: int) -> None:
+    """Every second: the retraining line, and a rerun of the page when the batch to
+    label changed or a waited-for image was freed. Cheap while nothing changes: the
+    batch is looked at again only when the session's answers, skips or batches did
+    (:meth:`~al_core.store.Store.session_version`), and the claim on the image shown is
+    renewed every :func:`~al_core.labeling.claim_renewal_seconds`, not every second."""
     with Store() as store:
         state = labeling.job_state(store, session_id)
-        latest = labeling.current_batch(store, session_id, me())
-        with contextlib.suppress(ALError):  # (a read-only store holds no claims)
-            labeling.keep_claim(store, session_id, me())  # this browser is still here
+        version = (session_id, me(), *store.session_version(session_id))
+        changed = version != st.session_state.get("status_version")
+        if changed:
+            st.session_state["status_version"] = version
+            latest = labeling.current_batch(store, session_id, me())
+        renewed = st.session_state.get("claim_renewed_at", 0.0)
+        if time.monotonic() - renewed >= labeling.claim_renewal_seconds():
+            st.session_state["claim_renewed_at"] = time.monotonic()
+            with contextlib.suppress(ALError):  # (a read-only store holds no claims)
+                labeling.keep_claim(store, session_id, me())  # this browser is still here
         ready = st.session_state.get("waiting") and labeling.peek_item(store, session_id, me())
-    if (None if latest is None else latest.round) != st.session_state.get("shown_round"):
+    if changed and (None if latest is None else latest.round) != st.session_state.get(
+        "shown_round"
+    ):
         st.rerun()  # the batch being labeled changed (a new one arrived): show it
     if ready:
         st.rerun()  # an image was freed (or a second opinion came) while this one waited

@@ -1,0 +1,292 @@
+"""Many viewers, one computation: the demo's wall time and the server's answers with
+0, 1, 5 and 10 people watching, and key → next for 1, 3 and 5 annotators (issue 33).
+
+Targets (2 cores): the demo with 5 viewers within 15 % of the demo alone, with 10
+within 30 %; the health endpoint's median answer ≤ 10 ms with 5 viewers; key → next
+with 5 annotators within 1.5× of one annotator's.
+
+**Viewers.** For each count, a fresh Streamlit server (``streamlit run asgi.py``, as
+``python -m al_core.serve`` starts the app) over an empty data folder. One headless
+Chromium page (Debian's, through Playwright) opens the Overview and clicks "Run the
+demo experiment": the shipped ``demo`` preset, as shipped. That page stays open (it
+is the presenter's); right after the click ``N`` more pages, each its own browser
+session, open the Overview and stay on it (the room following a shared link).
+Measured:
+
+- the demo's wall time: from the click until the store says the experiment finished;
+- the health endpoint (``/_stcore/health``), asked every 0.25 s throughout: median,
+  95th percentile and worst answer time;
+- a page's time to its chart: 30 s into the run one more page opens the Overview,
+  timed from ``goto`` until its chart holds measured curves.
+
+**Annotators.** A fresh server and a digits labeling session (batches of 10, its first
+batch queried beforehand). ``N`` annotators, each a Chromium page in its own thread
+and browser, name themselves and label with the digit keys (the true digit) as fast
+as the page lets them; each finished batch makes the session's worker retrain and
+query the next one in the background, as in real use. A sample is the time from a
+key press until the page has moved on (the image answered is gone and the next image
+or the "batch done / with others" note is shown); waits for the next batch are not
+samples. ``--answers`` presses per annotator, the first 2 left out (warm-up).
+
+``--repo DIR`` serves another checkout of the app (e.g. a ``git worktree`` of the
+commit before a change) with this script, for a before/after on the same machine.
+
+Usage: .venv/bin/python -m benchmarks.viewers [--viewers 0 1 5 10] [--annotators 1 3 5]
+       [--answers 15] [--repo DIR] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: True once the Overview's chart holds at least one measured (not expected) curve.
+MEASURED_CHART = """() => {
+  const chart = document.querySelector('.js-plotly-plot');
+  if (!chart || !chart.data) return false;
+  return chart.data.some((t) => !(t.name || '').endsWith('not measured')
+    && (t.x || []).length > 0);
+}"""
+#: True once the page no longer shows image ``old`` and shows the next step.
+MOVED_ON = """([old]) => {
+  const captions = [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+    .map((node) => node.textContent.trim());
+  if (captions.includes(old)) return false;
+  if (captions.some((c) => /^item \\d+$/.test(c))) return true;
+  const text = document.body.innerText;
+  return text.includes('Batch done') || text.includes('The rest of this batch is with');
+}"""
+CURRENT_ITEM = """() => {
+  const c = [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+    .map((node) => node.textContent.trim()).find((t) => /^item \\d+$/.test(t));
+  return c || null;
+}"""
+
+
+class HealthProbe(threading.Thread):
+    """Asks ``url``/_stcore/health every ``every`` seconds until stopped; keeps the
+    answer times (ms)."""
+
+    def __init__(self, url: str, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.url, self.every = f"{url}/_stcore/health", every
+        self.samples: list[float] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            start = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self.url, timeout=30) as answer:
+                    answer.read()
+                self.samples.append((time.perf_counter() - start) * 1000)
+            except OSError:
+                pass
+            self.halt.wait(max(0.0, self.every - (time.perf_counter() - start)))
+
+    def summary(self) -> dict[str, float]:
+        s = np.array(self.samples)
+        return {
+            "health_p50_ms": float(np.median(s)),
+            "health_p95_ms": float(np.percentile(s, 95)),
+            "health_max_ms": float(s.max()),
+            "health_samples": len(s),
+        }
+
+
+def _serve(server: Any, repo: Path | None) -> None:
+    """Start ``server`` (tests.browser.StreamlitServer) in ``repo`` when given: the
+    harness runs ``streamlit run`` in its module's ``REPO`` folder."""
+    import tests.browser as harness
+
+    kept = harness.REPO
+    harness.REPO = repo.resolve() if repo is not None else kept
+    try:
+        server.start()
+    finally:
+        harness.REPO = kept
+
+
+def _experiment_finished(db: Path) -> bool:
+    from al_core.store import Store
+
+    if not db.exists():
+        return False
+    with Store(db) as store:
+        experiments = store.experiments()
+    return bool(experiments) and experiments[0]["status"] not in ("queued", "running")
+
+
+def demo_run(viewers: int, repo: Path | None) -> dict[str, Any]:
+    """The shipped demo launched from the Overview with ``viewers`` more pages open."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer
+
+    folder = Path(tempfile.mkdtemp(prefix=f"viewers-{viewers}-"))
+    server = StreamlitServer(folder, log_name=f"viewers-{viewers}.log", script="asgi.py")
+    _serve(server, repo)
+    probe = HealthProbe(server.url)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            presenter = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            presenter.set_default_timeout(120_000)
+            presenter.goto(server.url)
+            button = presenter.get_by_role("button", name="Run the demo experiment")
+            button.wait_for()
+            probe.start()
+            start = time.perf_counter()
+            button.click()
+            presenter.wait_for_function(MEASURED_CHART, polling=500, timeout=300_000)
+            room = []
+            for _ in range(viewers):
+                page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                page.goto(server.url)
+                room.append(page)
+            chart_s = None
+            while not _experiment_finished(folder / "al.sqlite3"):
+                if chart_s is None and time.perf_counter() - start > 30:
+                    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                    opened = time.perf_counter()
+                    page.goto(server.url)
+                    page.wait_for_function(MEASURED_CHART, polling="raf", timeout=120_000)
+                    chart_s = time.perf_counter() - opened
+                    page.context.close()
+                time.sleep(0.5)
+            wall = time.perf_counter() - start
+            browser.close()
+    finally:
+        probe.halt.set()
+        server.stop()
+    return {"viewers": viewers, "demo_s": wall, "chart_s": chart_s, **probe.summary()}
+
+
+def _labeling_session(folder: Path) -> tuple[int, np.ndarray]:
+    from al_core import labeling
+    from al_core.store import Store
+
+    with Store(folder / "al.sqlite3") as store:
+        session_id = labeling.create_session(store, "viewers", dataset="digits", batch=10)
+        session_id = session_id.session_id
+        store.request_session_job(session_id, "train")
+        labeling.process_jobs(store, session_id, labeling.SessionWorker(session_id))
+        truth = np.load(labeling.session_dir(store, session_id) / "truth.npy")
+    return session_id, truth
+
+
+def _annotate(url: str, name: str, truth: np.ndarray, answers: int, out: list) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.set_default_timeout(180_000)
+        page.goto(url)
+        page.get_by_label("Your name").fill(name)
+        page.get_by_role("button", name="Save name").click()
+        page.get_by_text(f"You label as {name}.").wait_for()
+        page.get_by_text("answered").first.click()  # focus off the name box
+        samples: list[float] = []
+        while len(samples) < answers:
+            # The next image: at once, or after a batch is retrained and queried.
+            handle = page.wait_for_function(CURRENT_ITEM, polling="raf", timeout=300_000)
+            caption = handle.json_value()
+            start = time.perf_counter()
+            page.keyboard.press(str(truth[int(caption.split()[1])]))
+            page.wait_for_function(MOVED_ON, arg=[caption], polling="raf", timeout=120_000)
+            samples.append((time.perf_counter() - start) * 1000)
+        browser.close()
+    out.append(samples)
+
+
+def annotators_run(annotators: int, answers: int, repo: Path | None) -> dict[str, Any]:
+    """``annotators`` people labeling one digits session at once (see the docstring)."""
+    from tests.browser import StreamlitServer
+
+    folder = Path(tempfile.mkdtemp(prefix=f"annotators-{annotators}-"))
+    os.environ["AL_DATA_DIR"] = str(folder)
+    session_id, truth = _labeling_session(folder)
+    server = StreamlitServer(folder, log_name=f"annotators-{annotators}.log", script="asgi.py")
+    _serve(server, repo)
+    url = f"{server.url}/label?session={session_id}"
+    results: list[list[float]] = []
+    try:
+        threads = [
+            threading.Thread(target=_annotate, args=(url, f"A{i}", truth, answers, results))
+            for i in range(annotators)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        server.stop()
+    measured = [s for samples in results for s in samples[2:]]
+    return {
+        "annotators": annotators,
+        "key_next_p50_ms": statistics.median(measured),
+        "key_next_p95_ms": float(np.percentile(measured, 95)),
+        "samples": len(measured),
+        "finished": len(results),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", type=int, nargs="*", default=[0, 1, 5, 10])
+    parser.add_argument("--annotators", type=int, nargs="*", default=[1, 3, 5])
+    parser.add_argument("--answers", type=int, default=15, help="presses per annotator")
+    parser.add_argument("--repo", type=Path, help="serve this checkout of the app instead")
+    parser.add_argument("--out", type=Path, help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    figures: dict[str, Any] = {"viewers": [], "annotators": [], "load": [os.getloadavg()]}
+    for count in args.viewers:
+        run = demo_run(count, args.repo)
+        figures["viewers"].append(run)
+        print(
+            f"{count:2d} viewers: demo {run['demo_s']:.1f} s, health p50 "
+            f"{run['health_p50_ms']:.1f} ms (p95 {run['health_p95_ms']:.0f}, max "
+            f"{run['health_max_ms']:.0f}), new page's chart "
+            f"{run['chart_s'] if run['chart_s'] is None else round(run['chart_s'], 2)} s",
+            flush=True,
+        )
+    for count in args.annotators:
+        run = annotators_run(count, args.answers, args.repo)
+        figures["annotators"].append(run)
+        print(
+            f"{count} annotator(s): key -> next p50 {run['key_next_p50_ms']:.0f} ms "
+            f"(p95 {run['key_next_p95_ms']:.0f}, {run['samples']} samples)",
+            flush=True,
+        )
+    figures["load"].append(os.getloadavg())
+    alone = next((r for r in figures["viewers"] if r["viewers"] == 0), None)
+    for run in figures["viewers"]:
+        if alone is not None and run is not alone:
+            print(f"{run['viewers']} viewers: {run['demo_s'] / alone['demo_s'] - 1:+.0%} vs alone")
+    one = next((r for r in figures["annotators"] if r["annotators"] == 1), None)
+    for run in figures["annotators"]:
+        if one is not None and run is not one:
+            ratio = run["key_next_p50_ms"] / one["key_next_p50_ms"]
+            print(f"{run['annotators']} annotators: {ratio:.2f}x one annotator's key -> next")
+    print(f"load average {figures['load'][0]} -> {figures['load'][1]}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(figures, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
