@@ -2,8 +2,9 @@
 Debian's headless Chromium driven through Playwright (no browser download).
 
 Shared by the browser tests (``tests/test_*browser*.py`` and the others that open
-Chromium) and benchmarks/labeling_latency.py: :func:`streamlit_server` starts and
-stops a server, :func:`chromium_page` opens a page in a fresh headless Chromium, and
+Chromium) and the browser benchmarks (benchmarks/labeling_latency.py, label_wait.py,
+first_look.py): :func:`streamlit_server` starts and stops a server, :func:`chromium`
+launches a headless Chromium and :func:`chromium_page` opens a page in one, and
 tests/conftest.py's ``label_server`` is one server that the Label page's browser
 tests share. Logs and screenshots go to ``test-artifacts/`` (git-ignored).
 """

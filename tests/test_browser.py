@@ -28,12 +28,11 @@ from al_core.store import Store
 from tests.app_helpers import stop_background_work
 from tests.browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     REPO,
-    StreamlitServer,
     assert_accuracy_axis,
+    chromium_page,
     require_browser,
+    streamlit_server,
 )
 
 DEMO = PRESETS["demo"]
@@ -50,15 +49,13 @@ NO_VERDICT_YET = "No verdict until every trial of the comparison has finished."
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A real Streamlit server on a free loopback port over an empty data folder."""
-    require_browser()
     # The demo as shipped: no overrides, whatever the calling environment holds.
-    app = StreamlitServer(tmp_path, env={"AL_DEMO_OVERRIDES": ""}, log_name="streamlit.log")
-    (ARTIFACTS / "streamlit.log").unlink(missing_ok=True)
     try:
-        app.start()
-        yield app.url, tmp_path
+        with streamlit_server(
+            tmp_path, env={"AL_DEMO_OVERRIDES": ""}, log_name="streamlit.log", fresh_log=True
+        ) as app:
+            yield app.url, tmp_path
     finally:
-        app.stop()
         stop_background_work(tmp_path / "al.sqlite3")
 
 
@@ -120,179 +117,174 @@ _LIVE_SNAPSHOT = """() => {
 
 
 def test_demo_end_to_end_in_chromium(server: tuple[str, Path]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, data_dir = server
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100}, accept_downloads=True)
-        page.set_default_timeout(30_000)
-        try:
-            page.goto(url)
-            expect(
-                page.get_by_role("heading", name="Does active learning save labels?")
-            ).to_be_visible()
-            expect(page.get_by_text("Expected — not measured.")).to_be_visible()
-            # Plotly's bundle loads lazily: on a busy machine it takes more than 5 s.
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
-            page.screenshot(path=ARTIFACTS / "1-overview-empty.png", full_page=True)
+    with chromium_page(1280, 1100, accept_downloads=True) as page:
+        browser = page.context.browser
+        page.goto(url)
+        expect(
+            page.get_by_role("heading", name="Does active learning save labels?")
+        ).to_be_visible()
+        expect(page.get_by_text("Expected — not measured.")).to_be_visible()
+        # Plotly's bundle loads lazily: on a busy machine it takes more than 5 s.
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "1-overview-empty.png", full_page=True)
 
-            page.get_by_role("button", name="Run the demo experiment").click()
-            progress = page.get_by_text(re.compile(r"\d+ of \d+ trials done"))
-            expect(progress).to_be_visible(timeout=30_000)
-            first = _done_count(progress.inner_text())
-            assert first is not None
-            # Progress advances while the background runner trains, with no reload; and
-            # while any trial runs the page draws no headline and no verdict.
-            deadline = time.monotonic() + DEMO_TIMEOUT_S
-            seen = [first]
-            running_views = 0
-            while time.monotonic() < deadline:
-                if _experiment_status(data_dir) == "done" and not progress.count():
-                    break  # finished, and the page dropped its progress bar
-                view = page.evaluate(_LIVE_SNAPSHOT)
-                shown = re.search(r"(\d+) of (\d+) trials done", view["text"])
-                if shown is not None:  # a view of the running experiment
-                    assert view["metrics"] == 0, f"a headline card while trials run: {view}"
-                    assert "Labels needed to reach" not in view["text"], view["text"]
-                    assert "Labels needed across targets" not in view["text"], view["text"]
-                    # Once the run has drawn the caption under the verdict, the verdict's
-                    # place (just above it) says there is none yet.
-                    if "Markers: measured mean over trials" in view["text"]:
-                        assert NO_VERDICT_YET in view["text"], view["text"]
-                        running_views += 1
-                    count = int(shown.group(1))
-                    if count != seen[-1]:
-                        seen.append(count)
-                        if len(seen) == 2:
-                            page.screenshot(path=ARTIFACTS / "2-overview-running.png")
-                time.sleep(1)
-            else:
-                pytest.fail(f"the demo did not finish in {DEMO_TIMEOUT_S} s; done counts {seen}")
-            # The page showed the done count rise at least once, and never fall.
-            assert len(seen) >= 2 and seen == sorted(seen), f"done counts shown: {seen}"
-            assert seen[-1] > seen[0] and running_views > 0, (seen, running_views)
+        page.get_by_role("button", name="Run the demo experiment").click()
+        progress = page.get_by_text(re.compile(r"\d+ of \d+ trials done"))
+        expect(progress).to_be_visible(timeout=30_000)
+        first = _done_count(progress.inner_text())
+        assert first is not None
+        # Progress advances while the background runner trains, with no reload; and
+        # while any trial runs the page draws no headline and no verdict.
+        deadline = time.monotonic() + DEMO_TIMEOUT_S
+        seen = [first]
+        running_views = 0
+        while time.monotonic() < deadline:
+            if _experiment_status(data_dir) == "done" and not progress.count():
+                break  # finished, and the page dropped its progress bar
+            view = page.evaluate(_LIVE_SNAPSHOT)
+            shown = re.search(r"(\d+) of (\d+) trials done", view["text"])
+            if shown is not None:  # a view of the running experiment
+                assert view["metrics"] == 0, f"a headline card while trials run: {view}"
+                assert "Labels needed to reach" not in view["text"], view["text"]
+                assert "Labels needed across targets" not in view["text"], view["text"]
+                # Once the run has drawn the caption under the verdict, the verdict's
+                # place (just above it) says there is none yet.
+                if "Markers: measured mean over trials" in view["text"]:
+                    assert NO_VERDICT_YET in view["text"], view["text"]
+                    running_views += 1
+                count = int(shown.group(1))
+                if count != seen[-1]:
+                    seen.append(count)
+                    if len(seen) == 2:
+                        page.screenshot(path=ARTIFACTS / "2-overview-running.png")
+            time.sleep(1)
+        else:
+            pytest.fail(f"the demo did not finish in {DEMO_TIMEOUT_S} s; done counts {seen}")
+        # The page showed the done count rise at least once, and never fall.
+        assert len(seen) >= 2 and seen == sorted(seen), f"done counts shown: {seen}"
+        assert seen[-1] > seen[0] and running_views > 0, (seen, running_views)
 
-            chart = page.locator(".js-plotly-plot").first
-            points = chart.locator(".scatterlayer .trace .points path")
-            expect(points.first).to_be_attached()
-            assert points.count() >= 2  # measured rounds drawn as markers
-            assert "not measured" not in chart.inner_text()
-            expected = _expected_figures(data_dir)
-            # The plotted values are the stored means, read from the chart in the browser.
-            plotted = chart.evaluate(
-                "el => el.data.filter(t => t.mode === 'lines+markers')"
-                ".map(t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}))"
-            )
-            assert plotted, "no measured curve plotted"
-            bands = expected["bands"]
-            for trace in plotted:
-                if trace["name"].endswith("run on past the budget"):  # the extension
-                    stored = bands[bands["phase"] == "baseline"]
-                    assert trace["x"][1:] == stored["labeled"].tolist(), trace["name"]
-                    continue
-                stored = bands[(bands["label"] == trace["name"]) & (bands["phase"] == "active")]
-                assert trace["x"] == stored["labeled"].tolist(), trace["name"]
-                assert trace["y"] == pytest.approx(stored["mean"].tolist()), trace["name"]
-            # The accuracy axis spans the drawn curves and the target line, not 0-100 %.
-            axis = chart.evaluate("el => Array.from(el.layout.yaxis.range)")
-            drawn = bands[bands["label"].isin([t["name"] for t in plotted])]
-            assert_accuracy_axis(axis, drawn, expected["start"])
-            # The target starts at the best median final accuracy, rounded down: the
-            # accuracy that matters. Random got there only past the active budget (the
-            # extension), or not at all: the page says which, word for word.
-            target_input = page.get_by_label("Target accuracy (%)", exact=True)
-            expect(target_input).to_have_value(str(round(expected["start"] * 100)))
-            expect(page.get_by_text(expected["verdict"], exact=True)).to_be_visible()
-            at_start = expected["headline"]
-            random_row = expected["configs"][expected["configs"]["fraction"] == 0].iloc[0]
-            assert random_row["extended_labeled"] > DEMO_BUDGET, "random was not run on"
-            if at_start is not None:  # a saving with its spread, random's labels past 100
-                assert at_start.random_labels > DEMO_BUDGET, at_start
-                expect(page.get_by_text(expected["sentence"], exact=True)).to_be_visible()
-                expect(page.get_by_test_id("stMetricValue")).to_have_text(at_start.claim)
-            else:  # random did not get there in half its trials, even run on: said so
-                expect(page.get_by_test_id("stMetric")).to_have_count(0)
-            page.screenshot(path=ARTIFACTS / "3-overview-default-target.png", full_page=True)
-            # Typed back to the preset's target (every trial reaches it) the headline
-            # is there, its card's label and value those of the headline figure.
-            target_input.fill(str(round(DEMO_TARGET * 100)))
-            target_input.press("Enter")
-            expected = _expected_figures(data_dir, DEMO_TARGET)
-            best = expected["headline"]
-            assert best is not None, expected["verdict"]
+        chart = page.locator(".js-plotly-plot").first
+        points = chart.locator(".scatterlayer .trace .points path")
+        expect(points.first).to_be_attached()
+        assert points.count() >= 2  # measured rounds drawn as markers
+        assert "not measured" not in chart.inner_text()
+        expected = _expected_figures(data_dir)
+        # The plotted values are the stored means, read from the chart in the browser.
+        plotted = chart.evaluate(
+            "el => el.data.filter(t => t.mode === 'lines+markers')"
+            ".map(t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}))"
+        )
+        assert plotted, "no measured curve plotted"
+        bands = expected["bands"]
+        for trace in plotted:
+            if trace["name"].endswith("run on past the budget"):  # the extension
+                stored = bands[bands["phase"] == "baseline"]
+                assert trace["x"][1:] == stored["labeled"].tolist(), trace["name"]
+                continue
+            stored = bands[(bands["label"] == trace["name"]) & (bands["phase"] == "active")]
+            assert trace["x"] == stored["labeled"].tolist(), trace["name"]
+            assert trace["y"] == pytest.approx(stored["mean"].tolist()), trace["name"]
+        # The accuracy axis spans the drawn curves and the target line, not 0-100 %.
+        axis = chart.evaluate("el => Array.from(el.layout.yaxis.range)")
+        drawn = bands[bands["label"].isin([t["name"] for t in plotted])]
+        assert_accuracy_axis(axis, drawn, expected["start"])
+        # The target starts at the best median final accuracy, rounded down: the
+        # accuracy that matters. Random got there only past the active budget (the
+        # extension), or not at all: the page says which, word for word.
+        target_input = page.get_by_label("Target accuracy (%)", exact=True)
+        expect(target_input).to_have_value(str(round(expected["start"] * 100)))
+        expect(page.get_by_text(expected["verdict"], exact=True)).to_be_visible()
+        at_start = expected["headline"]
+        random_row = expected["configs"][expected["configs"]["fraction"] == 0].iloc[0]
+        assert random_row["extended_labeled"] > DEMO_BUDGET, "random was not run on"
+        if at_start is not None:  # a saving with its spread, random's labels past 100
+            assert at_start.random_labels > DEMO_BUDGET, at_start
             expect(page.get_by_text(expected["sentence"], exact=True)).to_be_visible()
-            # Labels needed across targets: every cell of the table, exactly.
-            assert expected["savings"] is not None
-            # The new target moved the slider to the best fraction there: wait for the
-            # section of that configuration (the previous one's table may still be up).
-            section = f"Labels needed across targets: {expected['savings_name']} vs random"
-            expect(page.get_by_role("heading", name=section, exact=True)).to_be_visible()
-            savings_table = page.get_by_test_id("stTable").last
-            want = expected["savings"].values.tolist()
-            deadline = time.monotonic() + 30
-            while True:  # the table is redrawn in place: read it until it settles
-                cells = savings_table.evaluate(_TABLE_CELLS, len(expected["savings"].columns))
-                if cells == want or time.monotonic() > deadline:
-                    break
-                page.wait_for_timeout(500)
-            assert cells == want
-            card = page.get_by_test_id("stMetric")
-            expect(card).to_have_count(1)
-            expect(card.get_by_test_id("stMetricLabel")).to_have_text(
-                f"Labels saved vs random to reach {best.target:.0%} (best fraction)"
-            )
-            expect(card.get_by_test_id("stMetricValue")).to_have_text(best.claim)
-            expect(page.get_by_text(expected["verdict"], exact=True)).to_be_visible()
-            page.screenshot(path=ARTIFACTS / "3-overview-measured.png", full_page=True)
-            page.get_by_text(expected["verdict"], exact=True).scroll_into_view_if_needed()
-            page.screenshot(path=ARTIFACTS / "3b-overview-verdict.png")
+            expect(page.get_by_test_id("stMetricValue")).to_have_text(at_start.claim)
+        else:  # random did not get there in half its trials, even run on: said so
+            expect(page.get_by_test_id("stMetric")).to_have_count(0)
+        page.screenshot(path=ARTIFACTS / "3-overview-default-target.png", full_page=True)
+        # Typed back to the preset's target (every trial reaches it) the headline
+        # is there, its card's label and value those of the headline figure.
+        target_input.fill(str(round(DEMO_TARGET * 100)))
+        target_input.press("Enter")
+        expected = _expected_figures(data_dir, DEMO_TARGET)
+        best = expected["headline"]
+        assert best is not None, expected["verdict"]
+        expect(page.get_by_text(expected["sentence"], exact=True)).to_be_visible()
+        # Labels needed across targets: every cell of the table, exactly.
+        assert expected["savings"] is not None
+        # The new target moved the slider to the best fraction there: wait for the
+        # section of that configuration (the previous one's table may still be up).
+        section = f"Labels needed across targets: {expected['savings_name']} vs random"
+        expect(page.get_by_role("heading", name=section, exact=True)).to_be_visible()
+        savings_table = page.get_by_test_id("stTable").last
+        want = expected["savings"].values.tolist()
+        deadline = time.monotonic() + 30
+        while True:  # the table is redrawn in place: read it until it settles
+            cells = savings_table.evaluate(_TABLE_CELLS, len(expected["savings"].columns))
+            if cells == want or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(500)
+        assert cells == want
+        card = page.get_by_test_id("stMetric")
+        expect(card).to_have_count(1)
+        expect(card.get_by_test_id("stMetricLabel")).to_have_text(
+            f"Labels saved vs random to reach {best.target:.0%} (best fraction)"
+        )
+        expect(card.get_by_test_id("stMetricValue")).to_have_text(best.claim)
+        expect(page.get_by_text(expected["verdict"], exact=True)).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "3-overview-measured.png", full_page=True)
+        page.get_by_text(expected["verdict"], exact=True).scroll_into_view_if_needed()
+        page.screenshot(path=ARTIFACTS / "3b-overview-verdict.png")
 
-            slider = page.get_by_role("slider")
-            before = slider.get_attribute("aria-valuenow")
-            slider.focus()
-            page.keyboard.press("Home")
-            expect(slider).not_to_have_attribute("aria-valuenow", before or "")
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
-            legend = page.locator(".js-plotly-plot .legend").first
-            expect(legend).to_contain_text("random (baseline)")
-            expect(legend).not_to_contain_text("margin")
-            page.screenshot(path=ARTIFACTS / "4-overview-slider-at-0.png", full_page=True)
+        slider = page.get_by_role("slider")
+        before = slider.get_attribute("aria-valuenow")
+        slider.focus()
+        page.keyboard.press("Home")
+        expect(slider).not_to_have_attribute("aria-valuenow", before or "")
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        legend = page.locator(".js-plotly-plot .legend").first
+        expect(legend).to_contain_text("random (baseline)")
+        expect(legend).not_to_contain_text("margin")
+        page.screenshot(path=ARTIFACTS / "4-overview-slider-at-0.png", full_page=True)
 
-            page.get_by_role("link", name="Results").click()
-            expect(page.get_by_role("heading", name="Results", exact=True)).to_be_visible()
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
-            expect(page.get_by_test_id("stTable").first).to_be_visible()
-            results_target = page.get_by_label("Target test accuracy (%)", exact=True)
-            expect(results_target).to_have_value(str(round(expected["start"] * 100)))
-            results_target.fill(str(round(DEMO_TARGET * 100)))
-            results_target.press("Enter")
-            # The verdict the store's numbers give, word for word (whatever it concludes).
-            expect(page.get_by_text(expected["verdict"], exact=True)).to_be_visible()
-            page.wait_for_timeout(1000)  # let the table's canvas paint
-            page.screenshot(path=ARTIFACTS / "5-results.png", full_page=True)
-            page.get_by_test_id("stTable").first.scroll_into_view_if_needed()
-            page.screenshot(path=ARTIFACTS / "5b-results-table.png")
-            page.get_by_text("Every trial: status, labels to target").click()
-            expect(page.get_by_text("Environment each trial ran in")).to_be_visible()
-            page.wait_for_timeout(1000)
-            page.screenshot(path=ARTIFACTS / "6-results-trials.png", full_page=True)
-            with page.expect_download() as download_info:
-                page.get_by_role("button", name="Download rounds (CSV)").click()
-            download = download_info.value
-            target = ARTIFACTS / "rounds.csv"
-            download.save_as(target)
+        page.get_by_role("link", name="Results").click()
+        expect(page.get_by_role("heading", name="Results", exact=True)).to_be_visible()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        expect(page.get_by_test_id("stTable").first).to_be_visible()
+        results_target = page.get_by_label("Target test accuracy (%)", exact=True)
+        expect(results_target).to_have_value(str(round(expected["start"] * 100)))
+        results_target.fill(str(round(DEMO_TARGET * 100)))
+        results_target.press("Enter")
+        # The verdict the store's numbers give, word for word (whatever it concludes).
+        expect(page.get_by_text(expected["verdict"], exact=True)).to_be_visible()
+        page.wait_for_timeout(1000)  # let the table's canvas paint
+        page.screenshot(path=ARTIFACTS / "5-results.png", full_page=True)
+        page.get_by_test_id("stTable").first.scroll_into_view_if_needed()
+        page.screenshot(path=ARTIFACTS / "5b-results-table.png")
+        page.get_by_text("Every trial: status, labels to target").click()
+        expect(page.get_by_text("Environment each trial ran in")).to_be_visible()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=ARTIFACTS / "6-results-trials.png", full_page=True)
+        with page.expect_download() as download_info:
+            page.get_by_role("button", name="Download rounds (CSV)").click()
+        download = download_info.value
+        target = ARTIFACTS / "rounds.csv"
+        download.save_as(target)
 
-            # The report at this target, as a file: every figure the store's.
-            with page.expect_download() as download_info:
-                page.get_by_role("button", name="Download report").click()
-            report_file = ARTIFACTS / "report.html"
-            download_info.value.save_as(report_file)
-            _check_report_offline(browser, report_file, expected)
+        # The report at this target, as a file: every figure the store's.
+        with page.expect_download() as download_info:
+            page.get_by_role("button", name="Download report").click()
+        report_file = ARTIFACTS / "report.html"
+        download_info.value.save_as(report_file)
+        _check_report_offline(browser, report_file, expected)
 
-            _check_presentation_view(browser, url, data_dir)
-        finally:
-            browser.close()
+        _check_presentation_view(browser, url, data_dir)
 
     with open(target, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -398,53 +390,45 @@ def test_four_pages_from_pages_folder_and_nothing_fetched_from_outside(tmp_path:
     legacy way until some session ran st.navigation; pages/__init__.py turns that
     off), then on the root and after a reload; the page icon is the bundled file and
     the browser asks nothing of any other host (no external font or favicon)."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     require_browser()
     assert sorted(p.name for p in (REPO / "pages").glob("*.py")) == [
         "__init__.py", "experiments.py", "label.py", "overview.py", "results.py",
     ]  # fmt: skip
     assert not (REPO / "app_pages").exists()
-    app = StreamlitServer(tmp_path, log_name="streamlit-pages.log")
-    app.start()
     requested: list[str] = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(30_000)
-            page.on("request", lambda request: requested.append(request.url))
-            nav = page.get_by_test_id("stSidebarNav")
-            try:
-                for url, heading in [
-                    (f"{app.url}/label", "Label"),  # first visit of a fresh server: deep link
-                    (app.url, "Does active learning save labels?"),
-                    (None, "Does active learning save labels?"),  # reload
-                    (f"{app.url}/label", "Label"),  # deep link again
-                ]:
-                    if url is None:
-                        page.reload()
-                    else:
-                        page.goto(url)
-                    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
-                    links = nav.get_by_role("link")
-                    expect(links).to_have_count(len(NAV_LINKS))
-                    # Each link's text is its icon's ligature name, then its title.
-                    titles = [t.strip().splitlines()[-1] for t in links.all_inner_texts()]
-                    assert titles == NAV_LINKS
-                expect(page.get_by_role("button", name="Create session")).to_be_visible()
-                # client.toolbarMode = "viewer": no "Deploy" button (Streamlit Cloud) on
-                # localhost, where "auto" would show it.
-                expect(page.get_by_test_id("stMainMenu")).to_be_visible()
-                expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)
-                page.wait_for_timeout(1000)  # let the form's widgets replace their skeletons
-                page.screenshot(path=ARTIFACTS / "pages-deep-link-label.png", full_page=True)
-                icon = page.locator("link[rel='shortcut icon']").get_attribute("href") or ""
-                assert icon.startswith(f"{app.url}/media/") and icon.endswith(".png"), icon
-            finally:
-                browser.close()
-    finally:
-        app.stop()
+    with (
+        streamlit_server(tmp_path, log_name="streamlit-pages.log") as app,
+        chromium_page(1280, 900) as page,
+    ):
+        page.on("request", lambda request: requested.append(request.url))
+        nav = page.get_by_test_id("stSidebarNav")
+        for url, heading in [
+            (f"{app.url}/label", "Label"),  # first visit of a fresh server: deep link
+            (app.url, "Does active learning save labels?"),
+            (None, "Does active learning save labels?"),  # reload
+            (f"{app.url}/label", "Label"),  # deep link again
+        ]:
+            if url is None:
+                page.reload()
+            else:
+                page.goto(url)
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+            links = nav.get_by_role("link")
+            expect(links).to_have_count(len(NAV_LINKS))
+            # Each link's text is its icon's ligature name, then its title.
+            titles = [t.strip().splitlines()[-1] for t in links.all_inner_texts()]
+            assert titles == NAV_LINKS
+        expect(page.get_by_role("button", name="Create session")).to_be_visible()
+        # client.toolbarMode = "viewer": no "Deploy" button (Streamlit Cloud) on
+        # localhost, where "auto" would show it.
+        expect(page.get_by_test_id("stMainMenu")).to_be_visible()
+        expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)
+        page.wait_for_timeout(1000)  # let the form's widgets replace their skeletons
+        page.screenshot(path=ARTIFACTS / "pages-deep-link-label.png", full_page=True)
+        icon = page.locator("link[rel='shortcut icon']").get_attribute("href") or ""
+        assert icon.startswith(f"{app.url}/media/") and icon.endswith(".png"), icon
     outside = [u for u in requested if not u.startswith((app.url, "data:", "blob:"))]
     assert outside == [], f"requests to other hosts: {outside}"
 
@@ -452,38 +436,29 @@ def test_four_pages_from_pages_folder_and_nothing_fetched_from_outside(tmp_path:
 def test_experiments_form_keeps_what_was_sent_across_pages(tmp_path: Path) -> None:
     """Values sent with Launch (here refused for a bad fraction) are still in the form
     after a visit to another page, so a person fixes one field instead of retyping all."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    require_browser()
-    app = StreamlitServer(tmp_path, log_name="streamlit-form-kept.log")
-    app.start()
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 1400})
-            page.set_default_timeout(30_000)
-            try:
-                page.goto(f"{app.url}/experiments")
-                name = page.get_by_label("Name (optional)")
-                batch = page.get_by_label("Batch size (labels per round)")
-                fractions = page.get_by_label("Uncertainty fractions (0 = random, 1 = all by")
-                name.fill("kept")
-                batch.fill("25")
-                fractions.fill("0, 1.2")
-                page.get_by_role("button", name="Launch").click()
-                expect(page.get_by_text("fraction 1.2 is outside [0, 1]")).to_be_visible()
-                nav = page.get_by_test_id("stSidebarNav")
-                nav.get_by_role("link", name="Results").click()
-                expect(page.get_by_role("heading", name="Results", exact=True)).to_be_visible()
-                nav.get_by_role("link", name="Experiments").click()
-                expect(page.get_by_role("heading", name="Experiments", exact=True)).to_be_visible()
-                expect(name).to_have_value("kept")
-                expect(batch).to_have_value("25")
-                expect(fractions).to_have_value("0, 1.2")
-                page.screenshot(path=ARTIFACTS / "experiments-form-kept.png", full_page=True)
-            finally:
-                browser.close()
-    finally:
-        app.stop()
+    with (
+        streamlit_server(tmp_path, log_name="streamlit-form-kept.log") as app,
+        chromium_page(1280, 1400) as page,
+    ):
+        page.goto(f"{app.url}/experiments")
+        name = page.get_by_label("Name (optional)")
+        batch = page.get_by_label("Batch size (labels per round)")
+        fractions = page.get_by_label("Uncertainty fractions (0 = random, 1 = all by")
+        name.fill("kept")
+        batch.fill("25")
+        fractions.fill("0, 1.2")
+        page.get_by_role("button", name="Launch").click()
+        expect(page.get_by_text("fraction 1.2 is outside [0, 1]")).to_be_visible()
+        nav = page.get_by_test_id("stSidebarNav")
+        nav.get_by_role("link", name="Results").click()
+        expect(page.get_by_role("heading", name="Results", exact=True)).to_be_visible()
+        nav.get_by_role("link", name="Experiments").click()
+        expect(page.get_by_role("heading", name="Experiments", exact=True)).to_be_visible()
+        expect(name).to_have_value("kept")
+        expect(batch).to_have_value("25")
+        expect(fractions).to_have_value("0, 1.2")
+        page.screenshot(path=ARTIFACTS / "experiments-form-kept.png", full_page=True)
     with Store(tmp_path / "al.sqlite3") as store:
         assert store.experiments() == []
