@@ -19,8 +19,9 @@ Measured:
 - a page's time to its chart: 30 s into the run one more page opens the Overview,
   timed from ``goto`` until its chart holds measured curves.
 
-**Annotators.** A fresh server and a digits labeling session (batches of 10, its first
-batch queried beforehand). ``N`` annotators, each a Chromium page in its own thread
+**Annotators.** A fresh server and a labeling session (``--dataset``: the embedded
+digits, or MNIST with a 1,000-image test split; batches of 10, its first batch queried
+beforehand). ``N`` annotators, each a Chromium page in its own thread
 and browser, name themselves and label with the digit keys (the true digit) as fast
 as the page lets them; each finished batch makes the session's worker retrain and
 query the next one in the background, as in real use. A sample is the time from a
@@ -32,7 +33,7 @@ samples. ``--answers`` presses per annotator, the first 2 left out (warm-up).
 commit before a change) with this script, for a before/after on the same machine.
 
 Usage: .venv/bin/python -m benchmarks.viewers [--viewers 0 1 5 10] [--annotators 1 3 5]
-       [--answers 15] [--repo DIR] [--out FILE]
+       [--answers 15] [--dataset digits] [--repo DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -172,13 +173,14 @@ def demo_run(viewers: int, repo: Path | None) -> dict[str, Any]:
     return {"viewers": viewers, "demo_s": wall, "chart_s": chart_s, **probe.summary()}
 
 
-def _labeling_session(folder: Path) -> tuple[int, np.ndarray]:
+def _labeling_session(folder: Path, dataset: str) -> tuple[int, np.ndarray]:
     from al_core import labeling
     from al_core.store import Store
 
     with Store(folder / "al.sqlite3") as store:
-        session_id = labeling.create_session(store, "viewers", dataset="digits", batch=10)
-        session_id = session_id.session_id
+        extra = {"test_size": 1000} if dataset == "mnist" else {}
+        created = labeling.create_session(store, "viewers", dataset=dataset, batch=10, **extra)
+        session_id = created.session_id
         store.request_session_job(session_id, "train")
         labeling.process_jobs(store, session_id, labeling.SessionWorker(session_id))
         truth = np.load(labeling.session_dir(store, session_id) / "truth.npy")
@@ -212,13 +214,15 @@ def _annotate(url: str, name: str, truth: np.ndarray, answers: int, out: list) -
     out.append(samples)
 
 
-def annotators_run(annotators: int, answers: int, repo: Path | None) -> dict[str, Any]:
-    """``annotators`` people labeling one digits session at once (see the docstring)."""
+def annotators_run(
+    annotators: int, answers: int, repo: Path | None, dataset: str = "digits"
+) -> dict[str, Any]:
+    """``annotators`` people labeling one session at once (see the docstring)."""
     from tests.browser import StreamlitServer
 
     folder = Path(tempfile.mkdtemp(prefix=f"annotators-{annotators}-"))
     os.environ["AL_DATA_DIR"] = str(folder)
-    session_id, truth = _labeling_session(folder)
+    session_id, truth = _labeling_session(folder, dataset)
     server = StreamlitServer(folder, log_name=f"annotators-{annotators}.log", script="asgi.py")
     _serve(server, repo)
     url = f"{server.url}/label?session={session_id}"
@@ -236,6 +240,7 @@ def annotators_run(annotators: int, answers: int, repo: Path | None) -> dict[str
         server.stop()
     measured = [s for samples in results for s in samples[2:]]
     return {
+        "dataset": dataset,
         "annotators": annotators,
         "key_next_p50_ms": statistics.median(measured),
         "key_next_p95_ms": float(np.percentile(measured, 95)),
@@ -249,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--viewers", type=int, nargs="*", default=[0, 1, 5, 10])
     parser.add_argument("--annotators", type=int, nargs="*", default=[1, 3, 5])
     parser.add_argument("--answers", type=int, default=15, help="presses per annotator")
+    parser.add_argument("--dataset", default="digits", help="the labeling session's: digits, mnist")
     parser.add_argument("--repo", type=Path, help="serve this checkout of the app instead")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
@@ -264,10 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     for count in args.annotators:
-        run = annotators_run(count, args.answers, args.repo)
+        run = annotators_run(count, args.answers, args.repo, args.dataset)
         figures["annotators"].append(run)
         print(
-            f"{count} annotator(s): key -> next p50 {run['key_next_p50_ms']:.0f} ms "
+            f"{count} annotator(s), {args.dataset}: key -> next p50 {run['key_next_p50_ms']:.0f} ms "
             f"(p95 {run['key_next_p95_ms']:.0f}, {run['samples']} samples)",
             flush=True,
         )

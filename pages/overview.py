@@ -247,18 +247,28 @@ def _savings_views(
     return results.savings_views(snapshot.rounds, configs, target, fraction=fraction)
 
 
+def _sharing_names(snapshot: ExperimentSnapshot, target: float | None, percent: int) -> list[str]:
+    """The other strategies shown beside the chosen one (their savings views), coloured
+    alike on the curves. Savings across targets take a second of work per version: with
+    one active strategy (the demo) there are none, and they are not computed."""
+    configs = live_derived(snapshot, "configs", _configs, target)
+    if configs[configs["fraction"] > 0]["strategy"].nunique() < 2:
+        return []
+    views = live_derived(snapshot, "savings_views", _savings_views, target, percent / 100)
+    return [v.name for v in views[1:]]
+
+
 def _demo_figure(
     snapshot: ExperimentSnapshot, target: float | None, percent: int, present: bool
 ) -> Any:
     """The demo story's curves at ``percent`` (random beside it), without expected curves."""
     bands = snapshot.bands
-    views = live_derived(snapshot, "savings_views", _savings_views, target, percent / 100)
     figure = charts.curves_figure(
         bands[bands["fraction"].isin([0.0, percent / 100])],
         None,
         target,
         labeled_range=_plan_range(snapshot.experiment["config"]["base"]),
-        colors=charts.other_colors([v.name for v in views[1:]]),
+        colors=charts.other_colors(_sharing_names(snapshot, target, percent)),
         height=PRESENT_CHART_HEIGHT if present else None,
     )
     if present:  # read from the back of the room (Streamlit's theme sets the axes' own)
@@ -329,13 +339,12 @@ def demo_measured(experiment_id: int, live: bool) -> None:
     else:  # the person's own switch: drawn for them alone
         # Strategies sharing the fraction (cold start: auto, margin, typiclust) get the
         # savings chart's colours on their curves too.
-        views = live_derived(snapshot, "savings_views", _savings_views, target, percent / 100)
         figure = charts.curves_figure(
             chosen,
             expected,
             target,
             labeled_range=_plan_range(experiment["config"]["base"]),
-            colors=charts.other_colors([v.name for v in views[1:]]),
+            colors=charts.other_colors(_sharing_names(snapshot, target, percent)),
         )
     st.plotly_chart(figure, key="overview_chart")
     if not chosen.empty and bands[bands["fraction"] == percent / 100].empty:
