@@ -274,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         figures["annotators"].append(run)
         print(
             f"{count} annotator(s), {args.dataset}: key -> next p50 "
-            f"{run['key_next_p50_ms']:.0f} ms (p95 {run['key_next_p95_ms']:.0f}, {run['samples']} samples)",
+            f"{run['key_next_p50_ms']:.0f} ms (p95 {run['key_next_p95_ms']:.0f}, "
+            f"{run['samples']} samples)",
             flush=True,
         )
     figures["load"].append(os.getloadavg())
