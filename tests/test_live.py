@@ -133,3 +133,21 @@ def test_old_experiments_make_way(tmp_path: Path) -> None:
     snapshots = [live.snapshot(db, i) for i in ids]
     assert live.snapshot(db, ids[-1]) is snapshots[-1]
     assert live.snapshot(db, ids[0]) is not snapshots[0]  # dropped, read again
+
+
+def test_streamlit_reads_no_collection_after_each_run() -> None:
+    """The project's config as Streamlit itself parses it (a misspelt key would be
+    ignored): no forced full garbage collection after every script run, which cost
+    tens of milliseconds per poll of every open page."""
+    import subprocess
+    import sys
+
+    code = (
+        "from streamlit import config; config.get_config_options(force_reparse=True); "
+        "print(config.get_option('runner.postScriptGC'))"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    shown = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip().splitlines()[-1] == "False"
