@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from al_core import access
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+from tests.browser import ARTIFACTS, chromium, free_port, wait_healthy
 from tests.test_server_config import _assert_app_open, _assert_only_the_prompt, _sign_in
 
 if TYPE_CHECKING:
@@ -81,16 +81,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             process.wait()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    """One Chromium for the module: each test opens its own context (its own cookies)."""
+    with chromium() as launched:
+        yield launched
 
 
 def _assert_no_error_details(page: Page) -> None:
@@ -234,6 +229,7 @@ def test_off_loopback_an_error_shows_no_details_the_log_keeps_them(
     log = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", server.log()).split())  # rich's colours, wraps
     assert "StoreError:" in log and "is not a readable SQLite database" in log
     assert "Traceback (most recent call last)" in log
+    page.context.close()  # the module's browser goes on to the next test
 
 
 def test_without_the_launcher_the_gate_still_takes_the_token_out(

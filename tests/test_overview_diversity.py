@@ -441,39 +441,24 @@ def test_diversity_story_in_chromium(tiny_experiment: tuple[Path, int], tmp_path
     """The story as a stakeholder opens it (its link, ``?story=`` its title): empty, then on the
     tiny experiment; the bars and curves the browser draws are the tables' values.
     Screenshots: test-artifacts/diversity-*.png."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from tests.browser import (
-        ARTIFACTS,
-        CHROMIUM,
-        CHROMIUM_ARGS,
-        StreamlitServer,
-        assert_accuracy_axis,
-        require_browser,
-    )
+    from tests.browser import ARTIFACTS, assert_accuracy_axis, chromium_page, streamlit_server
 
-    require_browser()
     folder, experiment_id = tiny_experiment
     with Store(folder / "al.sqlite3") as store:
         rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))
     redundancy = diversity_story.story_redundancy_table(results.redundancy_table(rounds))
     configs = results.config_table(results.trial_table(rounds, TINY_TARGET))
     labels_table = diversity_story.story_labels_table(configs)
-    empty_server = StreamlitServer(tmp_path, log_name="streamlit-diversity-empty.log")
-    server = StreamlitServer(folder, log_name="streamlit-diversity.log")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.set_default_timeout(30_000)
-        try:
-            empty_server.start()
-            page.goto(f"{empty_server.url}/?story=Why+batches+need+diversity")
+    with chromium_page(1280, 1100) as page:
+        with streamlit_server(tmp_path, log_name="streamlit-diversity-empty.log") as empty:
+            page.goto(f"{empty.url}/?story=Why+batches+need+diversity")
             expect(page.get_by_role("heading", name="Why batches need diversity")).to_be_visible()
             expect(page.get_by_role("button", name="Run the experiment")).to_be_visible()
             page.screenshot(path=ARTIFACTS / "diversity-1-empty.png", full_page=True)
-            empty_server.stop()
 
-            server.start()
+        with streamlit_server(folder, log_name="streamlit-diversity.log") as server:
             page.goto(f"{server.url}/?story=Why+batches+need+diversity")
             expect(page.get_by_role("heading", name="Why batches need diversity")).to_be_visible()
             charts_drawn = page.locator(".js-plotly-plot")
@@ -515,7 +500,3 @@ def test_diversity_story_in_chromium(tiny_experiment: tuple[Path, int], tmp_path
             page.screenshot(path=ARTIFACTS / "diversity-3-redundancy.png")
             page.get_by_role("heading", name="Labels needed to reach").scroll_into_view_if_needed()
             page.screenshot(path=ARTIFACTS / "diversity-4-verdict.png")
-        finally:
-            browser.close()
-            empty_server.stop()
-            server.stop()

@@ -26,14 +26,7 @@ import psutil
 import pytest
 
 from al_core import access, uploads
-from tests.browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    free_port,
-    require_browser,
-    wait_healthy,
-)
+from tests.browser import ARTIFACTS, chromium, free_port, require_browser, wait_healthy
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -209,7 +202,7 @@ def test_non_loopback_without_password_shows_only_the_prompt(
     app_sh: tuple[subprocess.Popen[bytes], int, Path], tmp_path: Path
 ) -> None:
     require_browser()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     process, port, log_path = app_sh
     log = log_path.read_text()
@@ -218,61 +211,57 @@ def test_non_loopback_without_password_shows_only_the_prompt(
     assert not any(password in arg for arg in psutil.Process(process.pid).cmdline())
     assert "it asks for a password" in log
     url = f"http://127.0.0.1:{port}"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            page.goto(url)
-            _assert_only_the_prompt(page)
-            page.screenshot(path=ARTIFACTS / "lock-prompt.png")
-            page.goto(f"{url}/results")  # a page's own address: the prompt again
-            _assert_only_the_prompt(page)
-            expect(page.get_by_text("Page not found")).to_have_count(0)
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(url)
+        _assert_only_the_prompt(page)
+        page.screenshot(path=ARTIFACTS / "lock-prompt.png")
+        page.goto(f"{url}/results")  # a page's own address: the prompt again
+        _assert_only_the_prompt(page)
+        expect(page.get_by_text("Page not found")).to_have_count(0)
 
-            waited = _sign_in(page, password + "x")
-            expect(page.get_by_text(access.WRONG_PASSWORD_MESSAGE)).to_be_visible()
-            assert waited >= access.WRONG_PASSWORD_DELAY_S, waited
-            page.screenshot(path=ARTIFACTS / "lock-wrong-password.png")
-            _assert_only_the_prompt(page)
-            assert _stored(tmp_path) == []  # the app never even opened its database
+        waited = _sign_in(page, password + "x")
+        expect(page.get_by_text(access.WRONG_PASSWORD_MESSAGE)).to_be_visible()
+        assert waited >= access.WRONG_PASSWORD_DELAY_S, waited
+        page.screenshot(path=ARTIFACTS / "lock-wrong-password.png")
+        _assert_only_the_prompt(page)
+        assert _stored(tmp_path) == []  # the app never even opened its database
 
-            _sign_in(page, password)
-            _assert_app_open(page)  # on the page the link named
-            expect(page.get_by_role("heading", name="Results", exact=True)).to_be_visible()
-            page.screenshot(path=ARTIFACTS / "lock-opened.png")
-            page.reload()  # the signed cookie keeps this browser in
-            _assert_app_open(page)
-            (cookie,) = [c for c in page.context.cookies() if c["name"] == access.COOKIE_NAME]
-            assert password not in cookie["value"] and cookie["sameSite"] == "Strict"
-            tab = context.new_page()  # another tab: a new Streamlit session
-            tab.goto(url)
-            _assert_app_open(tab)
+        _sign_in(page, password)
+        _assert_app_open(page)  # on the page the link named
+        expect(page.get_by_role("heading", name="Results", exact=True)).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "lock-opened.png")
+        page.reload()  # the signed cookie keeps this browser in
+        _assert_app_open(page)
+        (cookie,) = [c for c in page.context.cookies() if c["name"] == access.COOKIE_NAME]
+        assert password not in cookie["value"] and cookie["sameSite"] == "Strict"
+        tab = context.new_page()  # another tab: a new Streamlit session
+        tab.goto(url)
+        _assert_app_open(tab)
 
-            # A fresh browser: the printed link opens the app and leaves the address bar.
-            other = browser.new_context().new_page()
-            other.goto(f"{url}/?{access.TOKEN_PARAM}={password}")
-            _assert_app_open(other)
-            expect(other).not_to_have_url(re.compile(access.TOKEN_PARAM))
-            stored = _stored(tmp_path)
-            assert stored  # the app opened it: a wrong password must not change it
-            # A wrong token: the prompt, with the message.
-            third = browser.new_context().new_page()
-            third.goto(f"{url}/?{access.TOKEN_PARAM}=not-it")
-            expect(third.get_by_text(access.WRONG_PASSWORD_MESSAGE)).to_be_visible()
-            _assert_only_the_prompt(third)
-            # A forged cookie is not a key.
-            forged = browser.new_context()
-            forged.add_cookies([{"name": access.COOKIE_NAME, "url": url,
-                                 "value": access.access_cookie("guess")}])  # fmt: skip
-            fourth = forged.new_page()
-            fourth.goto(url)
-            _assert_only_the_prompt(fourth)
-            assert _sign_in(fourth, "") >= access.WRONG_PASSWORD_DELAY_S  # empty: wrong too
-            expect(fourth.get_by_text(access.WRONG_PASSWORD_MESSAGE)).to_be_visible()
-            assert _stored(tmp_path) == stored
-        finally:
-            browser.close()
+        # A fresh browser: the printed link opens the app and leaves the address bar.
+        other = browser.new_context().new_page()
+        other.goto(f"{url}/?{access.TOKEN_PARAM}={password}")
+        _assert_app_open(other)
+        expect(other).not_to_have_url(re.compile(access.TOKEN_PARAM))
+        stored = _stored(tmp_path)
+        assert stored  # the app opened it: a wrong password must not change it
+        # A wrong token: the prompt, with the message.
+        third = browser.new_context().new_page()
+        third.goto(f"{url}/?{access.TOKEN_PARAM}=not-it")
+        expect(third.get_by_text(access.WRONG_PASSWORD_MESSAGE)).to_be_visible()
+        _assert_only_the_prompt(third)
+        # A forged cookie is not a key.
+        forged = browser.new_context()
+        forged.add_cookies([{"name": access.COOKIE_NAME, "url": url,
+                             "value": access.access_cookie("guess")}])  # fmt: skip
+        fourth = forged.new_page()
+        fourth.goto(url)
+        _assert_only_the_prompt(fourth)
+        assert _sign_in(fourth, "") >= access.WRONG_PASSWORD_DELAY_S  # empty: wrong too
+        expect(fourth.get_by_text(access.WRONG_PASSWORD_MESSAGE)).to_be_visible()
+        assert _stored(tmp_path) == stored
     assert _generated_password(log_path.read_text()) == password  # never printed again
 
 
@@ -283,45 +272,34 @@ def test_al_password_opens_a_non_loopback_server(
     app_sh: tuple[subprocess.Popen[bytes], int, Path],
 ) -> None:
     require_browser()
-    from playwright.sync_api import sync_playwright
 
     process, port, log_path = app_sh
     log = log_path.read_text()
     assert "team-Passwort-42" not in log and "Password:" not in log, log
     assert "AL_PASSWORD" in log
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}")
-            _assert_only_the_prompt(page)
-            _sign_in(page, "team-Passwort-42")
-            _assert_app_open(page)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}")
+        _assert_only_the_prompt(page)
+        _sign_in(page, "team-Passwort-42")
+        _assert_app_open(page)
 
 
 def test_loopback_opens_directly(app_sh: tuple[subprocess.Popen[bytes], int, Path]) -> None:
     require_browser()
-    from playwright.sync_api import sync_playwright
 
     _process, port, log_path = app_sh
     assert "Password" not in log_path.read_text()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}")
-            _assert_app_open(page)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}")
+        _assert_app_open(page)
 
 
 def test_streamlit_run_by_hand_off_loopback_still_locks(tmp_path: Path) -> None:
     """Without the launcher (``streamlit run app.py --server.address=0.0.0.0``) the app
     generates its own password on the first visit and prints it then, once."""
     require_browser()
-    from playwright.sync_api import sync_playwright
 
     port = free_port()
     log_path = ARTIFACTS / "streamlit-run-0.0.0.0.log"
@@ -337,20 +315,16 @@ def test_streamlit_run_by_hand_off_loopback_still_locks(tmp_path: Path) -> None:
     try:
         wait_healthy(f"http://127.0.0.1:{port}", process, timeout=120)
         assert "Password:" not in log_path.read_text()
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(f"http://127.0.0.1:{port}")
-                _assert_only_the_prompt(page)
-                other = browser.new_context().new_page()  # a second visitor
-                other.goto(f"http://127.0.0.1:{port}/label")
-                _assert_only_the_prompt(other)
-                password = _generated_password(log_path.read_text())
-                _sign_in(other, password)
-                _assert_app_open(other)
-            finally:
-                browser.close()
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}")
+            _assert_only_the_prompt(page)
+            other = browser.new_context().new_page()  # a second visitor
+            other.goto(f"http://127.0.0.1:{port}/label")
+            _assert_only_the_prompt(other)
+            password = _generated_password(log_path.read_text())
+            _sign_in(other, password)
+            _assert_app_open(other)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
