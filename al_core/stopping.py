@@ -27,6 +27,7 @@ advice. Pure NumPy / SciPy / scikit-learn: no UI, no store.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import warnings
@@ -298,7 +299,19 @@ def extrapolate(
     ``_DRAWS`` parameter vectors drawn from the fit's covariance (seeded), each
     solved for the target; their 2.5 and 97.5 percentiles (a draw whose plateau is
     below the target never gets there: infinite).
+
+    Pure and deterministic, so it is kept for the last 256 curves (a page redraws the
+    same advice many times between retrains): the result is shared, never mutate it.
     """
+    return _extrapolate(
+        tuple(float(v) for v in labels), tuple(float(v) for v in accuracy), target, seed
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _extrapolate(
+    labels: tuple[float, ...], accuracy: tuple[float, ...], target: float, seed: int
+) -> Extrapolation:
     if not 0.0 < target <= 1.0:
         raise ValueError(f"the target accuracy lies in (0, 1], got {target}")
     n = np.asarray(labels, dtype=np.float64)
