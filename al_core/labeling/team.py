@@ -14,8 +14,9 @@ the page makes over a session (:func:`next_item`, :func:`keep_claim`,
   the current batch, then the batch prepared after it:
   :mod:`al_core.labeling.pipeline`) that nobody answered, skipped or holds;
   that *claim* lasts :func:`claim_seconds` (120 s, ``AL_CLAIM_SECONDS``) after its
-  last renewal (each draw of the image, and every second while the page is open),
-  so a browser that goes away frees its image soon. Two tabs of one annotator
+  last renewal (each draw of the image, and every :func:`claim_renewal_seconds`, a
+  quarter of that, while the page is open), so a browser that goes away frees its
+  image soon. Two tabs of one annotator
   share the claim (and see one image).
 - **Overlap.** A share of the images (the session's ``overlap``, default 10 %,
   in [0, 1)) is deliberately shown to a second annotator: an image is an overlap
