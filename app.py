@@ -176,8 +176,8 @@ page = st.navigation(pages, position="hidden" if present else "sidebar")
 def runner_status() -> None:
     """The sidebar's runner line, refreshed on the same 2 s timer as the monitor; the
     runner's health is read once for every open page (:func:`pages.shared_runner_health`)."""
+    health = shared_runner_health()  # first: a store that cannot be opened shows no path
     st.caption(f"Results database: `{default_db_path()}`")
-    health = shared_runner_health()
     if health is not None and health["alive"]:
         st.caption(
             f":green[●] runner alive: {health['workers']} {health['executor']} worker(s), "
