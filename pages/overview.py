@@ -252,7 +252,7 @@ def _sharing_names(snapshot: ExperimentSnapshot, target: float | None, percent: 
     alike on the curves. Savings across targets take a second of work per version: with
     one active strategy (the demo) there are none, and they are not computed."""
     configs = live_derived(snapshot, "configs", _configs, target)
-    if configs[configs["fraction"] > 0]["strategy"].nunique() < 2:
+    if configs.empty or configs[configs["fraction"] > 0]["strategy"].nunique() < 2:
         return []
     views = live_derived(snapshot, "savings_views", _savings_views, target, percent / 100)
     return [v.name for v in views[1:]]

@@ -173,3 +173,32 @@ def _stop_label_workers(workers: dict[int, int | None]) -> None:
                 process.terminate()
         except psutil.NoSuchProcess:
             continue
+
+
+@pytest.fixture(scope="session")
+def _running_demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """The running demo of :func:`tests.app_helpers.store_running_demo` (real training),
+    trained once per session: (its database file, its experiment id). Tests copy it
+    (:func:`running_demo`), never change it."""
+    from tests.app_helpers import store_running_demo
+
+    path = tmp_path_factory.mktemp("running-demo") / "al.sqlite3"
+    return path, store_running_demo(path)
+
+
+@pytest.fixture
+def running_demo(_running_demo_store: tuple[Path, int]) -> Any:
+    """A copy of the running demo's store for one test: ``copy(folder)`` writes it to
+    ``folder/al.sqlite3`` (SQLite's backup, whole and consistent) and returns the
+    experiment's id."""
+    import sqlite3
+
+    source, experiment_id = _running_demo_store
+
+    def copy(folder: Path) -> int:
+        folder.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(source) as src, sqlite3.connect(folder / "al.sqlite3") as dest:
+            src.backup(dest)
+        return experiment_id
+
+    return copy

@@ -151,3 +151,21 @@ def test_streamlit_reads_no_collection_after_each_run() -> None:
         [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True
     )
     assert shown.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_overview_of_a_run_before_any_trial_finished(
+    experiment: tuple[Path, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Just launched: one trial running with one round, none finished. The live view
+    draws (an empty comparison, no exception) and registers its poll."""
+    from streamlit.testing.v1 import AppTest
+
+    db, experiment_id = experiment
+    monkeypatch.setenv("AL_DATA_DIR", str(db.parent))
+    repo = Path(__file__).resolve().parent.parent
+    app = AppTest.from_file(str(repo / "pages" / "overview.py"), default_timeout=60).run()
+    assert not app.exception, app.exception
+    with Store(db) as store:
+        version = store.experiment_version(experiment_id)
+    assert app.session_state["overview_shown_version"][0] == version
+    assert "No measured rounds yet" in " ".join(i.value for i in app.info)

@@ -2,7 +2,7 @@
 nothing changes the server sends it nothing but its small polls; a trial finished by
 a runner reaches the open page, chart and progress, without a reload (issue 33).
 
-The experiment is the page tests' running demo (:func:`tests.app_helpers.store_running_demo`:
+The experiment is a copy of the page tests' running demo (conftest's ``running_demo``:
 real training, 4 of 6 trials finished, one running with 2 rounds, no runner alive);
 the test then stores the running trial's last rounds and finishes it, as a runner would
 (a running trial's rounds are not on the chart: its curve is a preview of finished
@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from al_core import results
 from al_core.store import Store
 from al_core.store.experiments import ROUND_COLUMNS
-from tests.app_helpers import store_running_demo
 from tests.browser import ARTIFACTS, chromium_page, streamlit_server
 
 #: The Overview chart's traces as JSON (name, x, y), or null before it is drawn.
@@ -55,8 +55,8 @@ COUNT_MESSAGES = """(() => {
 SMALL_MESSAGE_BYTES = 2000
 
 
-def test_live_overview_is_quiet_until_a_round_arrives(tmp_path: Path) -> None:
-    experiment_id = store_running_demo(tmp_path / "al.sqlite3")
+def test_live_overview_is_quiet_until_a_round_arrives(tmp_path: Path, running_demo: Any) -> None:
+    experiment_id = running_demo(tmp_path)
     with Store(tmp_path / "al.sqlite3") as store:
         (running,) = [t for t in store.trials(experiment_id) if t["status"] == "running"]
         last = {k: v for k, v in store.rounds(running["id"])[-1].items() if k in ROUND_COLUMNS}

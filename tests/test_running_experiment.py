@@ -15,6 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -22,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from al_core import results
 from al_core.store import Store
-from tests.app_helpers import RUNNING_DEMO, page_texts, store_running_demo
+from tests.app_helpers import RUNNING_DEMO, page_texts
 
 REPO = Path(__file__).resolve().parent.parent
 OVERVIEW, RESULTS = (str(REPO / "pages" / f"{name}.py") for name in ("overview", "results"))
@@ -41,10 +42,10 @@ class Running:
     final_headline: str  # the headline they would give
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Running:
-    folder = tmp_path_factory.mktemp("running")
-    experiment_id = store_running_demo(folder / "al.sqlite3")
+@pytest.fixture
+def running(tmp_path: Path, running_demo: Any) -> Running:
+    folder = tmp_path / "running"
+    experiment_id = running_demo(folder)
     with Store(folder / "al.sqlite3") as store:
         experiment = store.experiment(experiment_id)
         rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))
