@@ -40,14 +40,16 @@ from al_core.store import Store
 T = TypeVar("T")
 
 #: How stale a timer-driven redraw may be (seconds): viewers redrawing within it share
-#: one snapshot. With a 1 s poll a stored round reaches every open page within 2 s.
+#: one snapshot.
 LIVE_MAX_AGE = 1.0
 #: How often a live page asks whether anything changed (seconds).
 POLL_SECONDS = 1.0
 #: A viewer redraws no sooner than this after its last drawing (seconds): while rounds
-#: keep arriving, every other poll (about every 2 s); the first change after a quiet
-#: spell is drawn at the next poll.
-MIN_REDRAW_SECONDS = 1.0
+#: keep arriving (the demo stores two a second), every 2 to 3 s; the first change after
+#: a quiet spell is drawn at the next poll. Each redraw costs the viewer's browser more
+#: than the server (Chromium re-renders the page): at 1 s, five viewers on the demo's
+#: machine slowed it as much as the old 2 s refresh did (benchmarks/viewers.py).
+MIN_REDRAW_SECONDS = 2.0
 
 
 @dataclass(frozen=True)

@@ -207,9 +207,9 @@ def watch_experiment(experiment_id: int, key: str) -> None:
     experiment's version (:meth:`~al_core.store.Store.experiment_version`) against the
     version last drawn under ``key`` (:func:`live_snapshot`). Nothing changed: nothing
     is redrawn or sent. Changed: the page reruns, no sooner than
-    :data:`~al_core.live.MIN_REDRAW_SECONDS` after its last drawing (about every 2 s
+    :data:`~al_core.live.MIN_REDRAW_SECONDS` after its last drawing (every 2 to 3 s
     while rounds keep arriving); the first change after a quiet spell is drawn at the
-    next poll, so a new round shows within 2 s.
+    next poll, within about a second.
     """
     import time
 

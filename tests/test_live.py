@@ -157,7 +157,8 @@ def test_overview_of_a_run_before_any_trial_finished(
     experiment: tuple[Path, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Just launched: one trial running with one round, none finished. The live view
-    draws (an empty comparison, no exception) and registers its poll."""
+    draws (no comparison yet, no exception: it raised a KeyError on the empty
+    configuration table) and records the version it shows for its poll."""
     from streamlit.testing.v1 import AppTest
 
     db, experiment_id = experiment
@@ -168,4 +169,4 @@ def test_overview_of_a_run_before_any_trial_finished(
     with Store(db) as store:
         version = store.experiment_version(experiment_id)
     assert app.session_state["overview_shown_version"][0] == version
-    assert "No measured rounds yet" in " ".join(i.value for i in app.info)
+    assert "Preliminary: 0 of 4 trials finished." in " ".join(i.value for i in app.info)
