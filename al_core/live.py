@@ -72,10 +72,14 @@ class ExperimentSnapshot:
     read_at: float
 
 
-def experiment_snapshot(store: Store, experiment_id: int) -> ExperimentSnapshot:
-    """Read and tabulate one experiment now (its version read first, so a round stored
-    meanwhile makes the next version differ rather than go unseen)."""
-    version = store.experiment_version(experiment_id)
+def experiment_snapshot(
+    store: Store, experiment_id: int, version: tuple[Any, ...] | None = None
+) -> ExperimentSnapshot:
+    """Read and tabulate one experiment now. Its version is read first (or given, just
+    read by the caller), so a round stored meanwhile makes the next version differ
+    rather than go unseen."""
+    if version is None:
+        version = store.experiment_version(experiment_id)
     experiment = store.experiment(experiment_id)  # raises StoreError when unknown
     progress = experiment_progress(store, experiment_id)
     rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))
@@ -130,10 +134,11 @@ class LiveExperiments:
             if cached is not None and time.monotonic() - cached.read_at < max_age:
                 return cached
             with Store(db_path) as store:
-                if cached is not None and store.experiment_version(experiment_id) == cached.version:
+                version = store.experiment_version(experiment_id)
+                if cached is not None and version == cached.version:
                     self._snapshots.move_to_end(key)
                     return cached
-                fresh = experiment_snapshot(store, experiment_id)
+                fresh = experiment_snapshot(store, experiment_id, version)
             self.computations += 1
             self._snapshots[key] = fresh
             self._snapshots.move_to_end(key)

@@ -229,8 +229,9 @@ def watch_experiment(experiment_id: int, key: str) -> None:
     st.fragment(poll, run_every=POLL_SECONDS)()
 
 
-#: How long the runner's health and the monitor's progress are shared between sessions
-#: (seconds): every open page asks every 2 s; the store answers once per second.
+#: How long the runner's health is shared between sessions (seconds): every open page
+#: asks every 2 s; the store answers once per second. (The monitor's progress is kept
+#: per version of the experiments instead: pages/experiments.py.)
 SHARED_SECONDS = 1.0
 
 
