@@ -172,10 +172,11 @@ present = presenting()
 page = st.navigation(pages, position="hidden" if present else "sidebar")
 
 
-@st.fragment(run_every=2.0)
+@st.fragment(run_every=5.0)
 def runner_status() -> None:
-    """The sidebar's runner line, refreshed on the same 2 s timer as the monitor; the
-    runner's health is read once for every open page (:func:`pages.shared_runner_health`)."""
+    """The sidebar's runner line, refreshed every 5 s (each refresh costs every open
+    page's browser a script run: al_core.live.POLL_SECONDS); the runner's health is read
+    once for every open page (:func:`pages.shared_runner_health`)."""
     health = shared_runner_health()  # first: a store that cannot be opened shows no path
     st.caption(f"Results database: `{default_db_path()}`")
     if health is not None and health["alive"]:

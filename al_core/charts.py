@@ -105,6 +105,7 @@ def curves_figure(
     labeled_range: tuple[float, float] | None = None,
     height: int | None = None,
     colors: Mapping[str, str] | None = None,
+    extrapolated: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
 ) -> go.Figure:
     """Test accuracy vs number of labeled images.
 
@@ -121,6 +122,8 @@ def curves_figure(
         (e.g. :data:`STORY_COLORS`: strategies that share a fraction told apart);
         without it, :func:`strategy_color` (the first strategy in its fractions'
         colours, the others as in :func:`fraction_figure`)
+    extrapolated : per measured curve's label, ``(labels, accuracy)`` of a fitted curve
+        beyond its last point (:meth:`al_core.stopping.Extrapolation.curve`)
 
     Traces: per measured configuration a band (named ``"<label> band"``, no
     legend entry) then its mean line named by its label; then the random
@@ -128,11 +131,13 @@ def curves_figure(
     ``bands``), a lighter grey dash-dot line named :data:`EXTENSION_NAME`
     (``"exp N · …"`` with several experiments) that starts at its last point
     within the budget; per expected curve a dotted line named by its "… — not
-    measured" label, in its fraction's colour. The legend is always shown, even
-    with a single curve. The accuracy axis spans the drawn values and the target
+    measured" label, in its fraction's colour; per extrapolated curve a dotted line in
+    its curve's colour named ``"<label> — extrapolated, not measured"``. The legend is
+    always shown, even with a single curve. The accuracy axis spans the drawn values and the target
     (:func:`accuracy_range`), not 0–100 %.
     """
     figure = go.Figure()
+    drawn_colors: dict[str, str] = {}
     labels = list(dict.fromkeys(bands["label"])) if bands is not None else []
     strategies = list(dict.fromkeys(bands["strategy"])) if bands is not None else []
     active = active_strategies(bands)
@@ -151,6 +156,7 @@ def curves_figure(
             color = colors.get(label) or fraction_color(fraction)
         else:
             color = strategy_color(active.index(strategy) if strategy in active else 0, fraction)
+        drawn_colors[label] = color
         symbol = SYMBOLS[strategies.index(curve["strategy"].iloc[0]) % len(SYMBOLS)]
         x = curve["labeled"].tolist()
         figure.add_trace(
@@ -200,6 +206,20 @@ def curves_figure(
                     hovertemplate="%{x:.0f} labels: %{y:.1%}<extra>" + str(label) + "</extra>",
                 )
             )
+    for label, (x, y) in (extrapolated or {}).items():
+        if label not in drawn_colors or not len(x):
+            continue
+        name = f"{label} — extrapolated, not measured"
+        figure.add_trace(
+            go.Scatter(
+                x=[float(v) for v in x],
+                y=[float(v) for v in y],
+                mode="lines",
+                name=name,
+                line={"dash": EXPECTED_DASH, "width": 2, "color": drawn_colors[label]},
+                hovertemplate="%{x:.0f} labels: %{y:.1%}<extra>" + name + "</extra>",
+            )
+        )
     if target is not None and math.isfinite(target):
         figure.add_hline(
             y=target,
@@ -214,6 +234,7 @@ def curves_figure(
     if labeled_range is not None:
         first, last = labeled_range
         measured = [f["labeled"].max() for f in (bands, extension) if f is not None and len(f)]
+        measured += [max(x) for x, _ in (extrapolated or {}).values() if len(x)]
         measured_max = float(max(measured)) if measured else last
         if first > 0 and measured_max > LOG_AXIS_REACH * last:
             # Random run on far past the budget (to a high target) would squeeze the

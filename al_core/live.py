@@ -1,15 +1,15 @@
 """What live pages show, computed once per change and shared by every viewer.
 
 A page that follows a running experiment (the Overview's stories) asks two things
-of it, often: *has anything changed?* and *what does it look like now?*. The first
-is :meth:`LiveExperiments.version`, one indexed query
-(:meth:`~al_core.store.Store.experiment_version`); the second is
-:meth:`LiveExperiments.snapshot`, the experiment's rounds and progress read and
-tabulated once per version (:class:`ExperimentSnapshot`), and
+of it, often: *has anything changed?* and *what does it look like now?*. Both are
+answered by :meth:`LiveExperiments.snapshot`: one indexed query for the experiment's
+version (:meth:`~al_core.store.Store.experiment_version`) and, only when it changed,
+its rounds and progress read and tabulated (:class:`ExperimentSnapshot`); and by
 :meth:`LiveExperiments.derived` for what is computed from a snapshot (tables,
-figures), once per version and arguments. One :class:`LiveExperiments` serves
-every session of a server (the app keeps it in ``st.cache_resource``), so five
-people watching the same experiment cost one computation per change, not five.
+figures, what a view shows besides its progress bar), once per version and arguments.
+One :class:`LiveExperiments` serves every session of a server (the app keeps it in
+``st.cache_resource``), so five people watching the same experiment cost one
+computation per change, not five.
 
 While rounds arrive faster than pages redraw (the demo stores about two a second),
 every redraw would otherwise find a new version and compute it again for itself.
@@ -42,8 +42,13 @@ T = TypeVar("T")
 #: How stale a timer-driven redraw may be (seconds): viewers redrawing within it share
 #: one snapshot.
 LIVE_MAX_AGE = 1.0
-#: How often a live page asks whether anything changed (seconds).
-POLL_SECONDS = 1.0
+#: How often a live page asks whether anything changed (seconds): a change is drawn
+#: within 2 s. Each poll is a fragment run, and each costs the viewer's Chromium about
+#: 35 ms of CPU even when nothing changed (measured on 2 cores: an idle live Overview
+#: took 4.7 CPU-s per minute per page polling every 1 s with the sidebar's 2 s timer,
+#: 3.1 at 1.5 s and 5 s): with a room watching on the demo's own machine, the polls
+#: are what its browsers take from the training.
+POLL_SECONDS = 1.5
 #: A viewer redraws no sooner than this after its last drawing (seconds): while rounds
 #: keep arriving (the demo stores two a second), every 2 to 3 s; the first change after
 #: a quiet spell is drawn at the next poll. Each redraw costs the viewer's browser more
@@ -117,11 +122,6 @@ class LiveExperiments:
     @staticmethod
     def _key(db_path: str | Path, experiment_id: int) -> tuple[str, int]:
         return str(Path(db_path).resolve()), int(experiment_id)
-
-    def version(self, db_path: str | Path, experiment_id: int) -> tuple[Any, ...] | None:
-        """The experiment's version now (one small query; ``None`` when unknown)."""
-        with Store(db_path) as store:
-            return store.experiment_version(experiment_id)
 
     def snapshot(
         self, db_path: str | Path, experiment_id: int, max_age: float = 0.0

@@ -473,3 +473,21 @@ def experiment_stopping(
     kappa_frame = pd.DataFrame(series).sort_index()
     kappa_frame.index.name = "labels"
     return pd.DataFrame(rows), kappa_frame, answers
+
+
+def extrapolated_curves(
+    extrapolations: dict[str, Extrapolation], reach: float = 3.0
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The fitted curves worth drawing, by configuration label: those that could tell
+    (no ``reason``) and have not reached the target yet, each cut at ``reach`` times
+    its labels so far so that a far target does not squeeze the measured part of a
+    chart (the sentence beside it gives the whole figure). ``(labels, accuracy)``."""
+    curves = {}
+    for label, answer in extrapolations.items():
+        if answer.reason is not None or answer.reached:
+            continue
+        labels, accuracy = answer.curve()
+        kept = labels <= reach * answer.labels_now
+        if kept.sum() >= 2:
+            curves[label] = (labels[kept], accuracy[kept])
+    return curves

@@ -29,11 +29,15 @@ key press until the page has moved on (the image answered is gone and the next i
 or the "batch done / with others" note is shown); waits for the next batch are not
 samples. ``--answers`` presses per annotator, the first 2 left out (warm-up).
 
+**Idle pages** (``--idle N``): what open pages cost while nothing changes. N Chromium
+pages on a live Overview that does not change (the page tests' running demo, no runner),
+CPU seconds per page per minute over 30 s (psutil), and the server's.
+
 ``--repo DIR`` serves another checkout of the app (e.g. a ``git worktree`` of the
 commit before a change) with this script, for a before/after on the same machine.
 
 Usage: .venv/bin/python -m benchmarks.viewers [--viewers 0 1 5 10] [--annotators 1 3 5]
-       [--answers 15] [--dataset digits] [--repo DIR] [--out FILE]
+       [--answers 15] [--dataset digits] [--idle 3] [--repo DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -173,6 +177,60 @@ def demo_run(viewers: int, repo: Path | None) -> dict[str, Any]:
     return {"viewers": viewers, "demo_s": wall, "chart_s": chart_s, **probe.summary()}
 
 
+def _cpu_seconds(match: str) -> float:
+    """User + system CPU seconds of every process whose name or command line holds
+    ``match``."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.process_iter(["name", "cmdline"]):
+        try:
+            words = f"{process.info['name']} {' '.join(process.info['cmdline'] or [])}"
+            if match in words:
+                times = process.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def idle_run(pages: int, repo: Path | None, seconds: float = 30.0) -> dict[str, Any]:
+    """What open pages cost while nothing changes: ``pages`` Chromium pages on a live
+    Overview (the page tests' running demo: 4 of 6 trials finished, one running, no
+    runner, so nothing changes), CPU per page per minute over ``seconds``, and the
+    server's."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.app_helpers import store_running_demo
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer
+
+    folder = Path(tempfile.mkdtemp(prefix=f"idle-{pages}-"))
+    store_running_demo(folder / "al.sqlite3")
+    server = StreamlitServer(folder, log_name=f"idle-{pages}.log", script="asgi.py")
+    _serve(server, repo)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for _ in range(pages):
+                page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                page.goto(server.url)
+                page.get_by_text("trials done").first.wait_for(timeout=60_000)
+            time.sleep(5)  # the first drawings' follow-ups settle
+            chromium, streamlit = _cpu_seconds("chrom"), _cpu_seconds("streamlit")
+            time.sleep(seconds)
+            chromium = _cpu_seconds("chrom") - chromium
+            streamlit = _cpu_seconds("streamlit") - streamlit
+            browser.close()
+    finally:
+        server.stop()
+    per_minute = 60.0 / seconds
+    return {
+        "pages": pages,
+        "chromium_cpu_s_per_page_minute": chromium * per_minute / pages,
+        "server_cpu_s_per_minute": streamlit * per_minute,
+    }
+
+
 def _labeling_session(folder: Path, dataset: str) -> tuple[int, np.ndarray]:
     from al_core import labeling
     from al_core.store import Store
@@ -256,9 +314,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answers", type=int, default=15, help="presses per annotator")
     parser.add_argument("--dataset", default="digits", help="the labeling session's: digits, mnist")
     parser.add_argument("--repo", type=Path, help="serve this checkout of the app instead")
+    parser.add_argument(
+        "--idle", type=int, nargs="*", default=[], help="pages on an unchanging live Overview"
+    )
     parser.add_argument("--out", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    figures: dict[str, Any] = {"viewers": [], "annotators": [], "load": [os.getloadavg()]}
+    figures: dict[str, Any] = {"viewers": [], "annotators": [], "idle": []}
+    figures["load"] = [os.getloadavg()]
+    for count in args.idle:
+        run = idle_run(count, args.repo)
+        figures["idle"].append(run)
+        print(
+            f"{count} idle page(s): Chromium {run['chromium_cpu_s_per_page_minute']:.2f} "
+            f"CPU-s per page per minute, server {run['server_cpu_s_per_minute']:.2f} CPU-s "
+            "per minute",
+            flush=True,
+        )
     for count in args.viewers:
         run = demo_run(count, args.repo)
         figures["viewers"].append(run)

@@ -173,24 +173,19 @@ def live_experiments() -> Any:
     return _shared()
 
 
-def live_snapshot(experiment_id: int, live: bool, key: str) -> Any:
-    """The experiment as the page draws it now (:meth:`al_core.live.LiveExperiments.snapshot`),
-    remembered under ``key`` as the version shown (read by :func:`watch_experiment`).
+def live_snapshot(experiment_id: int, live: bool) -> Any:
+    """The experiment as the page draws it now (:meth:`al_core.live.LiveExperiments.snapshot`).
 
-    A redraw the live timer asked for shares a snapshot up to a second old with the
-    other viewers; a first drawing, a person's own action or a finished experiment
-    reads what is stored now."""
-    import time
-
+    A redraw the live timer asked for (:func:`watch_experiment`) shares a snapshot up
+    to a second old with the other viewers; a first drawing, a person's own action or a
+    finished experiment reads what is stored now."""
     import streamlit as st
 
     from al_core.live import LIVE_MAX_AGE
     from al_core.store import default_db_path
 
     max_age = LIVE_MAX_AGE if st.session_state.pop(_LIVE_REDRAW, False) and live else 0.0
-    snapshot = live_experiments().snapshot(default_db_path(), experiment_id, max_age)
-    st.session_state[key] = (snapshot.version, time.monotonic())
-    return snapshot
+    return live_experiments().snapshot(default_db_path(), experiment_id, max_age)
 
 
 def live_derived(snapshot: Any, name: str, compute: Callable[..., Any], *args: Any) -> Any:
@@ -200,38 +195,61 @@ def live_derived(snapshot: Any, name: str, compute: Callable[..., Any], *args: A
     return live_experiments().derived(default_db_path(), snapshot, name, compute, *args)
 
 
-def watch_experiment(experiment_id: int, key: str) -> None:
-    """Poll a running experiment cheaply and redraw the page when it changed.
+def frame_digest(frame: Any) -> int:
+    """A digest of a DataFrame's values (index ignored): equal frames, equal digests."""
+    import pandas as pd
 
-    A fragment reruns every :data:`al_core.live.POLL_SECONDS`: one small query for the
-    experiment's version (:meth:`~al_core.store.Store.experiment_version`) against the
-    version last drawn under ``key`` (:func:`live_snapshot`). Nothing changed: nothing
-    is redrawn or sent. Changed: the page reruns, no sooner than
-    :data:`~al_core.live.MIN_REDRAW_SECONDS` after its last drawing (every 2 to 3 s
-    while rounds keep arriving); the first change after a quiet spell is drawn at the
-    next poll, within about a second.
+    return int(pd.util.hash_pandas_object(frame, index=False).sum()) if len(frame) else 0
+
+
+def watch_experiment(
+    snapshot: Any,
+    key: str,
+    view_key: Callable[[Any], Any],
+    draw_progress: Callable[[Any], None],
+) -> None:
+    """Keep a running experiment's view current at little cost, in place of its progress
+    bar. ``snapshot`` is what the view was just drawn from; ``view_key(snapshot)`` is a
+    hashable of everything the view shows *except* the progress bar (its curves, which
+    trials finished, …), computed once per version for every viewer; ``draw_progress``
+    draws the bar from a snapshot.
+
+    A fragment reruns every :data:`al_core.live.POLL_SECONDS`. It takes the shared
+    snapshot (at most :data:`~al_core.live.LIVE_MAX_AGE` old: one small query per second
+    for all viewers) and draws the progress bar from it, a message of a few hundred
+    bytes, so each new round moves the bar within a poll. The page reruns,
+    chart and all, only when ``view_key`` changed, and no sooner than
+    :data:`~al_core.live.MIN_REDRAW_SECONDS` after its last drawing. A round of a
+    trial whose configuration already shows finished trials (their preview ended)
+    therefore costs a viewer's browser one small update, not a redrawn page.
     """
     import time
 
     import streamlit as st
 
-    from al_core.live import MIN_REDRAW_SECONDS, POLL_SECONDS
+    from al_core.live import LIVE_MAX_AGE, MIN_REDRAW_SECONDS, POLL_SECONDS
     from al_core.store import default_db_path
 
+    name = f"view_key/{view_key.__qualname__}"
+    st.session_state[key] = (live_derived(snapshot, name, view_key), time.monotonic())
+    experiment_id = snapshot.experiment_id
+
     def poll() -> None:
+        now = live_experiments().snapshot(default_db_path(), experiment_id, LIVE_MAX_AGE)
         shown, drawn_at = st.session_state.get(key, (None, 0.0))
-        if live_experiments().version(default_db_path(), experiment_id) == shown:
-            return
-        if time.monotonic() - drawn_at >= MIN_REDRAW_SECONDS or shown is None:
+        changed = live_derived(now, name, view_key) != shown
+        if changed and time.monotonic() - drawn_at >= MIN_REDRAW_SECONDS:
             st.session_state[_LIVE_REDRAW] = True
             st.rerun()
+        draw_progress(now)
 
     st.fragment(poll, run_every=POLL_SECONDS)()
 
 
-#: How long the runner's health is shared between sessions (seconds): every open page
-#: asks every 2 s; the store answers once per second. (The monitor's progress is kept
-#: per version of the experiments instead: pages/experiments.py.)
+#: How long the runner's health is shared between sessions (seconds): every open page's
+#: sidebar asks every 5 s and the Experiments monitor every 2 s; the store answers once
+#: per second. (The monitor's progress is kept per version of the experiments instead:
+#: pages/experiments.py.)
 SHARED_SECONDS = 1.0
 
 

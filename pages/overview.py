@@ -31,6 +31,7 @@ from al_core.runner import PRESETS, ensure_runner, submit_preset, time_left_text
 from al_core.store import Store
 from pages import (
     PRESENT_PARAM,
+    frame_digest,
     live_derived,
     live_snapshot,
     presenting,
@@ -41,8 +42,8 @@ from pages import (
 
 require_app_navigation()
 
-#: Where a session keeps the version of the experiment it shows (pages.live_snapshot).
-SHOWN_VERSION = "overview_shown_version"
+#: Where a session keeps what its live view shows (pages.watch_experiment).
+SHOWN_VIEW = "overview_shown_view"
 #: The presentation view (``?present=1``): no sidebar, no controls a room does not need
 #: (experiment picker, target, expected-curves switch, buttons, fine print); the story's
 #: chart, slider and headline stay, the chart sized to fit 1024×768 with them.
@@ -211,8 +212,8 @@ def show_savings(
     )
 
 
-def show_progress(progress: dict, live: bool) -> None:
-    """A progress bar while the experiment runs; a full rerun once it has finished."""
+def show_progress(progress: dict) -> None:
+    """A progress bar while the experiment is queued or running; nothing after."""
     if progress["status"] in ("queued", "running"):
         if progress["extending"] and not progress["running"] and not progress["queued"]:
             left = (
@@ -226,8 +227,35 @@ def show_progress(progress: dict, live: bool) -> None:
             text=f"{progress['status']}: {progress['done']} of {progress['trials']} trials "
             f"done, {left}",
         )
-    elif live:  # it finished since the page loaded: redraw without the timer
-        st.rerun()
+
+
+def show_live_progress(snapshot: ExperimentSnapshot, live: bool, view_key: Callable) -> None:
+    """The progress bar; while ``live``, kept current by a poll that redraws the view
+    only when ``view_key`` (what it shows besides the bar) changed."""
+    if live and snapshot.progress["status"] not in ("queued", "running"):
+        st.rerun()  # it finished since the page's list was read: drawn again, not live
+    if live:
+        watch_experiment(snapshot, SHOWN_VIEW, view_key, lambda now: show_progress(now.progress))
+    else:
+        show_progress(snapshot.progress)
+
+
+def _trial_statuses(snapshot: ExperimentSnapshot) -> tuple[Any, ...]:
+    return snapshot.experiment["status"], tuple(
+        t["status"] for t in snapshot.progress["trials_detail"]
+    )
+
+
+def _demo_view_key(snapshot: ExperimentSnapshot) -> tuple[Any, ...]:
+    """What the demo view shows besides its progress bar: the curves, and which trials
+    finished (the preliminary note; the headline and verdict come with the last)."""
+    return _trial_statuses(snapshot), frame_digest(snapshot.bands)
+
+
+def _diversity_view_key(snapshot: ExperimentSnapshot) -> tuple[Any, ...]:
+    """:func:`_demo_view_key` with the near-copies per batch."""
+    redundancy = live_derived(snapshot, "story_redundancy", _story_redundancy)
+    return _demo_view_key(snapshot), frame_digest(redundancy)
 
 
 def _start_target(snapshot: ExperimentSnapshot) -> float | None:
@@ -283,10 +311,10 @@ def demo_measured(experiment_id: int, live: bool) -> None:
     """The demo story's measured view of one experiment (redrawn while ``live`` when it
     changes: :func:`pages.watch_experiment`). What it shows is computed once per stored
     version for every viewer (:func:`pages.live_derived`)."""
-    snapshot = live_snapshot(experiment_id, live, SHOWN_VERSION)
-    experiment, progress, done = snapshot.experiment, snapshot.progress, snapshot.done
+    snapshot = live_snapshot(experiment_id, live)
+    experiment, done = snapshot.experiment, snapshot.done
     st.subheader(f"Experiment {experiment_id}: {experiment['name']}")
-    show_progress(progress, live)
+    show_live_progress(snapshot, live, _demo_view_key)
     start = live_derived(snapshot, "start_target", _start_target)
     target = target_control(f"overview_target_{experiment_id}", start)
     bands = snapshot.bands
@@ -410,10 +438,9 @@ def show_chosen_experiment(
         )
         st.session_state[picked] = experiment_id
     live = by_id[experiment_id]["status"] in ("queued", "running")
-    # Drawn once; while it runs a cheap poll redraws it when a round or status changed.
+    # A fragment: a person's slider or switch redraws this view only. While it runs, a
+    # poll in its progress bar redraws the page when what it shows changed.
     st.fragment(measured)(experiment_id, live)
-    if live:
-        watch_experiment(experiment_id, SHOWN_VERSION)
     if not live and not PRESENT:
         label, on_click, button_key = again
         st.button(label, on_click=on_click, key=button_key)
@@ -522,11 +549,11 @@ def diversity_measured(experiment_id: int, live: bool) -> None:
     """The diversity story's measured view: curves, near-copies per batch, verdict
     (redrawn while ``live`` when it changes, computed once per stored version for every
     viewer, as :func:`demo_measured`)."""
-    snapshot = live_snapshot(experiment_id, live, SHOWN_VERSION)
-    experiment, progress, done = snapshot.experiment, snapshot.progress, snapshot.done
+    snapshot = live_snapshot(experiment_id, live)
+    experiment, done = snapshot.experiment, snapshot.done
     base = experiment["config"]["base"]
     st.subheader(f"Experiment {experiment_id}: {experiment['name']}")
-    show_progress(progress, live)
+    show_live_progress(snapshot, live, _diversity_view_key)
     target = results.experiment_target(experiment)
     bands = live_derived(snapshot, "story_bands", _story_bands)
     if bands.empty:

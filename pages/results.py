@@ -58,6 +58,13 @@ target = (
     / 100
 )
 show_expected = middle.toggle("Show expected curves (not measured)", value=False)
+show_extrapolated = middle.toggle(
+    "Extrapolate (not measured)",
+    value=False,
+    help="Each configuration's median curve fitted with c − a·n^(−b) and drawn dotted "
+    "past its last point, up to 3× its labels: a guess of where more labels would go, "
+    "not a measurement. The sentences under *When can I stop?* give its numbers.",
+)
 include_partial = right.toggle(
     "Include partial trials",
     value=False,
@@ -138,6 +145,12 @@ for position, experiment_id in enumerate(charted):
             if fractions
             else None
         )
+    extrapolated = None
+    if show_extrapolated and len(own):
+        own_rounds = rounds[rounds["experiment_id"] == experiment_id]
+        extrapolated = stopping.extrapolated_curves(
+            stopping.experiment_stopping(own_rounds, target)[2]
+        )
     with columns[position % len(columns)]:
         st.plotly_chart(
             charts.curves_figure(
@@ -146,10 +159,21 @@ for position, experiment_id in enumerate(charted):
                 target,
                 title=f"Experiment {experiment_id}: {by_id[experiment_id]['name']}",
                 labeled_range=(initial, initial + batch * planned),
+                extrapolated=extrapolated,
             ),
             key=f"results_chart_{experiment_id}",
         )
         st.caption(results.accuracy_measure_text(config["base"]))
+        if extrapolated is not None:
+            st.caption(
+                "Dotted in a curve's colour: **extrapolated — not measured**, an inverse "
+                "power-law fit of the configuration's median curve, up to 3× its labels "
+                + (
+                    f"({', '.join(extrapolated)})."
+                    if extrapolated
+                    else "(none here: every curve reached the target or could not be fitted)."
+                )
+            )
         if expected is not None:
             st.caption(expected.attrs["caption"])
 

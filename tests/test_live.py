@@ -12,6 +12,7 @@ import pytest
 from al_core import results, runner
 from al_core.live import LiveExperiments, experiment_snapshot
 from al_core.store import Store
+from pages import frame_digest
 
 DEMO = {"model": "softmax", "strategies": ["margin"], "fractions": [0, 1], "trials": 2}
 
@@ -158,7 +159,7 @@ def test_overview_of_a_run_before_any_trial_finished(
 ) -> None:
     """Just launched: one trial running with one round, none finished. The live view
     draws (no comparison yet, no exception: it raised a KeyError on the empty
-    configuration table) and records the version it shows for its poll."""
+    configuration table) and records what it shows for its poll."""
     from streamlit.testing.v1 import AppTest
 
     db, experiment_id = experiment
@@ -167,6 +168,12 @@ def test_overview_of_a_run_before_any_trial_finished(
     app = AppTest.from_file(str(repo / "pages" / "overview.py"), default_timeout=60).run()
     assert not app.exception, app.exception
     with Store(db) as store:
-        version = store.experiment_version(experiment_id)
-    assert app.session_state["overview_shown_version"][0] == version
+        snapshot = experiment_snapshot(store, experiment_id)
+    # What its poll compares: the trials' statuses and the drawn curves (a preview of
+    # the running trial's round), not the progress bar.
+    statuses, curves = app.session_state["overview_shown_view"][0]
+    details = snapshot.progress["trials_detail"]
+    assert statuses == (snapshot.experiment["status"], tuple(t["status"] for t in details))
+    assert "running" in statuses[1]
+    assert curves == frame_digest(snapshot.bands) != 0
     assert "Preliminary: 0 of 4 trials finished." in " ".join(i.value for i in app.info)

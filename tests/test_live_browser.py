@@ -1,6 +1,7 @@
 """A live Overview in real headless Chromium against a real Streamlit server: while
-nothing changes the server sends it nothing but its small polls; a trial finished by
-a runner reaches the open page, chart and progress, without a reload (issue 33).
+nothing changes the server sends it nothing but its small polls; a round that changes no
+curve moves the progress bar alone; a trial finished by a runner reaches the open page,
+chart and progress, without a reload (issue 33).
 
 The experiment is a copy of the page tests' running demo (conftest's ``running_demo``:
 real training, 4 of 6 trials finished, one running with 2 rounds, no runner alive);
@@ -29,6 +30,8 @@ CHART = """() => {
   if (!chart || !chart.data) return null;
   return JSON.stringify(chart.data.map((t) => [t.name, t.x, t.y]));
 }"""
+#: The progress bar's value (percent done), as the page shows it.
+PROGRESS = "() => document.querySelector('[role=progressbar]').getAttribute('aria-valuenow')"
 #: Counts the messages the page receives on its WebSockets (Streamlit's connection),
 #: in the page itself, from before the app's own script runs: their number
 #: (window.__wsMessages) and the largest since the test reset it (window.__wsLargest).
@@ -81,9 +84,22 @@ def test_live_overview_is_quiet_until_a_round_arrives(tmp_path: Path, running_de
         assert largest < SMALL_MESSAGE_BYTES, (largest, messages)
         assert page.evaluate(CHART) == before
 
+        # A round of the running trial: its configuration's curve averages the finished
+        # trials only, so the progress bar moves and nothing else is sent again.
+        value = page.evaluate(PROGRESS)
+        page.evaluate("window.__wsLargest = 0")
+        with Store(tmp_path / "al.sqlite3") as store:
+            n = last["round"] + 1
+            store.add_round(running["id"], {**last, "round": n, "labeled": 20 + 20 * n})
+        page.wait_for_function(f"() => ({PROGRESS})() !== {json.dumps(value)}", timeout=10_000)
+        time.sleep(3)  # past the 2 s between redraws: a redrawn view would have come
+        assert page.evaluate("window.__wsLargest") < SMALL_MESSAGE_BYTES
+        assert page.evaluate(CHART) == before
+        assert float(page.evaluate(PROGRESS)) > float(value)
+
         # A runner stores the running trial's last rounds and finishes it.
         with Store(tmp_path / "al.sqlite3") as store:
-            for n in range(last["round"] + 1, planned):
+            for n in range(last["round"] + 2, planned):
                 store.add_round(running["id"], {**last, "round": n, "labeled": 20 + 20 * n})
             store.set_trial_status(running["id"], "done")
             rounds = results.rounds_frame(store.experiment_rounds([experiment_id]))

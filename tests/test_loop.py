@@ -155,6 +155,23 @@ def test_cancellation_stops_at_a_round_boundary(digits):
     assert len(result.rounds) == 2
 
 
+def test_a_run_cut_short_resumes_where_it_stopped(digits):
+    """A run cut after its second round (a session's end, a killed worker) goes on from
+    its stored rounds without retraining them, and picks and scores what the
+    uninterrupted run did: every round draws from (seed, round)."""
+    config = fast(strategy="margin", rounds=4, agreement_size=200)
+    uninterrupted = run_loop(digits, config)
+    seen = []
+    resumed = run_loop(digits, config, replay=uninterrupted.rounds[:2], on_round=seen.append)
+    assert [r.round for r in seen] == [2, 3, 4]  # only the new rounds are trained
+    expected = measured(uninterrupted)
+    # The first resumed round has no previous model to compare with.
+    expected[2]["agreement"] = expected[2]["kappa"] = None
+    assert measured(resumed) == expected
+    assert uninterrupted.rounds[2].agreement is not None
+    assert resumed.stop_reason == "rounds"
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

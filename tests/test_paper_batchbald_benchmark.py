@@ -62,3 +62,43 @@ def test_the_committed_reference_is_the_papers_published_level() -> None:
     to_90 = sorted(reference["repeated_mnist/batchbald"]["labels_to"]["0.90"])
     assert 120 <= (to_90[2] + to_90[3]) / 2 <= 140
     assert len(reference["repeated_mnist/random"]["files"]) == 6
+
+
+def test_trials_cut_short_are_resumed_and_reported_up_to_their_shortest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A curve trial cut short keeps its whole rounds; the next run resumes from them only
+    when its config is the same, and the table takes a median over every seed where each
+    has a point, saying how far they got."""
+    monkeypatch.setattr(bench, "PARTIAL_DIR", tmp_path)
+    config = bench.curve_config("mnist", "batchbald", 0, 10_000)
+
+    def rounds(labels: list[int], accuracies: list[float]) -> list[dict]:
+        return [
+            {"labeled": n, "test_accuracy": a, "queried": [i], "redundant": 0, "round": i}
+            for i, (n, a) in enumerate(zip(labels, accuracies, strict=True))
+        ]
+
+    stored = {"config": config, "rounds": rounds([20, 30, 40, 50], [0.6, 0.7, 0.8, 0.9])}
+    bench._partial_path(config).write_text(json.dumps(stored))
+    assert [r["labeled"] for r in bench._resumable_rounds(config)] == [20, 30, 40, 50]
+    assert bench._resumable_rounds({**config, "batch": 20}) == []  # another config
+    # The first runs' files kept no picks: nothing to resume from.
+    old = {"config": config, "rounds": [{"labeled": 20, "accuracy": 0.6}]}
+    bench._partial_path(config).write_text(json.dumps(old))
+    assert bench._resumable_rounds(config) == []
+
+    for seed, accuracies in ((0, [0.6, 0.7, 0.8, 0.9]), (1, [0.5, 0.6, 0.7])):
+        seeded = bench.curve_config("mnist", "batchbald", seed, 10_000)
+        labels = [20, 30, 40, 50][: len(accuracies)]
+        body = {"config": seeded, "rounds": rounds(labels, accuracies)}
+        bench._partial_path(seeded).write_text(json.dumps(body))
+    partial = bench.partial_curves({"trials": {}})
+    assert set(partial) == {"curve/mnist/batchbald/0", "curve/mnist/batchbald/1"}
+    (row,) = [line for line in bench.curves_table({"trials": {}}, {}, partial) if "| ours" in line]
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[2] == "ours (2 seeds; 2 cut short at 40–50 labels)"
+    assert cells[3] == "55.0"  # 20 labels: the median of 60 % and 50 %
+    assert cells[4] == "–"  # 50 labels: seed 1 stopped at 40
+    # To 90 %: seed 0 at 50 labels, seed 1 not within its 40: the median is past 40.
+    assert cells[-2:] == ["> 40 (1/2)", "> 40 (0/2)"]

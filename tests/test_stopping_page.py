@@ -121,3 +121,27 @@ def test_results_page_table_is_the_stored_trials_rules(data_dir: Path) -> None:
     pd.testing.assert_series_equal(
         kappas["margin · u = 100 %"], margin, check_names=False, check_index_type=False
     )
+
+    # Extrapolated on the chart: each drawn dotted curve is extrapolated_curves' of the
+    # experiment's configurations, at a target above every measured point.
+    import json
+
+    goal = int(100 * rounds["test_accuracy"].max()) + 3
+    app.number_input[0].set_value(goal).run()
+    toggle = next(t for t in app.toggle if t.label == "Extrapolate (not measured)")
+    toggle.set_value(True).run()
+    assert not app.exception, app.exception
+    chart = next(c for c in app.get("plotly_chart") if "results_chart" in c.proto.id)
+    traces = {t["name"]: t for t in json.loads(chart.proto.spec)["data"]}
+    curves = stopping.extrapolated_curves(stopping.experiment_stopping(rounds, goal / 100)[2])
+    assert curves, "the tiny sweep's curves should extrapolate to a target above them"
+    drawn = {n: t for n, t in traces.items() if n.endswith(" — extrapolated, not measured")}
+    assert sorted(drawn) == sorted(f"{label} — extrapolated, not measured" for label in curves)
+    for label, (x, y) in curves.items():
+        trace = drawn[f"{label} — extrapolated, not measured"]
+        assert trace["line"]["dash"] == "dot"
+        assert trace["line"]["color"] == traces[label]["line"]["color"]
+        np.testing.assert_allclose(trace["x"], x)
+        np.testing.assert_allclose(trace["y"], y)
+        assert max(x) <= 3 * rounds["labeled"].max()
+    assert "**extrapolated — not measured**" in page_texts(app)

@@ -42,6 +42,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from al_core.labeling.sessions import session_config
 from al_core.store import Store
 
 __all__ = [
@@ -175,8 +176,6 @@ def next_step(store: Store, session_id: int) -> str | None:
     """What the worker should do now, by the module's rule: ``"next"`` (query the
     next batch: none is open, or the latest is nearly done), ``"refill"`` (refresh
     the latest batch, prepared before the one before it was finished), or None."""
-    from al_core.labeling.sessions import session_config  # (sessions imports team imports us)
-
     batches = queue(store, session_id)
     if not batches:
         return None

@@ -4,6 +4,7 @@ built-in set, a zip upload or a server folder, and their files."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import shutil
 import tempfile
@@ -17,7 +18,6 @@ import numpy as np
 from al_core import strategies, uploads
 from al_core.datasets import BUILTIN_DATASETS, builtin_class_names
 from al_core.errors import ConfigError
-from al_core.labeling.team import DEFAULT_OVERLAP, check_overlap
 from al_core.loop import TrialConfig, needs_mc_dropout
 from al_core.models import BAYESIAN_MODEL, check_model_name
 from al_core.store import Store
@@ -27,10 +27,12 @@ NOT_SURE = -1
 HELD_OUT_EVERY = 5
 """User data: every 5th human label (20 %) is held out to measure accuracy."""
 DEFAULT_IMAGE_SIZE = (32, 32)
+"""(height, width) user images are converted to unless the session says otherwise."""
 #: A session's model when its strategy needs no Monte-Carlo dropout: it retrains in
 #: seconds on CPU.
 DEFAULT_SESSION_MODEL = "mlp"
-"""(height, width) user images are converted to unless the session says otherwise."""
+DEFAULT_OVERLAP = 0.1
+"""Share of the images shown to a second annotator, unless the session says otherwise."""
 SOURCES: tuple[str, ...] = ("builtin", "upload", "folder")
 COLD_STARTS: tuple[str, ...] = ("random", "clusters")
 
@@ -40,6 +42,20 @@ _POOL_FILE, _TRUTH_FILE, _FILES_DIR, _ITEMS_DIR = "pool.npz", "truth.npy", "file
 
 
 # --------------------------------------------------------------------------- config
+
+
+def check_overlap(value: object) -> float:
+    """The overlap share (images shown to two annotators, :mod:`al_core.labeling.team`)
+    as a float in [0, 1); :class:`ConfigError` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"the overlap is a number in [0, 1), got {value!r}")
+    share = float(value)
+    if not math.isfinite(share) or not 0.0 <= share < 1.0:
+        raise ConfigError(
+            f"the overlap is the share of images shown to two annotators: at least 0 and "
+            f"below 1 (0 % to 99 %), got {value!r}"
+        )
+    return share
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Labeling as a team: annotators, claims, the overlap share and the label an image
 trains with when two people answered it.
 
-Pure rules first (no store: :func:`check_annotator`, :func:`check_overlap`,
-:func:`is_overlap`, :func:`choose_item`, :func:`item_labels`), then the calls
-the page makes over a session (:func:`next_item`, :func:`keep_claim`,
-:func:`review_list`, :func:`settle`, :func:`set_overlap`).
+Pure rules first (no store: :func:`check_annotator`, :func:`is_overlap`,
+:func:`choose_item`, :func:`item_labels`; the overlap's own check,
+:func:`~al_core.labeling.sessions.check_overlap`, is a session setting's and lives with
+the others), then the calls the page makes over a session (:func:`next_item`,
+:func:`keep_claim`, :func:`review_list`, :func:`settle`, :func:`set_overlap`).
 
 - **Annotators.** Every answer stores who gave it: a name of 1 to
   :data:`MAX_NAME_LENGTH` printable characters, or :data:`DEFAULT_ANNOTATOR` when
@@ -44,6 +45,7 @@ from typing import Any
 
 from al_core.errors import ConfigError
 from al_core.labeling.pipeline import queue_items
+from al_core.labeling.sessions import DEFAULT_OVERLAP, check_overlap
 from al_core.store import DEFAULT_ANNOTATOR, Store
 from al_core.store.annotations import Chooser
 
@@ -51,12 +53,10 @@ __all__ = [
     "CLAIM_SECONDS",
     "claim_renewal_seconds",
     "DEFAULT_ANNOTATOR",
-    "DEFAULT_OVERLAP",
     "MAX_NAME_LENGTH",
     "Assignment",
     "ItemLabel",
     "check_annotator",
-    "check_overlap",
     "choose_item",
     "claim_seconds",
     "held_by_others",
@@ -73,8 +73,6 @@ __all__ = [
 
 MAX_NAME_LENGTH = 40
 """Longest annotator name, in characters."""
-DEFAULT_OVERLAP = 0.1
-"""Share of the images shown to a second annotator, unless the session says otherwise."""
 CLAIM_SECONDS = 120.0
 """A claim lapses this long after its last renewal (``AL_CLAIM_SECONDS``)."""
 
@@ -97,19 +95,6 @@ def check_annotator(name: object) -> str:
     if any(unicodedata.category(c).startswith("C") for c in cleaned):
         raise ConfigError("a name cannot contain control characters (tabs, line breaks, …)")
     return cleaned
-
-
-def check_overlap(value: object) -> float:
-    """The overlap share as a float in [0, 1); :class:`ConfigError` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"the overlap is a number in [0, 1), got {value!r}")
-    share = float(value)
-    if not math.isfinite(share) or not 0.0 <= share < 1.0:
-        raise ConfigError(
-            f"the overlap is the share of images shown to two annotators: at least 0 and "
-            f"below 1 (0 % to 99 %), got {value!r}"
-        )
-    return share
 
 
 def claim_seconds() -> float:

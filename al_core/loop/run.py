@@ -119,9 +119,14 @@ def run_loop(
         store writes it then, so curves grow live).
     should_stop : polled at each round boundary; ``True`` stops the run there
         (cancellation), with stop reason ``"cancelled"``.
-    replay : the stored rounds of this trial's finished active phase. Their labels are
-        taught again without training (the config and seed fixed them) and the run
-        goes on from there: the baseline extension re-runs only what is new.
+    replay : stored active rounds of this trial, from its first. Their labels are taught
+        again without training (the config and seed fixed them) and the run goes on from
+        there. A finished active phase (its last round queried nothing) goes on to the
+        baseline extension, which re-runs only what is new; an unfinished one (a run cut
+        short) resumes its active phase at the next round. Every round's fit, passes and
+        picks are drawn from ``(seed, round)``, so a resumed run picks what an
+        uninterrupted one would, except that the first resumed round has no previous
+        model to compare with (its ``agreement`` and ``kappa`` are None).
     """
     oracle = oracle or GroundTruthOracle(dataset.y_pool)
     learner = ActiveLearner(dataset, config)
@@ -135,7 +140,9 @@ def run_loop(
         for record in replay:
             learner.teach(record.queried, oracle(np.asarray(record.queried, np.int64)), "oracle")
         learner.round = replay[-1].round
-        return _run_on(learner, config, oracle, records, on_round, should_stop)
+        if not replay[-1].queried:
+            return _run_on(learner, config, oracle, records, on_round, should_stop)
+        learner.round += 1  # the active phase was cut short after this round's picks
 
     def emit(record: RoundRecord) -> None:
         records.append(record)
