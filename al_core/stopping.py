@@ -475,8 +475,12 @@ def experiment_stopping(
     return pd.DataFrame(rows), kappa_frame, answers
 
 
+#: How far a chart draws an extrapolated curve: up to this many times its labels so far.
+EXTRAPOLATION_REACH = 3.0
+
+
 def extrapolated_curves(
-    extrapolations: dict[str, Extrapolation], reach: float = 3.0
+    extrapolations: dict[str, Extrapolation], reach: float = EXTRAPOLATION_REACH
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The fitted curves worth drawing, by configuration label: those that could tell
     (no ``reason``) and have not reached the target yet, each cut at ``reach`` times

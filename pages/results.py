@@ -62,8 +62,9 @@ show_extrapolated = middle.toggle(
     "Extrapolate (not measured)",
     value=False,
     help="Each configuration's median curve fitted with c − a·n^(−b) and drawn dotted "
-    "past its last point, up to 3× its labels: a guess of where more labels would go, "
-    "not a measurement. The sentences under *When can I stop?* give its numbers.",
+    f"past its last point, up to {stopping.EXTRAPOLATION_REACH:g}× its labels: a guess of "
+    "where more labels would go, not a measurement. The sentences under *When can I stop?* "
+    "give its numbers.",
 )
 include_partial = right.toggle(
     "Include partial trials",
@@ -148,9 +149,9 @@ for position, experiment_id in enumerate(charted):
     extrapolated = None
     if show_extrapolated and len(own):
         own_rounds = rounds[rounds["experiment_id"] == experiment_id]
-        extrapolated = stopping.extrapolated_curves(
-            stopping.experiment_stopping(own_rounds, target)[2]
-        )
+        fitted = stopping.extrapolated_curves(stopping.experiment_stopping(own_rounds, target)[2])
+        # Only the curves drawn (the fractions shown): the caption names each one.
+        extrapolated = {k: v for k, v in fitted.items() if k in set(own["label"])}
     with columns[position % len(columns)]:
         st.plotly_chart(
             charts.curves_figure(
@@ -167,7 +168,8 @@ for position, experiment_id in enumerate(charted):
         if extrapolated is not None:
             st.caption(
                 "Dotted in a curve's colour: **extrapolated — not measured**, an inverse "
-                "power-law fit of the configuration's median curve, up to 3× its labels "
+                "power-law fit of the configuration's median curve, up to "
+                f"{stopping.EXTRAPOLATION_REACH:g}× its labels "
                 + (
                     f"({', '.join(extrapolated)})."
                     if extrapolated
