@@ -45,6 +45,17 @@ export default function (component) {
   state.item = data.item;  // the image this drawing of the page shows
   state.drawn = Date.now();
   if (!state.listening) {
+    // The image on the screen now, read from its caption ("item 389", the Label
+    // view's). The page draws the image before this component hears of it (a click
+    // or Streamlit's own shortcut redraws the page too), and a key is meant for the
+    // image the labeler sees, not the one the last data named.
+    const onScreen = () => {
+      for (const node of document.querySelectorAll('[data-testid="stImageCaption"]')) {
+        const match = /^item (\\S+)$/.exec(node.textContent.trim());
+        if (match) return match[1];
+      }
+      return null;
+    };
     state.listening = true;
     // Window, capture phase: before Streamlit's own button shortcuts, which are then
     // not run for these keys; every key press is kept and numbered, also while the
@@ -60,7 +71,7 @@ export default function (component) {
       state.seq += 1;
       // On a page that has drawn every earlier key: the image shown. Pressed before
       // it redrew: none (the image held when it is applied, al_core.labeling.keys).
-      const item = state.events.length ? null : state.item;
+      const item = state.events.length ? null : onScreen() ?? state.item;
       state.events.push({ seq: state.seq, key: key, item: item });
       state.send("events", state.events.slice());
       state.drawn = Date.now();

@@ -53,3 +53,41 @@ def test_a_burst_of_keys_faster_than_the_redraw_is_stored_in_order(
     expected += [(items[5], labeling.NOT_SURE)] + [(items[i], int(answer[i])) for i in (6, 7, 8)]
     assert [(r["item"], r["label"]) for r in rows] == expected, f"burst typed in {typed:.2f} s"
     assert skipped == [items[4]]
+
+
+#: Runs the keyboard queue's own script (pages._KEYS_JS) in the page, as Streamlit
+#: would, with ``data``; what it sends is collected in ``window.sent``.
+_MOUNT = """async ([js, data]) => {
+  const url = URL.createObjectURL(new Blob([js], { type: "text/javascript" }));
+  const component = (await import(url)).default;
+  window.sent = window.sent || [];
+  component({ data, setStateValue: (name, value) => window.sent.push(value) });
+}"""
+
+
+def test_a_key_right_after_a_redraw_is_for_the_image_on_the_screen() -> None:
+    """The Label page draws the next image before its keyboard queue hears of it (a
+    click, or Streamlit's own shortcut before the queue is mounted, redraws the page
+    too). A key pressed in that moment is for the image on the screen. Found with
+    benchmarks/labeling_latency.py: such a key was stamped with the image just
+    answered, was not stored, and the labeler's page waited for nothing."""
+    from pages import _KEYS_JS
+
+    data = {"keys": ["4", "U"], "applied": 0, "epoch": "e1", "item": "476"}
+    with chromium_page() as page:
+        page.set_content(
+            '<p data-testid="stImageCaption">item 389</p>'
+            '<p data-testid="stImageCaption">item 7 (disputed)</p>'  # the review list's
+        )
+        page.evaluate(_MOUNT, [_KEYS_JS, data])  # its data still names the image before
+        page.keyboard.press("4")
+        page.keyboard.press("4")  # before the page redrew: the image held when applied
+        first, second = page.evaluate("window.sent")
+        assert first == [{"seq": 1, "key": "4", "item": "389"}]
+        assert second[-1] == {"seq": 2, "key": "4", "item": None}
+        # Nothing on the screen to label (an error in place of the image): the image
+        # the drawing names.
+        page.evaluate("document.body.innerHTML = ''")
+        page.evaluate(_MOUNT, [_KEYS_JS, {**data, "applied": 2, "item": "12"}])
+        page.keyboard.press("4")
+        assert page.evaluate("window.sent")[-1] == [{"seq": 3, "key": "4", "item": "12"}]

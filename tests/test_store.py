@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -142,6 +145,38 @@ def test_labels_keep_one_label_per_item_unless_relabel(store):
     with pytest.raises(StoreError, match="unknown label source"):
         store.add_label(session, "19", 1, "guess")
     assert store.sessions()[0]["labels"] == 1
+
+
+def test_answers_are_read_once_while_unchanged_and_never_stale(store, tmp_path):
+    """A session's answers are read from SQLite once while nothing changed, and read
+    again after any write: this connection's, another process's, or one rolled back."""
+    session = store.create_session("s", {"dataset": "digits"})
+    store.add_label(session, "1", 3, "human")
+    reads: list[str] = []
+    store.conn.set_trace_callback(
+        lambda sql: reads.append(sql) if sql.lstrip().startswith("SELECT id, item") else None
+    )
+    first = store.labels(session)
+    assert store.labels(session) == first and len(reads) == 1  # kept
+
+    store.add_label(session, "2", 4, "human")  # this connection writes
+    assert [r["item"] for r in store.labels(session)] == ["1", "2"] and len(reads) == 2
+
+    script = (
+        "import sys; from al_core.store import Store\n"
+        "with Store(sys.argv[1]) as s: s.add_label(int(sys.argv[2]), '3', 5, 'human')"
+    )
+    subprocess.run(  # another process writes (another annotator's server)
+        [sys.executable, "-c", script, str(tmp_path / "al.sqlite3"), str(session)], check=True
+    )
+    assert [r["item"] for r in store.labels(session)] == ["1", "2", "3"] and len(reads) == 3
+
+    with contextlib.suppress(RuntimeError), store.transaction() as conn:
+        conn.execute("DELETE FROM labels WHERE session_id = ?", (session,))
+        assert store.labels(session) == [] and len(reads) == 4
+        raise RuntimeError("undo the transaction")
+    assert [r["item"] for r in store.labels(session)] == ["1", "2", "3"] and len(reads) == 5
+    assert store.labels(session) is not store.labels(session)  # a caller's own list
 
 
 def test_default_path_follows_al_data_dir(tmp_path, monkeypatch):

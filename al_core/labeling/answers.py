@@ -74,8 +74,8 @@ def current_batch(store: Store, session_id: int, annotator: str | None = None) -
     latest, all_skips = store.session_queue(session_id)
     if latest is None:
         return None
-    rows = store.labels(session_id)
     previous = latest["previous"]
+    rows = store.labels(session_id, items=[*latest["items"], *(previous or {}).get("items", [])])
     answered = {r["item"] for r in rows}
     batch = latest
     if previous is not None and pipeline.open_items(previous, answered, all_skips):
@@ -337,12 +337,7 @@ def set_use_pseudo(store: Store, session_id: int, use: bool) -> None:
 
 def counts(store: Store, session_id: int) -> dict[str, int]:
     """Labels of the session by kind: human, not_sure, pseudo."""
-    rows = store.labels(session_id)
-    return {
-        "human": sum(1 for r in rows if r["source"] == "human" and r["label"] >= 0),
-        "not_sure": sum(1 for r in rows if r["label"] < 0),
-        "pseudo": sum(1 for r in rows if r["source"] == "pseudo" and r["label"] >= 0),
-    }
+    return store.label_counts(session_id)
 
 
 def learning_curve(store: Store, session_id: int) -> list[dict[str, Any]]:

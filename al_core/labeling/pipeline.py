@@ -121,7 +121,7 @@ def queue_items(
 
 def queue(store: Store, session_id: int) -> list[dict[str, Any]]:
     """The two latest batches of a session, in round order (fewer at the start)."""
-    return store.session_batches(session_id)[-2:]
+    return store.session_batches(session_id, last=2)
 
 
 def open_rounds(store: Store, session_id: int) -> list[int]:

@@ -58,7 +58,7 @@ class AnnotationsMixin(StoreBase):
     def session_queue(self, session_id: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """The latest batch with the one before it under ``"previous"`` (None at the
         start), and the skips of both, each with its ``round``."""
-        batches = self.session_batches(session_id)[-2:]
+        batches = self.session_batches(session_id, last=2)
         if not batches:
             return None, []
         skips = [

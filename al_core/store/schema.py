@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
@@ -263,6 +263,8 @@ class StoreBase:
     def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 30.0):
         self.path = Path(path) if path is not None else default_db_path()
         self.timeout = timeout
+        #: Reads kept while the database is unchanged (:meth:`_kept_read`).
+        self._kept: dict[Any, tuple[tuple[int, int], Any]] = {}
         if self.path.is_dir():
             raise StoreError(f"{self.path} is a folder; give the path of a database file")
         self.read_only = _read_only_here(self.path)
@@ -283,6 +285,26 @@ class StoreBase:
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise self._explain(exc) from exc
+
+    def _stamp(self) -> tuple[int, int]:
+        """Changes whenever the database may have changed since the last stamp: SQLite's
+        ``data_version`` moves when another connection (any process) commits, and
+        ``total_changes`` when this one writes (even in a transaction later undone)."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes
+
+    def _kept_read(self, key: Any, read: Callable[[], Any]) -> Any:
+        """``read()``, or what it returned last time for ``key`` on this connection when
+        nothing was written to the database since, by anyone; a read inside a write
+        transaction is not kept (its writes may yet be undone). A labeling page reads a
+        session's answers about ten times per key press; this reads them once."""
+        stamp = self._stamp()
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        value = read()
+        if not self.conn.in_transaction:  # (a rollback would leave the stamp as it is)
+            self._kept[key] = (stamp, value)
+        return value
 
     def _connect_read_only(self) -> sqlite3.Connection:
         """Open an existing database that this process may not write (a read-only file

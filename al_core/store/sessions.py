@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from al_core.errors import StoreError
@@ -161,14 +161,42 @@ class SessionsMixin(StoreBase):
                 (session_id, item, annotator),
             )
 
-    def labels(self, session_id: int) -> list[dict[str, Any]]:
-        """Every answer of a session (one row per item and annotator) in the order given."""
-        rows = self.conn.execute(
-            "SELECT id, item, annotator, label, source, seconds, created_at FROM labels "
-            "WHERE session_id = ? ORDER BY created_at, id",
+    def labels(self, session_id: int, items: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """Every answer of a session (one row per item and annotator) in the order given;
+        with ``items``, the answers of those images only.
+
+        All answers are read once while the database is unchanged (the rows are then
+        shared between calls on this connection: read them, do not change them). A
+        session of 3,000 answers takes about 17 ms to read, and a key press on the
+        Label page asks for them several times."""
+        columns = "SELECT id, item, annotator, label, source, seconds, created_at FROM labels "
+        order = " ORDER BY created_at, id"
+        if items is not None:
+            rows = self.conn.execute(
+                columns
+                + "WHERE session_id = ? AND item IN (SELECT value FROM json_each(?))"
+                + order,
+                (session_id, json.dumps(list(items))),
+            ).fetchall()
+            return [dict(r) for r in rows]
+
+        def read() -> list[dict[str, Any]]:
+            rows = self.conn.execute(
+                columns + "WHERE session_id = ?" + order, (session_id,)
+            ).fetchall()
+            return [dict(r) for r in rows]
+
+        return list(self._kept_read(("labels", session_id), read))
+
+    def label_counts(self, session_id: int) -> dict[str, int]:
+        """A session's answers by kind: ``human`` (a class), ``not_sure``, ``pseudo``."""
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(source = 'human' AND label >= 0), 0), "
+            "COALESCE(SUM(label < 0), 0), COALESCE(SUM(source = 'pseudo' AND label >= 0), 0) "
+            "FROM labels WHERE session_id = ?",
             (session_id,),
-        ).fetchall()
-        return [dict(r) for r in rows]
+        ).fetchone()
+        return {"human": int(row[0]), "not_sure": int(row[1]), "pseudo": int(row[2])}
 
     def session(self, session_id: int) -> dict[str, Any]:
         """One labeling session (config parsed); :class:`StoreError` when unknown."""
@@ -353,10 +381,13 @@ class SessionsMixin(StoreBase):
                 (time.time(), session_id, round_index),
             )
 
-    def session_batches(self, session_id: int) -> list[dict[str, Any]]:
-        """Every queried batch of a session, in round order, JSON columns parsed."""
+    def session_batches(self, session_id: int, last: int | None = None) -> list[dict[str, Any]]:
+        """Every queried batch of a session (or its ``last`` ones), in round order, JSON
+        columns parsed."""
         rows = self.conn.execute(
-            "SELECT * FROM session_batches WHERE session_id = ? ORDER BY round", (session_id,)
+            "SELECT * FROM (SELECT * FROM session_batches WHERE session_id = ? "
+            "ORDER BY round DESC LIMIT ?) ORDER BY round",
+            (session_id, -1 if last is None else last),
         ).fetchall()
         return [_batch_row(r) for r in rows]
 

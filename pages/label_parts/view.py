@@ -64,14 +64,16 @@ def _apply_keys(session_id: int, config: labeling.SessionConfig) -> None:
     pending = labeling.pending_keys(queued_keys(), applied)
     if not pending:
         return
+    annotator, actions = me(), labeling.action_keys(config.class_names)
     with Store() as store:
         for seq, key, item in pending:
-            before = {
-                r["item"]: r["label"] for r in store.labels(session_id) if r["annotator"] == me()
-            }
+            before: dict[str, int] = {}  # for an undo's message: what it takes back
+            if actions.get(key.upper()) == "undo":
+                rows = store.labels(session_id)
+                before = {r["item"]: r["label"] for r in rows if r["annotator"] == annotator}
             try:
                 done = labeling.apply_key(
-                    store, session_id, key, me(), item=item, seconds=_seconds_on
+                    store, session_id, key, annotator, item=item, seconds=_seconds_on
                 )
             except ALError as exc:
                 st.session_state["label_error"] = str(exc)
@@ -220,31 +222,30 @@ def _labeling_body(session_id: int, config: labeling.SessionConfig, shown: list[
                 )
             )
     # Each button reads its class name as the session has it ("0" … "9" for the digits);
-    # Streamlit shows the button's shortcut key beside it.
+    # Streamlit shows the button's shortcut key beside it. One horizontal container
+    # that wraps, not a grid of columns: this part redraws on every answer, and each
+    # column is one more message and element to draw (key -> next, issue 29).
     keys = labeling.shortcut_keys(config.class_names)
-    per_row = 5
-    for start in range(0, len(config.class_names), per_row):
-        columns = st.columns(per_row)
-        for offset in range(len(config.class_names[start : start + per_row])):
-            k = start + offset
-            columns[offset].button(
-                config.class_names[k],
+    with st.container(horizontal=True, gap="small"):
+        for k, name in enumerate(config.class_names):
+            st.button(
+                name,
                 key=f"class_{k}",
                 on_click=_answer,
                 args=(session_id, current.item, k),
                 shortcut=keys[k],
                 width="stretch",
             )
-    skip_col, unsure_col, undo_col = st.columns(3)
-    if assignment is None or not assignment.second_opinion:  # a second opinion is not skipped
-        skip_col.button("Skip", on_click=_skip, args=(session_id, current.item), shortcut="S")
-    unsure_col.button(
-        "Not sure",
-        on_click=_answer,
-        args=(session_id, current.item, labeling.NOT_SURE),
-        shortcut="N",
-    )
-    undo_col.button("Undo", on_click=_undo, args=(session_id,), shortcut="U")
+    with st.container(horizontal=True, gap="small"):
+        if assignment is None or not assignment.second_opinion:  # a second opinion is not skipped
+            st.button("Skip", on_click=_skip, args=(session_id, current.item), shortcut="S")
+        st.button(
+            "Not sure",
+            on_click=_answer,
+            args=(session_id, current.item, labeling.NOT_SURE),
+            shortcut="N",
+        )
+        st.button("Undo", on_click=_undo, args=(session_id,), shortcut="U")
 
 
 @st.fragment(run_every=1.0)
