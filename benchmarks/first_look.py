@@ -111,9 +111,8 @@ def one_warm_run(log_name: str, script: str) -> dict[str, float]:
             for visit in ("earlier", "timed"):
                 with tempfile.TemporaryDirectory() as folder:
                     log = log_name.replace(".log", f"-{visit}.log")
-                    server = StreamlitServer(Path(folder), log_name=log, script=script)
-                    if port is not None:  # the same address, so the cache applies
-                        server.port, server.url = port, f"http://127.0.0.1:{port}"
+                    # The timed server at the earlier one's address: the cache applies.
+                    server = StreamlitServer(Path(folder), log_name=log, script=script, port=port)
                     port = server.port
                     server.start()
                     try:

@@ -92,7 +92,8 @@ class StreamlitServer:
     """``streamlit run app.py`` on one loopback port over one data folder; restartable.
 
     ``env`` adds environment variables (e.g. ``AL_DEMO_OVERRIDES``); the server's
-    output is appended to ``test-artifacts/<log_name>``. ``script``: ``app.py``, or
+    output is appended to ``test-artifacts/<log_name>``; ``port``: a free one unless
+    given (a restart of a server at the same address). ``script``: ``app.py``, or
     ``asgi.py`` as ``python -m al_core.serve`` starts it.
     """
 
@@ -103,12 +104,13 @@ class StreamlitServer:
         env: Mapping[str, str] | None = None,
         log_name: str,
         script: str = "app.py",
+        port: int | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.script = script
         self.env = dict(env or {})
         self.log_path = ARTIFACTS / log_name
-        self.port = free_port()
+        self.port = free_port() if port is None else port
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 

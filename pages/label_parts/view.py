@@ -67,10 +67,8 @@ def _apply_keys(session_id: int, config: labeling.SessionConfig) -> None:
     annotator, actions = me(), labeling.action_keys(config.class_names)
     with Store() as store:
         for seq, key, item in pending:
-            before: dict[str, int] = {}  # for an undo's message: what it takes back
-            if actions.get(key.upper()) == "undo":
-                rows = store.labels(session_id)
-                before = {r["item"]: r["label"] for r in rows if r["annotator"] == annotator}
+            undoing = actions.get(key.upper()) == "undo"
+            before = _answers_of(store, session_id, annotator) if undoing else {}
             try:
                 done = labeling.apply_key(
                     store, session_id, key, annotator, item=item, seconds=_seconds_on
@@ -82,33 +80,37 @@ def _apply_keys(session_id: int, config: labeling.SessionConfig) -> None:
             if done is None:
                 continue
             if done.action == "undo":
-                st.session_state["undone"] = (
-                    "Nothing to undo in this batch."
-                    if done.item is None
-                    else f"Undid your answer **{label_name(config, before[done.item])}** for "
-                    f"item {done.item}."
-                    if done.item in before
-                    else f"Undid the skip of item {done.item}."
-                )
+                st.session_state["undone"] = _undone_message(config, before, done.item)
             elif done.answer is not None and done.answer.taken_by is not None:
                 st.session_state["taken"] = (done.item, done.answer.taken_by)
             if done.prepare_next:
                 labeling.request_retrain(store, session_id)
 
 
+def _answers_of(store: Store, session_id: int, annotator: str) -> dict[str, int]:
+    """``annotator``'s answers, item -> label: what an undo's message names."""
+    rows = store.labels(session_id)
+    return {r["item"]: r["label"] for r in rows if r["annotator"] == annotator}
+
+
+def _undone_message(
+    config: labeling.SessionConfig, before: dict[str, int], undone: str | None
+) -> str:
+    """What an undo took back (``before``: the answers before it, :func:`_answers_of`)."""
+    if undone is None:
+        return "Nothing to undo in this batch."
+    if undone in before:
+        return f"Undid your answer **{label_name(config, before[undone])}** for item {undone}."
+    return f"Undid the skip of item {undone}."
+
+
 def _undo(session_id: int) -> None:
+    annotator = me()
     with Store() as store:
         config = labeling.SessionConfig.from_dict(store.session(session_id)["config"])
-        before = {r["item"]: r["label"] for r in store.labels(session_id) if r["annotator"] == me()}
-        undone = labeling.undo(store, session_id, me())
-    if undone is None:
-        st.session_state["undone"] = "Nothing to undo in this batch."
-    elif undone in before:
-        st.session_state["undone"] = (
-            f"Undid your answer **{label_name(config, before[undone])}** for item {undone}."
-        )
-    else:
-        st.session_state["undone"] = f"Undid the skip of item {undone}."
+        before = _answers_of(store, session_id, annotator)
+        undone = labeling.undo(store, session_id, annotator)
+    st.session_state["undone"] = _undone_message(config, before, undone)
 
 
 @st.fragment
