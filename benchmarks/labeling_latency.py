@@ -1,6 +1,6 @@
 """Click → next image shown on the Label page, in real headless Chromium.
 
-Target: median at most 200 ms.
+Target: median at most 150 ms (issue 29).
 
 A real Streamlit server (``streamlit run app.py``) serves the Label page of a
 session over MNIST (or the embedded digits with ``--dataset digits``) whose
@@ -9,7 +9,11 @@ hidden truth and the model retrained, so each image shows its uncertainty and
 the model's top-3, as in real use). Chromium (Debian's, through
 Playwright) presses the class's shortcut key for each image; a sample is the
 time from the key press until the next item's caption is on the page *and* its
-image has loaded (checked in the page on every animation frame). The last item
+image has loaded (checked in the page on every animation frame), both read on the
+page's own clock: the key event's time stamp, and ``performance.now()`` at the frame
+that first shows the next image. Playwright's own round trips (from this process to
+the browser's input and back from its wait) are not a labeler's wait; the same
+span timed from here, with them, is printed beside it. The last item
 is not answered, so no retrain runs during the measurement. The first
 ``--warmup`` presses are left out (first-run imports and caches). Also printed:
 the engine's share of a click (the same calls the page makes, timed in this
@@ -17,7 +21,7 @@ process on a second session of the same data set).
 
 ``--prior-labels N`` gives the session N answers before the measured batch (a session
 far along). Also printed: when the server's first and last messages of each press
-arrived, the rest being the browser's drawing.
+reached the page (its WebSocket, on its clock), the rest being the browser's drawing.
 
 Usage: .venv/bin/python -m benchmarks.labeling_latency [--batch 40] [--dataset mnist]
        [--prior-labels 3000]
@@ -36,15 +40,37 @@ from typing import Any
 
 import numpy as np
 
-TARGET_MS = 200.0
+#: Issue 29's goal for the median, on the page's own clock.
+TARGET_MS = 150.0
+#: True once image ``caption`` is on the page with its picture loaded; notes when, on
+#: the page's clock (``__latency.shown``), at the animation frame that first saw it.
 SHOWN = """([caption]) => {
   const label = [...document.querySelectorAll('[data-testid="stImageCaption"]')]
     .find((node) => node.textContent.trim() === caption);
   let box = label;
   while (box && !box.querySelector('img')) box = box.parentElement;
   const img = box && box.querySelector('img');
-  return Boolean(img && img.complete && img.naturalWidth > 0);
+  const shown = Boolean(img && img.complete && img.naturalWidth > 0);
+  if (shown) window.__latency.shown = performance.now();
+  return shown;
 }"""
+#: Run before the app's own scripts: the page's clock at each key press (a capture
+#: listener registered before the keyboard queue's, which stops the event) and at each
+#: message from the server (every WebSocket the app opens is watched).
+PAGE_CLOCK = """
+window.__latency = { keys: [], messages: [], shown: null };
+window.addEventListener('keydown', (e) => window.__latency.keys.push(e.timeStamp), true);
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = function (...args) {
+  const socket = new NativeWebSocket(...args);
+  socket.addEventListener('message', () => window.__latency.messages.push(performance.now()));
+  return socket;
+};
+window.WebSocket.prototype = NativeWebSocket.prototype;
+Object.assign(window.WebSocket, {
+  CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3,
+});
+"""
 
 
 def _captions(page: Any) -> list[str]:
@@ -89,6 +115,9 @@ def main() -> None:
         "many batches: how key -> next grows with a session's size (0)",
     )
     parser.add_argument("--out", type=Path, help="write the samples as JSON here")
+    parser.add_argument(
+        "--trace", type=Path, help="write Chromium's performance trace of the presses here"
+    )
     args = parser.parse_args()
 
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -123,24 +152,24 @@ def main() -> None:
     server = StreamlitServer(folder, log_name="streamlit-latency.log")
     load = os.getloadavg()
     server.start()
-    samples: list[float] = []
+    samples: list[float] = []  # the page's clock: key press -> next image drawn
+    harness: list[float] = []  # the same through Playwright (its round trips included)
     splits: list[tuple[float | None, float | None, int]] = []  # first, last reply; count
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 1100})
             page.set_default_timeout(60_000)
-            frames: list[float] = []  # when each message from the server reached us
-            page.on(
-                "websocket",
-                lambda ws: ws.on("framereceived", lambda _: frames.append(time.perf_counter())),
-            )
+            page.add_init_script(PAGE_CLOCK)
             page.goto(f"{server.url}/label?session={session_id}")
             page.wait_for_function(SHOWN, arg=[f"item {items[0]}"], polling="raf")
             # The keyboard queue's script loads after the first drawing; a key pressed
             # before it (and before the buttons' own shortcuts) reaches nothing.
             page.wait_for_function("() => window.__alLabelKeys && window.__alLabelKeys.listening")
+            if args.trace:
+                browser.start_tracing(page=page, path=str(args.trace), screenshots=False)
             for index, item in enumerate(items[:-1]):
+                pressed = page.evaluate("() => window.__latency.keys.length")
                 start = time.perf_counter()
                 page.keyboard.press(str(truth[int(item)]))
                 try:
@@ -152,16 +181,20 @@ def main() -> None:
                         f"LOST: key press {index + 1} (for item {item}) did not move the page "
                         f"on in 20 s; it still shows {_captions(page)}"
                     ) from None
-                shown = time.perf_counter()
-                samples.append((shown - start) * 1000)
-                replies = [t for t in frames if start < t <= shown]
+                harness.append((time.perf_counter() - start) * 1000)
+                clock = page.evaluate("() => window.__latency")
+                key, shown = clock["keys"][pressed], clock["shown"]
+                samples.append(shown - key)
+                replies = [t for t in clock["messages"] if key < t <= shown]
                 splits.append(
                     (
-                        (replies[0] - start) * 1000 if replies else None,
-                        (replies[-1] - start) * 1000 if replies else None,
+                        replies[0] - key if replies else None,
+                        replies[-1] - key if replies else None,
                         len(replies),
                     )
                 )
+            if args.trace:
+                browser.stop_tracing()
             browser.close()
     finally:
         server.stop()
@@ -172,7 +205,8 @@ def main() -> None:
         f"click -> next image ({args.dataset}, {args.prior_labels} earlier answers, "
         f"{len(measured)} presses after {args.warmup} "
         f"warm-up): median {median:.0f} ms, p95 {p95:.0f} ms, min {min(measured):.0f} ms, "
-        f"max {max(measured):.0f} ms"
+        f"max {max(measured):.0f} ms (the page's clock); through Playwright, its round "
+        f"trips included: median {statistics.median(harness[args.warmup :]):.0f} ms"
     )
     print(
         f"of which the engine (store the label, read the batch, load the image): median "
@@ -197,6 +231,7 @@ def main() -> None:
                 {
                     "prior_labels": args.prior_labels,
                     "samples_ms": samples,
+                    "harness_ms": harness,
                     "replies_ms": splits,
                     "median_ms": median,
                     "p95_ms": p95,

@@ -504,17 +504,21 @@ def curves_table(
     return lines
 
 
-def copies_table(data: dict[str, Any]) -> list[str]:
-    """Near-copies per batch of 10 on Repeated MNIST, median over seeds of each run's mean."""
+def copies_table(data: dict[str, Any], partial: dict[str, dict[str, Any]]) -> list[str]:
+    """Near-copies per batch of 10 on Repeated MNIST, median over seeds of each run's mean
+    (runs cut short, from ``partial``, over the rounds they have)."""
     lines = ["| strategy | near-copies per batch of 10 | seeds |", "|---|---:|---:|"]
+    trials = {**data["trials"], **partial}
     for strategy in CURVE_STRATEGIES:
+        keys = [k for k in trials if k.startswith(f"curve/repeated_mnist/{strategy}/")]
         runs = [
-            np.mean([r for r in t["redundant"][1:] if r is not None] or [np.nan])
-            for k, t in data["trials"].items()
-            if k.startswith(f"curve/repeated_mnist/{strategy}/")
+            np.mean([r for r in trials[k]["redundant"][1:] if r is not None] or [np.nan])
+            for k in keys
         ]
+        cut = sum(k in partial for k in keys)
         if runs:
-            lines.append(f"| {strategy} | {np.median(runs):.2f} | {len(runs)} |")
+            seeds = f"{len(runs)}" + (f" ({cut} cut short)" if cut else "")
+            lines.append(f"| {strategy} | {np.median(runs):.2f} | {seeds} |")
     return lines
 
 
@@ -590,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("\n".join(curves_table(curves, reference, partial_curves(curves))))
     print()
-    print("\n".join(copies_table(curves)))
+    print("\n".join(copies_table(curves, partial_curves(curves))))
     return 0
 
 

@@ -57,7 +57,6 @@ with Store() as store:
     curve = labeling.learning_curve(store, session_id)
     audit = labeling.audit(store, session_id) if config.source == "builtin" else None
     proposals = labeling.proposals(store, session_id)
-    proposal_images = [labeling.item_image(store, session_id, p["item"]) for p in proposals]
 
 with task:
     st.caption(
@@ -77,9 +76,10 @@ st.button("Retrain now", on_click=admin.retrain, args=(session_id,), help="with 
 if audit is not None:
     admin.audit_section(session_id, audit)
 admin.team_section(session_id, config)
-admin.proposals_section(session_id, config, bool(row["use_pseudo"]), proposals, proposal_images)
+admin.proposals_section(session_id, config, bool(row["use_pseudo"]), proposals)
 admin.export_section(session_id)
 
 st.subheader("Sessions")
-with st.expander("New labeling session"):
-    admin.new_session_form()
+with admin.lazy_expander("New labeling session", "new_session_open") as new_session:
+    if new_session.open:
+        admin.new_session_form()

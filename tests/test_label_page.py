@@ -116,7 +116,9 @@ def test_label_skip_undo_finish_retrain_resume_export(
     assert app.get("plotly_chart"), "the learning curve is drawn after the first retrain"
 
     # A new app (another tab, or after a restart) resumes the same session and batch.
-    resumed = _app(session_id).run()
+    resumed = _app(session_id)
+    resumed.session_state["audit_open"] = True  # the audit's section, opened
+    resumed.run()
     assert not resumed.exception
     assert _progress(resumed) == "Batch 2: 0 of 5 answered"
     assert "4 labels, 1 not sure" in page_texts(resumed)
@@ -195,6 +197,18 @@ def test_auto_label_review_switch_and_audit(data_dir: Path) -> None:
 
     app = _app(session_id).run()
     assert not app.exception
+    # Closed, the review and the audit are one line each: no images, no widgets inside
+    # (every element below the labeler's view is redrawn at each key press).
+    expanders = [e.label for e in app.expander]
+    assert "Auto-labeling review" in expanders
+    assert "Audit against the hidden true labels" in expanders
+    assert not [c for c in app.checkbox if str(c.key).startswith("accept_")]
+    assert "You agree with the ground truth" not in page_texts(app)
+    app.session_state["proposals_open"] = True  # as a click on each opens it
+    app.session_state["audit_open"] = True
+    app.run()
+    accept = [c.key for c in app.checkbox if str(c.key).startswith("accept_")]
+    assert sorted(accept) == sorted(f"accept_{p['item']}" for p in proposed)
     assert "You agree with the ground truth on **100.0%** of 5 labels." in page_texts(app)
     app.checkbox(key=f"accept_{proposed[0]['item']}").uncheck()
     button(app, "Store the checked ones as pseudo-labels").click().run()

@@ -121,6 +121,12 @@ def test_agreement_table_shows_scikit_learns_kappa_and_review_settles(data_dir: 
     assert list(pairs["annotator A"]) == ["ann"] and list(pairs["annotator B"]) == ["bob"]
     assert pairs["kappa"][0] == f"{cohen_kappa_score(ann, bob):.3f}"
     assert pairs["images"][0] == len(twice)
+    # Agreement per class is drawn only once its section is opened.
+    assert not [d for d in app.dataframe if "both gave it" in d.value]
+    app.session_state["agreement_classes_open"] = True
+    app.run()
+    per_class = next(d.value for d in app.dataframe if "both gave it" in d.value)
+    assert len(per_class) == 10 and per_class["images"].max() <= len(twice)
     versus = next(d.value for d in app.dataframe if "kappa vs truth" in d.value)
     assert list(versus["truth agreement"]) == ["100.0%", f"{np.mean(np.equal(bob, ann)):.1%}"]
     disputed = [i for i, a, b in zip(twice, ann, bob, strict=True) if a != b]

@@ -25,6 +25,8 @@ from sklearn.metrics import cohen_kappa_score
 
 from al_core import labeling
 from al_core.errors import ConfigError
+from al_core.labeling.pipeline import queue_items
+from al_core.labeling.team import choose_item
 from al_core.labeling.worker import _nothing_new, _split_labels
 from al_core.store import MIGRATIONS, SCHEMA_VERSION, Store
 from al_core.store.schema import _split_sql
@@ -335,6 +337,44 @@ def test_two_annotators_share_only_the_overlap_and_lose_nothing(tmp_path: Path) 
     overlap = {item for item in items if labeling.is_overlap(seed, item, 0.3)}
     assert twice == overlap and 0 < len(twice) < len(items)
     assert all(len(set(who)) == len(who) for who in by_item.values())
+
+
+def test_the_image_handed_out_is_the_one_chosen_over_every_answer(store: Store) -> None:
+    """The store reads only the answers a choice can depend on (the queue's images, the
+    claimed ones, the images with a single answer), not all of them: at every step of a
+    team's session, with batches arriving, pseudo-labels and skips, it hands out what
+    choose_item picks over every answer, second opinions from older batches included."""
+    rng = np.random.default_rng(3)
+    sid = _session(store, [str(i) for i in range(10)], overlap=0.5)
+    seed = labeling.session_config(store, sid).seed
+    people, from_older_batches = ("ann", "bob", "cy"), 0
+    for step in range(150):
+        if step in (8, 16, 24, 32):  # batches of 10 come faster than the answers, then
+            # none: the older batches' single answers become second opinions
+            items = [str(i) for i in range(100 * (step // 8), 100 * (step // 8) + 10)]
+            store.add_session_batch(sid, step // 8, "least_confidence", items,
+                                    [0.5] * 10, [[]] * 10)  # fmt: skip
+        if step % 23 == 5:
+            store.add_label(sid, str(9000 + step), 1, "pseudo")
+        who, now = people[step % 3], time.time()
+        batch, skips = store.session_queue(sid)
+        every_answer = store.labels(sid)
+        queued, skipped = queue_items(batch, every_answer, skips)
+        expected = choose_item(
+            annotator=who, batch_items=queued, labels=every_answer, skipped=skipped,
+            claims=store.claims(sid), overlap=0.5, seed=seed, now=now,
+            ttl=labeling.claim_seconds(),
+        )  # fmt: skip
+        handed = labeling.next_item(store, sid, who, now=now)
+        assert (None if handed is None else (handed.item, handed.second_opinion)) == expected
+        if handed is None:
+            continue
+        from_older_batches += handed.second_opinion and handed.item not in queued
+        if rng.random() < 0.1 and not handed.second_opinion:
+            labeling.skip(store, sid, handed.item, who)
+        elif rng.random() < 0.7:
+            labeling.answer(store, sid, handed.item, int(rng.integers(0, 3)), annotator=who)
+    assert from_older_batches > 0  # second opinions from outside the queue were checked
 
 
 def test_a_second_opinion_outside_the_batch_is_answered_and_undone(store: Store) -> None:

@@ -34,6 +34,7 @@ def test_band_kappa_rule_and_extrapolation_are_the_stored_curves(data_dir: Path)
             )  # fmt: skip
     app = AppTest.from_file(LABEL, default_timeout=60)
     app.query_params["session"] = str(session_id)
+    app.session_state["retrains_open"] = True  # the per-retrain table's section, opened
     app.run()
     assert not app.exception, app.exception
     texts = page_texts(app)

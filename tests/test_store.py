@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from al_core.errors import StoreError
@@ -145,6 +146,34 @@ def test_labels_keep_one_label_per_item_unless_relabel(store):
     with pytest.raises(StoreError, match="unknown label source"):
         store.add_label(session, "19", 1, "guess")
     assert store.sessions()[0]["labels"] == 1
+
+
+def test_the_narrow_answer_reads_equal_the_same_filters_over_every_answer(store):
+    """What a key press reads instead of every answer (items, since, the images with a
+    single person's answer, the last answers' seconds) equals the same filter in Python."""
+    session = store.create_session("s", {"dataset": "digits"})
+    rng = np.random.default_rng(0)
+    for step in range(60):
+        item, who = str(rng.integers(0, 25)), ("ann", "bob", "cy")[step % 3]
+        seconds = None if step % 7 == 0 else float(step)
+        store.add_label(session, item, int(rng.integers(-1, 3)), "pseudo" if step % 11 == 0
+                        else "human", annotator=who, seconds=seconds)  # fmt: skip
+    every = store.labels(session)
+    middle = every[len(every) // 2]["created_at"]
+    assert store.labels(session, since=middle) == [r for r in every if r["created_at"] > middle]
+    assert store.labels(session, items={"3", "4"}, since=middle) == [
+        r for r in every if r["created_at"] > middle and r["item"] in {"3", "4"}
+    ]
+    rows_of = {i: [r for r in every if r["item"] == i] for i in {r["item"] for r in every}}
+    for me in ("ann", "bob", "nobody"):
+        single = {
+            i
+            for i, rows in rows_of.items()
+            if len(rows) == 1 and rows[0]["source"] == "human" and rows[0]["annotator"] != me
+        }
+        assert set(store.single_answer_items(session, other_than=me)) == single and single
+    timed = [r["seconds"] for r in every if r["source"] == "human" and r["seconds"] is not None]
+    assert store.recent_answer_seconds(session, 20) == timed[-20:]
 
 
 def test_answers_are_read_once_while_unchanged_and_never_stale(store, tmp_path):

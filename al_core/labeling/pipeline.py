@@ -126,9 +126,11 @@ def queue(store: Store, session_id: int) -> list[dict[str, Any]]:
 
 def open_rounds(store: Store, session_id: int) -> list[int]:
     """Rounds of the queue's batches that still have an open image, in order."""
-    answered = {r["item"] for r in store.labels(session_id)}
+    batches = queue(store, session_id)
+    items = [item for batch in batches for item in batch["items"]]
+    answered = {r["item"] for r in store.labels(session_id, items=items)}
     rounds = []
-    for batch in queue(store, session_id):
+    for batch in batches:
         skips = store.skips(session_id, int(batch["round"]))
         if open_items(batch, answered, skips):
             rounds.append(int(batch["round"]))
@@ -154,21 +156,19 @@ def _pace(store: Store, session_id: int) -> tuple[float | None, float | None]:
     if rounds:
         last = rounds[-1]
         retrain = float(last["train_seconds"] or 0.0) + float(last["score_seconds"] or 0.0)
-    seconds = [
-        float(r["seconds"])
-        for r in store.labels(session_id)
-        if r["source"] == "human" and r["seconds"] is not None
-    ][-_RECENT:]
+    seconds = store.recent_answer_seconds(session_id, _RECENT)
     return retrain, (statistics.median(seconds) if seconds else None)
 
 
 def can_refill(store: Store, session_id: int, batch: dict[str, Any]) -> bool:
     """Whether ``batch`` (the latest) was queried before answers it did not see and
     still has images nobody holds: a refill would change something."""
-    labels = store.labels(session_id)
-    if not is_stale(batch, labels, store.reviews(session_id)):
+    # is_stale looks only at answers newer than the batch, free_items at its own
+    newer = store.labels(session_id, since=float(batch["created_at"]))
+    if not is_stale(batch, newer, store.reviews(session_id)):
         return False
     skips = store.skips(session_id, int(batch["round"]))
+    labels = store.labels(session_id, items=batch["items"])
     return bool(free_items(batch, labels, skips, store.claims(session_id)))
 
 
@@ -187,7 +187,7 @@ def next_step(store: Store, session_id: int) -> str | None:
         return None  # a batch is prepared already, or the earlier one is still open
     if len(batches) == 2 and can_refill(store, session_id, latest):
         return "refill"  # first: the next batch is then queried from the fresh ranking
-    answered = {r["item"] for r in store.labels(session_id)}
+    answered = {r["item"] for r in store.labels(session_id, items=latest["items"])}
     left = len(open_items(latest, answered, store.skips(session_id, int(latest["round"]))))
     if left <= lead_answers(len(latest["items"]), *_pace(store, session_id)):
         return "next"

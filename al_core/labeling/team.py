@@ -283,7 +283,13 @@ def next_item(
     picked: list[bool] = []
     now = time.time() if now is None else now
     choose = _chooser(annotator, seed, overlap, now, picked)
-    item = store.claim_next_item(session_id, annotator, choose, now=now)
+    item = store.claim_next_item(
+        session_id,
+        annotator,
+        choose,
+        now=now,
+        may_ask_again=lambda item: overlap > 0 and is_overlap(seed, item, overlap),
+    )
     return None if item is None else Assignment(item, picked[-1])
 
 

@@ -30,16 +30,33 @@ class AnnotationsMixin(StoreBase):
 
     # -- claims ----------------------------------------------------------------
     def claim_next_item(
-        self, session_id: int, annotator: str, choose: Chooser, *, now: float | None = None
+        self,
+        session_id: int,
+        annotator: str,
+        choose: Chooser,
+        *,
+        now: float | None = None,
+        may_ask_again: Callable[[str], bool] = lambda item: True,
     ) -> str | None:
         """Give ``annotator`` the item ``choose`` picks, in one write transaction: the
         annotator's claim (one per session) is set to it, or dropped when it picks
-        none. Returns the item."""
+        none. Returns the item.
+
+        ``choose`` is given the answers of the queue's images, of the images claimed and
+        of the images answered once by someone else for which ``may_ask_again`` holds
+        (a second opinion's candidates), not every answer of the session."""
         now = time.time() if now is None else now
         with self.transaction() as conn:
             batch, skips = self.session_queue(session_id)
-            labels = self.labels(session_id)
             claims = self.claims(session_id)
+            # The answers a choice can depend on: of the queue's images, of the images
+            # claimed, and of those a second opinion may come from; not all of them
+            # (a read inside a transaction is never kept: Store.labels).
+            asked_once = self.single_answer_items(session_id, other_than=annotator)
+            relevant = {c["item"] for c in claims} | set(filter(may_ask_again, asked_once))
+            for queued in (batch, (batch or {}).get("previous")):
+                relevant.update(queued["items"] if queued else ())
+            labels = self.labels(session_id, items=relevant)
             item = choose(batch, labels, skips, claims)
             if item is None:
                 conn.execute(

@@ -6,6 +6,8 @@ review list, the audit, the auto-labeling review and the exports."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -50,6 +52,15 @@ def audit_table(per_class: list[dict]) -> pd.DataFrame:
             "—" if a is None or pd.isna(a) else f"{a:.0%}" for a in table["agreement"]
         ]
     return table
+
+
+def lazy_expander(label: str, key: str) -> Any:
+    """A closed expander whose content the caller draws only while ``.open`` is true:
+    Streamlit's stateful expander (``on_change="rerun"``: "This lets you skip expensive
+    work when the expander is closed"). Closed, it is one element on the page; every
+    element below the labeler's view is redrawn by the browser at each key press
+    (key -> next, issue 29)."""
+    return st.expander(label, key=key, on_change="rerun")
 
 
 def select_session() -> None:
@@ -162,18 +173,22 @@ def team_section(session_id: int, config: labeling.SessionConfig) -> None:
             hide_index=True,
             key="agreement_pairs",
         )
-        with st.expander("Agreement per class (each class against the rest)"):
-            st.dataframe(
-                pd.DataFrame(
-                    {
-                        "class": [c["class"] for c in agreement.classes],
-                        "images": [c["images"] for c in agreement.classes],
-                        "both gave it": [c["agreed"] for c in agreement.classes],
-                        "kappa": [_kappa(c["kappa"]) for c in agreement.classes],
-                    }
-                ),
-                hide_index=True,
-            )
+        with lazy_expander(
+            "Agreement per class (each class against the rest)", "agreement_classes_open"
+        ) as section:
+            if section.open:
+                classes = agreement.classes
+                st.dataframe(
+                    pd.DataFrame(
+                        {
+                            "class": [c["class"] for c in classes],
+                            "images": [c["images"] for c in classes],
+                            "both gave it": [c["agreed"] for c in classes],
+                            "kappa": [_kappa(c["kappa"]) for c in classes],
+                        }
+                    ),
+                    hide_index=True,
+                )
     else:
         st.caption("Agreement appears once two annotators have answered the same images.")
     if agreement.truth_known and agreement.annotators:
@@ -416,13 +431,16 @@ def stopping_section(
     if extrapolation is not None:
         st.markdown(extrapolation.message())
     st.caption(stopping.validation_note())
-    with st.expander("Per retrain: accuracy, interval and kappa"):
-        st.dataframe(advice.table(), hide_index=True)
+    with lazy_expander("Per retrain: accuracy, interval and kappa", "retrains_open") as section:
+        if section.open:
+            st.dataframe(advice.table(), hide_index=True)
 
 
 def audit_section(session_id: int, audit: labeling.Audit) -> None:
     """The human labels against the hidden truth, and the simulated curve's button."""
-    with st.expander("Audit against the hidden true labels"):
+    with lazy_expander("Audit against the hidden true labels", "audit_open") as section:
+        if not section.open:
+            return
         if audit.agreement is None:
             st.caption("No labels to audit yet.")
         else:
@@ -446,14 +464,17 @@ def audit_section(session_id: int, audit: labeling.Audit) -> None:
 
 
 def proposals_section(
-    session_id: int,
-    config: labeling.SessionConfig,
-    use_pseudo: bool,
-    proposals: list[dict],
-    images: list,
+    session_id: int, config: labeling.SessionConfig, use_pseudo: bool, proposals: list[dict]
 ) -> None:
-    """The model's most confident unlabeled images, to accept as pseudo-labels."""
-    with st.expander(f"Auto-labeling review ({len(proposals)} proposals)"):
+    """The model's most confident unlabeled images, to accept as pseudo-labels (their
+    images read and drawn only while the section is open)."""
+    if "pseudo_stored" in st.session_state:
+        st.success(f"Stored {st.session_state.pop('pseudo_stored')} pseudo-labels.")
+    # One label whatever the count: a stateful expander's label is part of its identity,
+    # and a new one would close it (after each review, when the count changes).
+    with lazy_expander("Auto-labeling review", "proposals_open") as section:
+        if not section.open:
+            return
         st.toggle(
             "Train with accepted pseudo-labels",
             value=use_pseudo,
@@ -466,6 +487,9 @@ def proposals_section(
                 "Proposals come with each retrain: the model's most confident unlabeled images."
             )
         else:
+            st.caption(f"{len(proposals)} proposals from the last retrain.")
+            with Store() as store:
+                images = [labeling.item_image(store, session_id, p["item"]) for p in proposals]
             with st.form("proposals"):
                 columns = st.columns(5)
                 for i, (proposal, image) in enumerate(zip(proposals, images, strict=True)):
@@ -485,8 +509,6 @@ def proposals_section(
                         stored = labeling.review_proposals(store, session_id, accepted, me())
                     st.session_state["pseudo_stored"] = stored
                     st.rerun()
-        if "pseudo_stored" in st.session_state:
-            st.success(f"Stored {st.session_state.pop('pseudo_stored')} pseudo-labels.")
 
 
 def export_section(session_id: int) -> None:
