@@ -177,27 +177,25 @@ class SessionsMixin(StoreBase):
         session of 3,000 answers takes about 17 ms to read, and every answer changes
         the database: a key press on the Label page asks for the few rows it needs
         (``items``, ``since``) instead."""
-        columns = "SELECT id, item, annotator, label, source, seconds, created_at FROM labels "
-        order = " ORDER BY created_at, id"
-        if items is not None or since is not None:
-            where, args = ["session_id = ?"], [session_id]
-            if items is not None:
-                where.append("item IN (SELECT value FROM json_each(?))")
-                args.append(json.dumps(list(items)))
-            if since is not None:
-                where.append("created_at > ?")
-                args.append(since)
-            rows = self.conn.execute(
-                columns + "WHERE " + " AND ".join(where) + order, args
-            ).fetchall()
-            return [dict(r) for r in rows]
+        where: list[str] = ["session_id = ?"]
+        args: list[Any] = [session_id]
+        if items is not None:
+            where.append("item IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(list(items)))
+        if since is not None:
+            where.append("created_at > ?")
+            args.append(since)
 
         def read() -> list[dict[str, Any]]:
             rows = self.conn.execute(
-                columns + "WHERE session_id = ?" + order, (session_id,)
+                "SELECT id, item, annotator, label, source, seconds, created_at FROM labels "
+                "WHERE " + " AND ".join(where) + " ORDER BY created_at, id",
+                args,
             ).fetchall()
             return [dict(r) for r in rows]
 
+        if items is not None or since is not None:
+            return read()  # a few rows, read each time
         return list(self._kept_read(("labels", session_id), read))
 
     def single_answer_items(self, session_id: int, other_than: str) -> list[str]:
