@@ -29,7 +29,8 @@ def trained(digits) -> Classifier:
 
 def test_the_papers_layers_and_size() -> None:
     """28x28: two valid 5x5 convolutions (32, 64 maps), channel dropout after each, dense
-    128 with dropout, ~185 k weights as the paper's; 8x8 gets "same" padding instead."""
+    128 with dropout, ~185 k weights as the paper's; 8x8 gets "same" padding instead, and
+    a 3x3 second convolution over its 4x4 map."""
     mnist = build_model(BAYESIAN_MODEL, (28, 28, 1), 10, dropout=0.5)
     kinds = [type(layer).__name__ for layer in mnist.layers]
     assert kinds.count("SpatialDropout2D") == 2 and kinds.count("Dropout") == 1
@@ -39,10 +40,11 @@ def test_the_papers_layers_and_size() -> None:
     assert all(c.padding == "valid" for c in convs)
     assert mnist.count_params() == 832 + 51_264 + 131_200 + 1_290  # = 184,586
     small = build_model(BAYESIAN_MODEL, (8, 8, 1), 10, dropout=0.5)
-    assert all(
-        layer.padding == "same" for layer in small.layers if type(layer).__name__ == "Conv2D"
-    )
+    small_convs = [layer for layer in small.layers if type(layer).__name__ == "Conv2D"]
+    assert all(c.padding == "same" for c in small_convs)
+    assert [c.kernel_size for c in small_convs] == [(5, 5), (3, 3)]
     assert small.get_layer("embedding").input.shape[-1] == 2 * 2 * 64
+    assert small.count_params() == 832 + 18_496 + 32_896 + 1_290  # = 53,514
 
 
 def test_channel_masks_one_network_per_pass_across_prediction_batches(digits, trained) -> None:

@@ -27,6 +27,8 @@ BAYESIAN_DROPOUT = 0.5
 #: Images smaller than this on either side (the paper's 28x28 MNIST) get "same"-padded
 #: convolutions: two valid 5x5 convolutions and two 2x2 poolings need at least 16x16.
 BAYESIAN_VALID_MIN_SIDE = 28
+#: The paper's kernel size (5x5), used wherever the feature map is at least that wide.
+BAYESIAN_KERNEL = 5
 
 
 def _cnn(inputs: Any, num_classes: int, dropout: float) -> Any:
@@ -66,6 +68,12 @@ def _mlp(inputs: Any, num_classes: int, dropout: float) -> Any:
     return layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
 
 
+def bayesian_kernel(side: int) -> int:
+    """The Bayesian CNN's kernel size over a feature map ``side`` pixels on its shorter
+    side: the paper's 5 where the map is at least 5 wide, else 3."""
+    return BAYESIAN_KERNEL if side >= BAYESIAN_KERNEL else 3
+
+
 def _bayesian_cnn(inputs: Any, num_classes: int, dropout: float) -> Any:
     """The BatchBALD paper's MNIST network (Kirsch et al. 2019, ``src/mnist_model.py``).
 
@@ -78,7 +86,11 @@ def _bayesian_cnn(inputs: Any, num_classes: int, dropout: float) -> Any:
     with max-pooling and ReLU, so both orders compute the same function for the same
     masks; pooling first gives the Monte-Carlo fan-out 4x fewer rows. Images smaller
     than :data:`BAYESIAN_VALID_MIN_SIDE` on a side (8x8 digits) get "same" padding
-    (8x8 → 4x4 → 2x2 features), larger ones the paper's valid convolutions.
+    (8x8 → 4x4 → 2x2 features), larger ones the paper's valid convolutions. The paper's 5x5
+    kernel is used where the map it slides over is at least 5 wide, 3x3 elsewhere
+    (:func:`bayesian_kernel`): on 8x8 digits the second convolution is 3x3 over the 4x4
+    map, where a 5x5 one would mostly multiply padding and cost 2.8x the arithmetic
+    (docs/benchmarks.md, "A 3x3 second convolution on 8x8 digits").
     """
     from keras import layers
 
@@ -86,7 +98,8 @@ def _bayesian_cnn(inputs: Any, num_classes: int, dropout: float) -> Any:
     padding = "valid" if min(height, width) >= BAYESIAN_VALID_MIN_SIDE else "same"
     x = inputs
     for filters in (32, 64):
-        x = layers.Conv2D(filters, 5, padding=padding, activation="relu")(x)
+        kernel = bayesian_kernel(min(x.shape[1], x.shape[2]))
+        x = layers.Conv2D(filters, kernel, padding=padding, activation="relu")(x)
         x = layers.MaxPooling2D(2)(x)
         if dropout:
             x = layers.SpatialDropout2D(dropout)(x)
