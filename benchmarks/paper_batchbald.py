@@ -31,7 +31,7 @@ Three parts, each resumable (results go trial by trial into ``--out``):
 ``--digits-speed`` the network's fit and passes on the ``repeated-digits`` preset's pool.
 
 ``--report`` prints every table from ``--out`` / ``--curves-out`` and the reference
-without training.
+without training; ``--figure PNG`` draws the curves beside the authors' too.
 
 Run (hours on 2 cores)::
 
@@ -143,6 +143,19 @@ def summarize_curves(curves: Sequence[tuple[Sequence[float], Sequence[float]]]) 
         at[str(n)] = float(np.median(values)) if len(values) == len(curves) else None
     to = {f"{t:.2f}": [labels_to(x, y, t) for x, y in curves] for t in TARGETS}
     return {"runs": len(curves), "median_accuracy_at": at, "labels_to": to}
+
+
+def median_curve(
+    curves: Sequence[tuple[Sequence[float], Sequence[float]]],
+) -> tuple[list[float], list[float]]:
+    """The median accuracy over ``curves`` at every label count each of them has (a run cut
+    short ends the median where it ends): ``(labels, medians)``."""
+    if not curves:
+        return [], []
+    common = set(curves[0][0]).intersection(*(set(x) for x, _ in curves[1:]))
+    labels = sorted(common)
+    medians = [float(np.median([y[list(x).index(n)] for x, y in curves])) for n in labels]
+    return labels, medians
 
 
 # -------------------------------------------------------------------- reference
@@ -497,7 +510,8 @@ def curves_table(
                 # Trials cut short count up to where every one of them got: a median
                 # over all seeds where each has a point, "–" past the shortest.
                 reached = [int(x[-1]) for x, _ in cut]
-                source = f"ours ({len(ours) + len(cut)} seeds"
+                runs = len(ours) + len(cut)
+                source = f"ours ({runs} seed{'s' * (runs > 1)}"
                 if cut:
                     span = sorted({min(reached), max(reached)})
                     source += f"; {len(cut)} cut short at {'–'.join(map(str, span))} labels"
@@ -514,16 +528,80 @@ def curves_table(
     return lines
 
 
+def write_figure(
+    data: dict[str, Any],
+    reference: dict[str, Any],
+    partial: dict[str, dict[str, Any]],
+    path: Path,
+) -> None:
+    """Our median curves (every round) beside the authors' medians (at the checkpoints),
+    one panel per data set, as a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(CURVE_DATASETS), figsize=(11, 4.3), dpi=110, sharey=True)
+    titles = {"mnist": "MNIST", "repeated_mnist": "Repeated MNIST (3 copies, noise 0.031)"}
+    trials = {**data["trials"], **partial}
+    for ax, dataset in zip(axes, CURVE_DATASETS, strict=True):
+        for color, strategy in enumerate(CURVE_STRATEGIES):
+            keys = [k for k in sorted(trials) if k.startswith(f"curve/{dataset}/{strategy}/")]
+            labels, medians = median_curve(
+                [(trials[k]["labeled"], trials[k]["accuracy"]) for k in keys]
+            )
+            if labels:
+                seeds = f"{len(keys)} seed{'s' * (len(keys) > 1)}"
+                so_far = (
+                    f", so far: to {labels[-1]:g} labels" if any(k in partial for k in keys) else ""
+                )
+                ax.plot(
+                    labels,
+                    medians,
+                    color=f"C{color}",
+                    lw=1.6,
+                    label=f"{strategy}, ours ({seeds}, median{so_far})",
+                )
+            paper = reference.get(f"{dataset}/{strategy}")
+            if paper:
+                points = [
+                    (int(n), v) for n, v in paper["median_accuracy_at"].items() if v is not None
+                ]
+                ax.plot(
+                    [n for n, _ in points],
+                    [v for _, v in points],
+                    color=f"C{color}",
+                    ls="--",
+                    marker="o",
+                    ms=3.5,
+                    lw=1.0,
+                    label=f"{strategy}, paper ({paper['runs']} runs, median)",
+                )
+        for target in TARGETS:
+            ax.axhline(target, color="grey", lw=0.6, ls=":")
+        ax.set_title(titles.get(dataset, dataset))
+        ax.set_xlabel("labeled images")
+        ax.set_xlim(0, 310)
+        ax.grid(alpha=0.25)
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0].set_ylabel("test accuracy (mean of the MC passes, 10,000 images)")
+    axes[0].set_ylim(0.55, 1.0)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def copies_table(data: dict[str, Any], partial: dict[str, dict[str, Any]]) -> list[str]:
     """Near-copies per batch of 10 on Repeated MNIST, median over seeds of each run's mean
-    (runs cut short, from ``partial``, over the rounds they have)."""
+    over every batch it queried, the first included (runs cut short, from ``partial``,
+    over the rounds they have; a run's last round queried nothing: ``None``)."""
     lines = ["| strategy | near-copies per batch of 10 | seeds |", "|---|---:|---:|"]
     trials = {**data["trials"], **partial}
     for strategy in CURVE_STRATEGIES:
         keys = [k for k in trials if k.startswith(f"curve/repeated_mnist/{strategy}/")]
         runs = [
-            np.mean([r for r in trials[k]["redundant"][1:] if r is not None] or [np.nan])
-            for k in keys
+            np.mean([r for r in trials[k]["redundant"] if r is not None] or [np.nan]) for k in keys
         ]
         cut = sum(k in partial for k in keys)
         if runs:
@@ -590,6 +668,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--scoring", action="store_true", help="only the scoring times")
     parser.add_argument(
+        "--figure",
+        type=Path,
+        metavar="PNG",
+        help="also draw our median curves beside the authors' (docs/paper_curves.png)",
+    )
+    parser.add_argument(
         "--digits-speed",
         action="store_true",
         help="only the fit and pass times of the network on the repeated-digits pool",
@@ -644,6 +728,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(curves_table(curves, reference, partial_curves(curves))))
     print()
     print("\n".join(copies_table(curves, partial_curves(curves))))
+    if args.figure:
+        write_figure(curves, reference, partial_curves(curves), args.figure)
+        print(f"figure: {args.figure}")
     return 0
 
 

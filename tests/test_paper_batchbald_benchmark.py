@@ -102,3 +102,31 @@ def test_trials_cut_short_are_resumed_and_reported_up_to_their_shortest(
     assert cells[4] == "–"  # 50 labels: seed 1 stopped at 40
     # To 90 %: seed 0 at 50 labels, seed 1 not within its 40: the median is past 40.
     assert cells[-2:] == ["> 40 (1/2)", "> 40 (0/2)"]
+
+
+def test_near_copies_count_every_queried_batch_the_first_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BALD top-k's first batch (picked by the model on the 20 starting labels) is where it
+    takes the most copies: it counts, as do runs cut short; a last round's None does not."""
+    monkeypatch.setattr(bench, "PARTIAL_DIR", tmp_path)
+    finished = {"curve/repeated_mnist/bald/0": {"redundant": [6, 2, 1, None]}}  # mean 3
+    cut = bench.curve_config("repeated_mnist", "bald", 1, 10_000)
+    body = {
+        "config": cut,
+        "rounds": [
+            {"labeled": 20 + 10 * i, "test_accuracy": 0.6, "queried": [i], "redundant": r}
+            for i, r in enumerate([5, 3])  # mean 4
+        ],
+    }
+    bench._partial_path(cut).write_text(json.dumps(body))
+    partial = bench.partial_curves({"trials": finished})
+    lines = bench.copies_table({"trials": finished}, partial)
+    assert "| bald | 3.50 | 2 (1 cut short) |" in lines
+
+
+def test_the_figures_median_curve_ends_where_the_shortest_run_ends() -> None:
+    curves = [([20, 30, 40, 50], [0.6, 0.7, 0.8, 0.9]), ([20, 30, 40], [0.5, 0.9, 0.7])]
+    labels, medians = bench.median_curve(curves)
+    assert labels == [20, 30, 40] and medians == pytest.approx([0.55, 0.8, 0.75])
+    assert bench.median_curve([]) == ([], [])
