@@ -1,4 +1,5 @@
-"""What a trial or labeling session ran on: CPU model, threads, library versions.
+"""What a trial or labeling session ran on: CPU model, threads, this engine's and the
+libraries' versions.
 
 The same config and seed give the same curve on one machine, but floating-point
 kernels differ between CPU models and thread counts, so picks can differ on
@@ -19,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import al_core
+
 __all__ = ["ENVIRONMENT_KEYS", "capture", "cpu_model"]
 
 #: Keys of the dict :func:`capture` returns, in display order.
@@ -27,6 +30,7 @@ ENVIRONMENT_KEYS = (
     "cpu_count",
     "intra_op_threads",
     "inter_op_threads",
+    "al_core",
     "tensorflow",
     "keras",
     "numpy",
@@ -77,8 +81,9 @@ def capture() -> dict[str, Any]:
 
     ``cpu_count`` is the cores this process may use; ``intra_op_threads`` /
     ``inter_op_threads`` are TensorFlow's settings (0 = its default, one per
-    core; ``None`` when TensorFlow is not loaded here). Library versions are
-    ``None`` when the library is not installed.
+    core; ``None`` when TensorFlow is not loaded here). ``al_core`` is this engine's
+    version, raised when the same config and seed give other results. Library versions
+    are ``None`` when the library is not installed.
     """
     try:
         cores = len(os.sched_getaffinity(0))
@@ -90,6 +95,7 @@ def capture() -> dict[str, Any]:
         "cpu_count": cores,
         "intra_op_threads": intra,
         "inter_op_threads": inter,
+        "al_core": al_core.__version__,
         "tensorflow": _version("tensorflow"),
         "keras": _version("keras"),
         "numpy": _version("numpy"),

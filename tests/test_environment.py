@@ -7,6 +7,7 @@ import platform
 
 import numpy as np
 
+import al_core
 from al_core import environment
 from al_core.loop import TrialConfig
 from al_core.runner import create_experiment
@@ -17,6 +18,7 @@ def test_capture_names_cpu_threads_and_versions() -> None:
     captured = environment.capture()
     assert tuple(captured) == environment.ENVIRONMENT_KEYS
     assert captured["numpy"] == np.__version__
+    assert captured["al_core"] == al_core.__version__
     assert captured["python"] == platform.python_version()
     assert captured["cpu_model"] and captured["cpu_model"] == environment.cpu_model()
     assert 1 <= captured["cpu_count"] <= (os.cpu_count() or 1)
