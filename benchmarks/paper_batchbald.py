@@ -389,6 +389,11 @@ def curve_config(dataset: str, strategy: str, seed: int, pool_size: int) -> dict
 PARTIAL_DIR = Path("benchmarks/out/paper_curves_partial")
 
 
+def _curve_keys(trials: dict[str, Any], dataset: str, strategy: str) -> list[str]:
+    """The keys of ``trials`` that are curves of ``strategy`` on ``dataset``, in seed order."""
+    return sorted(k for k in trials if k.startswith(f"curve/{dataset}/{strategy}/"))
+
+
 def _curve_key(config: dict[str, Any]) -> str:
     """A curve trial's key in the results, from its config dict."""
     dataset = "repeated_mnist" if config["repeat"] > 1 else "mnist"
@@ -493,18 +498,16 @@ def curves_table(
     for dataset in CURVE_DATASETS:
         for strategy in CURVE_STRATEGIES:
             ours = [
-                (t["labeled"], t["accuracy"])
-                for k, t in data["trials"].items()
-                if k.startswith(f"curve/{dataset}/{strategy}/")
+                (data["trials"][k]["labeled"], data["trials"][k]["accuracy"])
+                for k in _curve_keys(data["trials"], dataset, strategy)
             ]
             rows = []
             paper = reference.get(f"{dataset}/{strategy}")
             if paper:
                 rows.append((f"paper ({paper['runs']} runs)", paper, 300))
             cut = [
-                (curve["labeled"], curve["accuracy"])
-                for key, curve in sorted(partial.items())
-                if key.startswith(f"curve/{dataset}/{strategy}/")
+                (partial[k]["labeled"], partial[k]["accuracy"])
+                for k in _curve_keys(partial, dataset, strategy)
             ]
             if ours or cut:
                 # Trials cut short count up to where every one of them got: a median
@@ -546,7 +549,7 @@ def write_figure(
     trials = {**data["trials"], **partial}
     for ax, dataset in zip(axes, CURVE_DATASETS, strict=True):
         for color, strategy in enumerate(CURVE_STRATEGIES):
-            keys = [k for k in sorted(trials) if k.startswith(f"curve/{dataset}/{strategy}/")]
+            keys = _curve_keys(trials, dataset, strategy)
             labels, medians = median_curve(
                 [(trials[k]["labeled"], trials[k]["accuracy"]) for k in keys]
             )
@@ -599,7 +602,7 @@ def copies_table(data: dict[str, Any], partial: dict[str, dict[str, Any]]) -> li
     lines = ["| strategy | near-copies per batch of 10 | seeds |", "|---|---:|---:|"]
     trials = {**data["trials"], **partial}
     for strategy in CURVE_STRATEGIES:
-        keys = [k for k in trials if k.startswith(f"curve/repeated_mnist/{strategy}/")]
+        keys = _curve_keys(trials, "repeated_mnist", strategy)
         runs = [
             np.mean([r for r in trials[k]["redundant"] if r is not None] or [np.nan]) for k in keys
         ]

@@ -23,6 +23,7 @@ from al_core.labeling.sessions import (
     session_dir,
 )
 from al_core.store import DEFAULT_ANNOTATOR, Store
+from al_core.store.annotations import queue_items
 
 # --------------------------------------------------------------------------- batch state
 
@@ -75,7 +76,7 @@ def current_batch(store: Store, session_id: int, annotator: str | None = None) -
     if latest is None:
         return None
     previous = latest["previous"]
-    rows = store.labels(session_id, items=[*latest["items"], *(previous or {}).get("items", [])])
+    rows = store.labels(session_id, items=queue_items(latest))
     answered = {r["item"] for r in rows}
     batch = latest
     if previous is not None and pipeline.open_items(previous, answered, all_skips):
@@ -238,7 +239,7 @@ def undo(store: Store, session_id: int, annotator: str = DEFAULT_ANNOTATOR) -> s
     rows = store.labels(session_id)
     # The queue's batches: the latest, and the one before (open or not).
     batches = [latest] if previous is None else [previous, latest]
-    in_batch = {item for b in batches for item in b["items"]}
+    in_batch = set(queue_items(latest))
     rounds = {int(b["round"]) for b in batches}
     since = batches[0]["created_at"]
     actions = [

@@ -17,12 +17,22 @@ from typing import Any
 from al_core.store.schema import StoreBase
 
 #: What a chooser reads: the latest batch (or None; the one before it under
-#: ``"previous"``), every answer of the session, the skips of those two batches (each
-#: with its ``round``), every claim of the session; it returns an item or None.
+#: ``"previous"``), the answers a choice can depend on (see
+#: :meth:`AnnotationsMixin.claim_next_item`), the skips of those two batches (each with
+#: its ``round``), every claim of the session; it returns an item or None.
 Chooser = Callable[
     [dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]],
     str | None,
 ]
+
+
+def queue_items(batch: dict[str, Any] | None) -> list[str]:
+    """The images of a queue as :meth:`AnnotationsMixin.session_queue` returns it: the
+    latest batch's, then the previous batch's ([] before the first batch)."""
+    if batch is None:
+        return []
+    previous = batch.get("previous")
+    return [*batch["items"], *(previous["items"] if previous else ())]
 
 
 class AnnotationsMixin(StoreBase):
@@ -54,8 +64,7 @@ class AnnotationsMixin(StoreBase):
             # (a read inside a transaction is never kept: Store.labels).
             asked_once = self.single_answer_items(session_id, other_than=annotator)
             relevant = {c["item"] for c in claims} | set(filter(may_ask_again, asked_once))
-            for queued in (batch, (batch or {}).get("previous")):
-                relevant.update(queued["items"] if queued else ())
+            relevant.update(queue_items(batch))
             labels = self.labels(session_id, items=relevant)
             item = choose(batch, labels, skips, claims)
             if item is None:
